@@ -1,0 +1,82 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { randomBase32 } from '../../shared/ids.ts';
+import { auditRest } from './audit.ts';
+import { authenticate, requireAuth } from './auth/authenticate.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
+import { SqlConstraintError } from './ports/sql-database.ts';
+import { siteRoutes } from './routes/sites.ts';
+
+/** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
+const JSON_BODY_LIMIT = 64 * 1024;
+/** Routes that carry their own credential (an enrollment code…) instead of a bearer token. */
+const PUBLIC_PATHS = /^\/v1\/relays\/enroll$/;
+const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads(\/.*)?)$/;
+
+/**
+ * The control plane as one Hono app, built only from injected dependencies, so the same code runs
+ * on Workers, Deno and Node: entry files pick the adapters, nothing here knows the runtime.
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    c.set('requestId', `req_${randomBase32(16)}`);
+    c.set('errorCode', undefined);
+    await next();
+    c.header('x-request-id', c.var.requestId);
+  });
+
+  const jsonLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new AppError('payload_too_large', `request body over ${JSON_BODY_LIMIT} bytes`);
+    },
+  });
+  app.use('/v1/*', async (c, next) => (STREAMING_PATHS.test(c.req.path) ? next() : jsonLimit(c, next)));
+  app.use('/v1/*', auditRest());
+  app.use('/v1/*', authenticate());
+  app.use('/v1/*', requireAuth(PUBLIC_PATHS));
+
+  app.route('/v1/sites', siteRoutes());
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'edgeboot control plane', version: '1', description: 'Sites, relays, machines, images, profiles and assignments.' },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  app.notFound((c) => {
+    throw new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.onError((err, c) => {
+    const e = toAppError(err);
+    if (e.status >= 500) console.error(JSON.stringify({ level: 'error', requestId: c.var.requestId, error: String(err), stack: err.stack }));
+    c.set('errorCode', e.code);
+    const res = c.json(
+      { error: { code: e.code, message: e.message, requestId: c.var.requestId ?? 'none', ...(e.issues ? { issues: e.issues } : {}) } },
+      e.status,
+    );
+    for (const [k, v] of Object.entries(e.headers ?? {})) res.headers.set(k, v);
+    return res;
+  });
+
+  return app;
+}
+
+function toAppError(err: Error): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof SqlConstraintError) return new AppError('conflict', 'the change conflicts with existing data (already exists or still referenced)');
+  if (err instanceof HTTPException) {
+    // Hono's own validators throw these, e.g. for a body that is not JSON.
+    if (err.status === 400) return new AppError('invalid_json', err.message || 'malformed request body');
+    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((k) => ERROR_STATUS[k] === err.status) ?? 'bad_request';
+    return new AppError(code, err.message || code);
+  }
+  return new AppError('internal', 'internal error');
+}

@@ -1,0 +1,48 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import type { AppEnv } from './context.ts';
+import { sql, type SqlStatement } from './ports/sql-database.ts';
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number): SqlStatement {
+  return sql(
+    'INSERT INTO audit_log (at, actor, action, target, site_id, result, status, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    c.var.deps.clock.now(),
+    c.var.principal?.tokenId ?? 'anonymous',
+    `${c.req.method} ${c.req.path}`.slice(0, 512),
+    target,
+    siteId,
+    result,
+    status,
+    c.var.requestId,
+  );
+}
+
+/**
+ * The audit row of a successful mutation. Handlers put it in the same `db.batch()` as the change,
+ * so the change and its record commit together or not at all.
+ */
+export function auditOk(c: Context<AppEnv>, target: string, siteId: string | null, status = 200): SqlStatement {
+  c.set('audited', true);
+  return insert(c, target, siteId, 'ok', status);
+}
+
+/**
+ * Records mutating calls that did not write their own row: refused ones (401/403/404/409…) and
+ * failures. Relay telemetry (`/v1/relay/*`: heartbeats, event batches) is not audited; it is
+ * machine traffic, recorded where it lands (last seen, timelines).
+ */
+export function auditRest(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set('audited', false);
+    await next();
+    if (!MUTATING.has(c.req.method) || c.var.audited || c.req.path.startsWith('/v1/relay/')) return;
+    const status = c.res.status;
+    const result = status < 400 ? 'ok' : (c.get('errorCode') ?? `http_${status}`);
+    try {
+      await c.var.deps.db.batch([insert(c, null, null, result, status)]);
+    } catch {
+      // An audit write that fails must not turn a refusal into a 500; the refusal stands.
+    }
+  };
+}

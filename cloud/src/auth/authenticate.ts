@@ -1,0 +1,65 @@
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { sql } from '../ports/sql-database.ts';
+import type { Principal } from './principal.ts';
+import { sha256Hex, timingSafeEqual } from './secrets.ts';
+
+interface TokenRow {
+  id: string;
+  role: Principal['role'];
+  site_ids: string | null;
+  relay_id: string | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
+
+/**
+ * Resolves the bearer token into `c.var.principal`. A request with no Authorization header is
+ * anonymous (routes that allow it say so; the rest get 401 from `requireAuth`); a header that is
+ * malformed, unknown, expired or revoked is always 401.
+ */
+export function authenticate(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set('principal', null);
+    const header = c.req.header('authorization');
+    if (header !== undefined) {
+      const m = BEARER.exec(header);
+      if (!m) throw new AppError('unauthorized', 'Authorization must be "Bearer <token>"');
+      c.set('principal', await resolve(c.var.deps, m[1]!));
+    }
+    await next();
+  };
+}
+
+/** 401 for anonymous callers, except on the paths that authenticate otherwise (enrollment codes…). */
+export function requireAuth(publicPaths: RegExp): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!c.var.principal && !publicPaths.test(c.req.path)) throw new AppError('unauthorized', 'this needs a bearer token (Authorization: Bearer <token>)');
+    await next();
+  };
+}
+
+async function resolve(deps: AppEnv['Variables']['deps'], secret: string): Promise<Principal> {
+  const hash = await sha256Hex(secret);
+  const row = await deps.db.first<TokenRow>(
+    sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at FROM tokens WHERE hash = ?', hash),
+  );
+  const now = deps.clock.now();
+  if (row) {
+    if (row.revoked_at !== null) throw new AppError('unauthorized', 'token revoked');
+    if (row.expires_at !== null && row.expires_at <= now) throw new AppError('unauthorized', 'token expired');
+    return {
+      tokenId: row.id,
+      role: row.role,
+      siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]),
+      relayId: row.relay_id,
+    };
+  }
+  if (deps.bootstrapAdminToken && timingSafeEqual(secret, deps.bootstrapAdminToken)) {
+    return { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
+  }
+  throw new AppError('unauthorized', 'unknown token');
+}

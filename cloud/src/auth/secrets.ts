@@ -1,0 +1,23 @@
+import { randomBase32 } from '../../../shared/ids.ts';
+
+/**
+ * Bearer secrets: `ebt_` + 32 base32 chars (160 random bits). Only their SHA-256 is stored, so a
+ * database leak does not leak credentials; 160 bits make a salt unnecessary.
+ */
+export function newSecret(prefix: 'ebt' | 'ebr' = 'ebt'): string {
+  return `${prefix}_${randomBase32(32)}`;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Compares two strings in time independent of where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < Math.max(ea.length, eb.length); i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
+  return diff === 0;
+}

@@ -1,0 +1,29 @@
+import type { Clock } from './ports/clock.ts';
+import type { ObjectStore } from './ports/object-store.ts';
+import type { SqlDatabase } from './ports/sql-database.ts';
+import type { Principal } from './auth/principal.ts';
+
+/** Everything the app needs from its runtime. Only `cloud/src/entry/*` build one of these. */
+export interface AppDeps {
+  db: SqlDatabase;
+  objects: ObjectStore;
+  clock: Clock;
+  /**
+   * An admin token configured outside the database (`EDGEBOOT_ADMIN_TOKEN`, a Workers secret),
+   * accepted as admin. Lets a fresh deployment be used before any token exists.
+   */
+  bootstrapAdminToken?: string;
+}
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    requestId: string;
+    /** Null for anonymous requests (only enrollment and the OpenAPI document allow them). */
+    principal: Principal | null;
+    /** Set once a mutation has written its audit row in its own transaction. */
+    audited: boolean;
+    /** The error code of the response, for the audit row of a refused mutation. */
+    errorCode: string | undefined;
+  };
+}

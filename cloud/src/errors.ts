@@ -1,0 +1,46 @@
+/**
+ * The one error type handlers throw. `app.ts`'s onError turns it into the envelope
+ * `{error:{code,message,requestId}}`; handlers hold no try/catch of their own.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  gone: 410,
+  length_required: 411,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
+  internal: 500,
+  unavailable: 503,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: (typeof ERROR_STATUS)[ErrorCode];
+  readonly issues?: Issue[];
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, extra?: { issues?: Issue[]; headers?: Record<string, string> }) {
+    super(message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.issues = extra?.issues;
+    this.headers = extra?.headers;
+  }
+}
+
+export const notFound = (what: string): AppError => new AppError('not_found', `${what} not found`);

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { Description, Name, Timestamp } from './common.ts';
+
+const ImageRef = z.string().max(64).meta({ description: 'image id' });
+/** Templates are rendered for each machine (issue B); the size cap keeps scripts small. */
+const Template = z.string().max(16_384);
+
+export const LinuxSpec = z.strictObject({
+  kind: z.literal('linux'),
+  kernel: ImageRef,
+  initrds: z.array(ImageRef).max(8).default([]),
+  cmdline: Template.max(4096).default(''),
+});
+export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), script: Template });
+export const LocalSpec = z.strictObject({ kind: z.literal('local') });
+export const MenuSpec = z.strictObject({
+  kind: z.literal('menu'),
+  title: z.string().max(80).regex(/^[^\u0000-\u001f\u007f$]*$/, 'no control characters or $').default('edgeboot'),
+  timeoutSeconds: z.number().int().min(0).max(3600).default(10),
+  items: z
+    .array(
+      z.strictObject({
+        label: z.string().min(1).max(60).regex(/^[^\u0000-\u001f\u007f$]*$/, 'no control characters or $'),
+        profileId: z.string().max(64),
+      }),
+    )
+    .max(32)
+    .default([]),
+  defaultItem: z.number().int().min(0).max(31).nullable().default(null).meta({ description: 'index into items; null = local disk' }),
+});
+export const WimbootSpec = z.strictObject({
+  kind: z.literal('wimboot'),
+  wimboot: ImageRef,
+  bcd: ImageRef,
+  bootSdi: ImageRef,
+  bootWim: ImageRef,
+});
+/** Filled in by issue E (imaging); kept minimal so assignments can already point at it. */
+export const ImagingSpec = z.strictObject({
+  kind: z.literal('imaging'),
+  diskImage: ImageRef,
+  targetDisk: z.string().max(256).optional(),
+});
+
+export const ProfileSpec = z
+  .discriminatedUnion('kind', [LinuxSpec, IpxeSpec, LocalSpec, MenuSpec, WimbootSpec, ImagingSpec])
+  .meta({ id: 'ProfileSpec' });
+export type ProfileSpec = z.infer<typeof ProfileSpec>;
+export type ProfileKind = ProfileSpec['kind'];
+
+export const Profile = z
+  .object({
+    id: z.string(),
+    name: Name,
+    description: Description,
+    spec: ProfileSpec,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'Profile' });
+export type Profile = z.infer<typeof Profile>;
+
+export const ProfileCreate = z.strictObject({ name: Name, description: Description.optional(), spec: ProfileSpec }).meta({ id: 'ProfileCreate' });
+export const ProfilePatch = ProfileCreate.partial().meta({ id: 'ProfilePatch' });

@@ -1,0 +1,43 @@
+/**
+ * Workers entry: D1 for data, R2 for image bytes, an optional secret as the bootstrap admin token.
+ * The only file that reads Workers bindings.
+ */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApp } from '../app.ts';
+import type { AppEnv } from '../context.ts';
+import { systemClock } from '../ports/clock.ts';
+import { d1Database } from '../adapters/workers/d1.ts';
+import { r2ObjectStore } from '../adapters/workers/r2-object-store.ts';
+
+export interface Env {
+  DB: D1Database;
+  IMAGES: R2Bucket;
+  /** `wrangler secret put EDGEBOOT_ADMIN_TOKEN`; without it, create tokens with the API once one admin exists. */
+  EDGEBOOT_ADMIN_TOKEN?: string;
+}
+
+/**
+ * One app per isolate and env: building the OpenAPI routes costs milliseconds, and the bindings
+ * object is stable for the life of an isolate. A WeakMap keeps a fresh app should env ever change.
+ */
+const apps = new WeakMap<Env, OpenAPIHono<AppEnv>>();
+
+function appFor(env: Env): OpenAPIHono<AppEnv> {
+  let app = apps.get(env);
+  if (!app) {
+    app = createApp({
+      db: d1Database(env.DB),
+      objects: r2ObjectStore(env.IMAGES),
+      clock: systemClock,
+      bootstrapAdminToken: env.EDGEBOOT_ADMIN_TOKEN || undefined,
+    });
+    apps.set(env, app);
+  }
+  return app;
+}
+
+export default {
+  fetch(request, env, ctx) {
+    return appFor(env).fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalString, MAX_TTL_SECONDS, signToken, verifyToken, type SigningKey } from '../../shared/crypto/signed-url.ts';
+import { canonicalString, MAX_TTL_SECONDS, signToken, verifyToken, type SigningKey, type SignInput } from '../../shared/crypto/signed-url.ts';
 
 const key = (kid: string, fill: number): SigningKey => ({ kid, secret: new Uint8Array(32).fill(fill) });
 const k1 = key('k1', 1);
@@ -7,7 +7,7 @@ const k2 = key('k2', 2);
 const NOW = 1_800_000_000;
 const PATH = '/v1/files/img_01kc0000000000000000000000/vmlinuz';
 const SITE = 'site_01kc0000000000000000000000';
-const base = { method: 'GET' as const, path: PATH, site: SITE, expiresAt: NOW + 300 };
+const base: SignInput = { method: 'GET', path: PATH, site: SITE, expiresAt: NOW + 300 };
 
 async function token(over: Partial<typeof base> = {}, k = k1) {
   return signToken(k, { ...base, ...over }, NOW);

@@ -5,22 +5,25 @@ const ImageRef = z.string().max(64).meta({ description: 'image id' });
 /** Templates are rendered for each machine (issue B); the size cap keeps scripts small. */
 const Template = z.string().max(16_384);
 
+/** Text shown in iPXE menus: plain characters only, so nothing in it can be read as script (see ipxe-script.ts). */
+const MenuText = z.string().regex(/^[A-Za-z0-9 ._:+@()\/,-]*$/, 'letters, digits, space and . _ : + @ ( ) / , - only');
+
 export const LinuxSpec = z.strictObject({
   kind: z.literal('linux'),
   kernel: ImageRef,
   initrds: z.array(ImageRef).max(8).default([]),
-  cmdline: Template.max(4096).default(''),
+  cmdline: Template.max(4096).regex(/^[^\r\n]*$/, 'one line').default(''),
 });
 export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), script: Template });
 export const LocalSpec = z.strictObject({ kind: z.literal('local') });
 export const MenuSpec = z.strictObject({
   kind: z.literal('menu'),
-  title: z.string().max(80).regex(/^[^\u0000-\u001f\u007f$]*$/, 'no control characters or $').default('edgeboot'),
+  title: MenuText.max(80).default('edgeboot'),
   timeoutSeconds: z.number().int().min(0).max(3600).default(10),
   items: z
     .array(
       z.strictObject({
-        label: z.string().min(1).max(60).regex(/^[^\u0000-\u001f\u007f$]*$/, 'no control characters or $'),
+        label: MenuText.min(1).max(60),
         profileId: z.string().max(64),
       }),
     )

@@ -4,10 +4,15 @@ import { HTTPException } from 'hono/http-exception';
 import { randomBase32 } from '../../shared/ids.ts';
 import { auditRest } from './audit.ts';
 import { authenticate, requireAuth } from './auth/authenticate.ts';
+import { confineRelayTokens } from './auth/confine.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { relaySelfRoutes } from './routes/relay-self.ts';
+import { relayRoutes } from './routes/relays.ts';
 import { siteRoutes } from './routes/sites.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -40,8 +45,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', auditRest());
   app.use('/v1/*', authenticate());
   app.use('/v1/*', requireAuth(PUBLIC_PATHS));
+  app.use('/v1/*', confineRelayTokens());
 
   app.route('/v1/sites', siteRoutes());
+  app.route('/v1/tokens', tokenRoutes());
+  app.route('/v1', relayRoutes());
+  app.route('/v1/relay', relaySelfRoutes());
+  app.route('/v1/audit', auditRoutes());
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

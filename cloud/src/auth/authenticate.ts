@@ -12,7 +12,11 @@ interface TokenRow {
   relay_id: string | null;
   expires_at: number | null;
   revoked_at: number | null;
+  last_used_at: number | null;
 }
+
+/** last_used_at is a hint for people pruning tokens: a minute's precision costs one write per token per minute. */
+const LAST_USED_PRECISION_MS = 60_000;
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
 
@@ -45,12 +49,13 @@ export function requireAuth(publicPaths: RegExp): MiddlewareHandler<AppEnv> {
 async function resolve(deps: AppEnv['Variables']['deps'], secret: string): Promise<Principal> {
   const hash = await sha256Hex(secret);
   const row = await deps.db.first<TokenRow>(
-    sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at FROM tokens WHERE hash = ?', hash),
+    sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash),
   );
   const now = deps.clock.now();
   if (row) {
     if (row.revoked_at !== null) throw new AppError('unauthorized', 'token revoked');
     if (row.expires_at !== null && row.expires_at <= now) throw new AppError('unauthorized', 'token expired');
+    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_PRECISION_MS) await touch(deps, row.id, now);
     return {
       tokenId: row.id,
       role: row.role,
@@ -62,4 +67,15 @@ async function resolve(deps: AppEnv['Variables']['deps'], secret: string): Promi
     return { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
   }
   throw new AppError('unauthorized', 'unknown token');
+}
+
+/** The WHERE makes concurrent requests of one token write at most once per minute between them. */
+async function touch(deps: AppEnv['Variables']['deps'], id: string, now: number): Promise<void> {
+  try {
+    await deps.db.batch([
+      sql('UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)', now, id, now - LAST_USED_PRECISION_MS),
+    ]);
+  } catch {
+    // A usage hint that cannot be written must not refuse a valid token.
+  }
 }

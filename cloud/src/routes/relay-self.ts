@@ -1,0 +1,50 @@
+import { createRoute } from '@hono/zod-openapi';
+import { Heartbeat, Relay } from '../../../shared/schemas/access.ts';
+import type { Principal } from '../auth/principal.ts';
+import { notFound } from '../errors.ts';
+import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { body, errorResponses, json, router } from './openapi.ts';
+import { getRelayRow, toRelay, type RelayRow } from './relays.ts';
+
+const tags = ['relay'];
+
+/** The relay a relay token belongs to; auth/confine.ts has already kept other roles out. */
+async function self(db: SqlDatabase, p: Principal): Promise<RelayRow> {
+  const row = p.relayId === null ? null : await getRelayRow(db, p.relayId);
+  if (!row) throw notFound('relay');
+  return row;
+}
+
+/** Endpoints a relay calls with its own token. Mounted at /v1/relay. */
+export function relaySelfRoutes() {
+  return router()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/self',
+        tags,
+        summary: 'The calling relay (relay token)',
+        responses: { 200: json(Relay), ...errorResponses },
+      }),
+      async (c) => c.json(toRelay(await self(c.var.deps.db, c.var.principal!)), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/heartbeat',
+        tags,
+        summary: 'Report the relay alive, with its version and address (relay token)',
+        request: { body: { required: false, content: { 'application/json': { schema: Heartbeat } } } },
+        responses: { 200: json(Relay), ...errorResponses },
+      }),
+      async (c) => {
+        const input = c.req.valid('json');
+        const { db, clock } = c.var.deps;
+        const row = await self(db, c.var.principal!);
+        const next: RelayRow = { ...row, version: input.version ?? row.version, address: input.address ?? row.address, last_seen_at: clock.now() };
+        // Telemetry, not a change made by a person: not audited (see auditRest).
+        await db.batch([sql('UPDATE relays SET version = ?, address = ?, last_seen_at = ? WHERE id = ?', next.version, next.address, next.last_seen_at, row.id)]);
+        return c.json(toRelay(next), 200);
+      },
+    );
+}

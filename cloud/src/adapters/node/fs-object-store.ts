@@ -1,41 +1,55 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import type { ByteRange, ObjectBody, ObjectInfo, ObjectStore } from '../../ports/object-store.ts';
+import { exactLength } from '../exact-length.ts';
 
 /** Object keys are made by the app; anything else is refused before it becomes a path. */
 const KEY = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+/** Upload ids are ours (randomUUID); checked because they come back from the database as paths. */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** S3's and R2's limit, kept here so the folder behaves like the cloud stores. */
+const MAX_PARTS = 10_000;
 
 function checkKey(key: string): void {
+  // Segments start with a letter or digit, so `.` and `..` can never appear.
   if (!KEY.test(key) || key.length > 512) throw new Error(`invalid object key ${JSON.stringify(key)}`);
 }
 
+function checkUploadId(id: string): void {
+  if (!UPLOAD_ID.test(id)) throw new Error(`no such multipart upload ${JSON.stringify(id.slice(0, 64))}`);
+}
+
+/** The etag names this version of the file: size, mtime and inode change with every write. */
+const etagOf = (st: Stats): string => `${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}`;
+
+const isMissing = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
 /**
- * Objects as files under a root folder (Node's and Deno's embedded default). Writes go to a temp
- * file and are renamed into place, so a reader never sees half an object. Metadata (type, etag)
- * sits beside each object in `<file>.meta.json`.
+ * Objects as files under a root folder (Node's and Deno's embedded default):
+ * `objects/<key>` holds the bytes, `types/<key>` the content type, `multipart/<id>/` the parts of
+ * an unfinished upload and `tmp/` the files being written. Every write goes to `tmp/` and is
+ * renamed into place, so a reader never sees half an object, and a failed write leaves nothing.
  */
 export function fsObjectStore(root: string): ObjectStore {
-  const file = (key: string) => join(root, 'objects', key);
+  const objectPath = (key: string) => join(root, 'objects', key);
+  const typePath = (key: string) => join(root, 'types', key);
   const uploadDir = (id: string) => join(root, 'multipart', id);
+  const partPath = (id: string, n: number) => join(uploadDir(id), `${String(n).padStart(5, '0')}.part`);
+  const tmpPath = async () => {
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    return join(root, 'tmp', randomUUID());
+  };
 
-  const writeStream = async (path: string, body: ReadableStream<Uint8Array>, size: number): Promise<void> => {
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.${randomUUID()}.tmp`;
-    let written = 0;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        written += chunk.byteLength;
-        if (written > size) throw new Error(`body longer than the declared ${size} bytes`);
-        ctl.enqueue(chunk);
-      },
-    });
+  /** Writes a file whole or not at all. */
+  const writeAtomically = async (path: string, fill: (tmp: string) => Promise<void>): Promise<void> => {
+    const tmp = await tmpPath();
     try {
-      await pipeline(Readable.fromWeb(body.pipeThrough(counter) as never), createWriteStream(tmp));
-      if (written !== size) throw new Error(`body of ${written} bytes, ${size} declared`);
+      await fill(tmp);
+      await mkdir(dirname(path), { recursive: true });
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -43,37 +57,62 @@ export function fsObjectStore(root: string): ObjectStore {
     }
   };
 
+  const writeStream = (path: string, body: ReadableStream<Uint8Array>, size: number) =>
+    writeAtomically(path, (tmp) => pipeline(Readable.fromWeb(exactLength(body, size) as never), createWriteStream(tmp)));
+
+  const writeType = (key: string, contentType: string) => writeAtomically(typePath(key), (tmp) => writeFile(tmp, contentType));
+
   const info = async (key: string): Promise<ObjectInfo | null> => {
     try {
-      const meta = JSON.parse(await readFile(`${file(key)}.meta.json`, 'utf8')) as { etag: string; contentType: string };
-      const st = await stat(file(key));
-      return { size: st.size, etag: meta.etag, contentType: meta.contentType };
+      const st = await stat(objectPath(key));
+      const contentType = await readFile(typePath(key), 'utf8').catch((err) => {
+        if (isMissing(err)) return 'application/octet-stream';
+        throw err;
+      });
+      return { size: st.size, etag: etagOf(st), contentType };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isMissing(err)) return null;
       throw err;
     }
   };
 
-  const writeMeta = async (key: string, contentType: string): Promise<ObjectInfo> => {
-    const st = await stat(file(key));
-    // The etag names this version of the object: size, mtime and inode change with every write.
-    const etag = `${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${st.ino.toString(16)}`;
-    await writeFile(`${file(key)}.meta.json`, JSON.stringify({ etag, contentType }));
-    return { size: st.size, etag, contentType };
+  const readUpload = async (id: string, key: string): Promise<{ key: string; contentType: string }> => {
+    checkUploadId(id);
+    let u: { key: string; contentType: string };
+    try {
+      u = JSON.parse(await readFile(join(uploadDir(id), 'upload.json'), 'utf8')) as typeof u;
+    } catch (err) {
+      if (isMissing(err)) throw new Error(`no such multipart upload ${id}`);
+      throw err;
+    }
+    if (u.key !== key) throw new Error(`multipart upload ${id} belongs to another key`);
+    return u;
   };
 
   return {
     async put(key, body, { size, contentType }) {
       checkKey(key);
-      await writeStream(file(key), body, size);
-      return writeMeta(key, contentType);
+      // The type goes first: for a moment the old bytes may carry the new type, never a missing one.
+      await writeType(key, contentType);
+      await writeStream(objectPath(key), body, size);
+      return (await info(key))!;
     },
     async get(key, range?: ByteRange): Promise<ObjectBody | null> {
       checkKey(key);
-      const i = await info(key);
-      if (!i) return null;
+      // Open first and read through the descriptor: a concurrent overwrite renames a new file in,
+      // and this reader keeps the version it measured.
+      let handle;
+      try {
+        handle = await open(objectPath(key), 'r');
+      } catch (err) {
+        if (isMissing(err)) return null;
+        throw err;
+      }
+      const st = await handle.stat();
+      const contentType = await readFile(typePath(key), 'utf8').catch(() => 'application/octet-stream');
       const opts = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
-      const body = Readable.toWeb(createReadStream(file(key), opts)) as ReadableStream<Uint8Array>;
+      const body = Readable.toWeb(handle.createReadStream(opts)) as ReadableStream<Uint8Array>;
+      const i = { size: st.size, etag: etagOf(st), contentType };
       return range ? { ...i, body, range } : { ...i, body };
     },
     async head(key) {
@@ -82,8 +121,8 @@ export function fsObjectStore(root: string): ObjectStore {
     },
     async delete(key) {
       checkKey(key);
-      await rm(file(key), { force: true });
-      await rm(`${file(key)}.meta.json`, { force: true });
+      await rm(objectPath(key), { force: true });
+      await rm(typePath(key), { force: true });
     },
     async createMultipart(key, contentType) {
       checkKey(key);
@@ -94,44 +133,40 @@ export function fsObjectStore(root: string): ObjectStore {
     },
     async uploadPart(key, uploadId, partNumber, body, size) {
       checkKey(key);
-      await readUpload(uploadDir(uploadId), key); // the upload exists and is this key's
-      const path = join(uploadDir(uploadId), `${String(partNumber).padStart(5, '0')}.part`);
+      if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PARTS) throw new Error(`part number ${partNumber} outside 1…${MAX_PARTS}`);
+      await readUpload(uploadId, key);
+      const path = partPath(uploadId, partNumber);
       await writeStream(path, body, size);
-      const st = await stat(path);
-      return `${partNumber}-${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}`;
+      return etagOf(await stat(path));
     },
     async completeMultipart(key, uploadId, parts) {
       checkKey(key);
-      const u = await readUpload(uploadDir(uploadId), key);
-      const present = new Set(await readdir(uploadDir(uploadId)));
+      const u = await readUpload(uploadId, key);
+      if (parts.length === 0) throw new Error('a multipart upload needs at least one part');
       const ordered = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-      await mkdir(dirname(file(key)), { recursive: true });
-      const tmp = `${file(key)}.${randomUUID()}.tmp`;
-      const out = await open(tmp, 'w');
-      try {
-        for (const p of ordered) {
-          const name = `${String(p.partNumber).padStart(5, '0')}.part`;
-          if (!present.has(name)) throw new Error(`part ${p.partNumber} missing`);
-          await pipeline(createReadStream(join(uploadDir(uploadId), name)), out.createWriteStream({ autoClose: false }) as Writable);
-        }
-        await out.close();
-        await rename(tmp, file(key));
-      } catch (err) {
-        await out.close().catch(() => {});
-        await rm(tmp, { force: true });
-        throw err;
+      for (let i = 0; i < ordered.length; i++) {
+        const p = ordered[i]!;
+        if (i > 0 && ordered[i - 1]!.partNumber === p.partNumber) throw new Error(`part ${p.partNumber} listed twice`);
+        const st = await stat(partPath(uploadId, p.partNumber)).catch(() => null);
+        if (!st) throw new Error(`part ${p.partNumber} was not uploaded`);
+        if (etagOf(st) !== p.etag) throw new Error(`part ${p.partNumber} has etag ${etagOf(st)}, not ${p.etag}`);
       }
+      await writeType(key, u.contentType);
+      await writeAtomically(objectPath(key), async (tmp) => {
+        const out = createWriteStream(tmp);
+        try {
+          for (const p of ordered) await pipeline(createReadStream(partPath(uploadId, p.partNumber)), out, { end: false });
+          await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        } finally {
+          out.destroy();
+        }
+      });
       await rm(uploadDir(uploadId), { recursive: true, force: true });
-      return writeMeta(key, u.contentType);
+      return (await info(key))!;
     },
     async abortMultipart(_key, uploadId) {
+      checkUploadId(uploadId);
       await rm(uploadDir(uploadId), { recursive: true, force: true });
     },
   };
-}
-
-async function readUpload(dir: string, key: string): Promise<{ key: string; contentType: string }> {
-  const u = JSON.parse(await readFile(join(dir, 'upload.json'), 'utf8')) as { key: string; contentType: string };
-  if (u.key !== key) throw new Error('upload belongs to another key');
-  return u;
 }

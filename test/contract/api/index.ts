@@ -1,3 +1,4 @@
+import { authzContract } from '../authz.contract.ts';
 import type { ApiTarget } from '../target.ts';
 import { auditContract } from './audit.contract.ts';
 import { relaysContract } from './relays.contract.ts';
@@ -10,4 +11,5 @@ export function apiContract(target: () => ApiTarget): void {
   tokensContract(target);
   relaysContract(target);
   auditContract(target);
+  authzContract(target);
 }

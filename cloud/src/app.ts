@@ -8,7 +8,10 @@ import { confineRelayTokens } from './auth/confine.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
+import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { machineRoutes } from './routes/machines.ts';
+import { profileRoutes } from './routes/profiles.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
 import { relayRoutes } from './routes/relays.ts';
 import { siteRoutes } from './routes/sites.ts';
@@ -48,6 +51,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', confineRelayTokens());
 
   app.route('/v1/sites', siteRoutes());
+  app.route('/v1/machines', machineRoutes());
+  app.route('/v1/profiles', profileRoutes());
+  app.route('/v1/assignments', assignmentRoutes());
   app.route('/v1/tokens', tokenRoutes());
   app.route('/v1', relayRoutes());
   app.route('/v1/relay', relaySelfRoutes());

@@ -1,6 +1,9 @@
 import { authzContract } from '../authz.contract.ts';
 import type { ApiTarget } from '../target.ts';
+import { assignmentsContract } from './assignments.contract.ts';
 import { auditContract } from './audit.contract.ts';
+import { machinesContract } from './machines.contract.ts';
+import { profilesContract } from './profiles.contract.ts';
 import { relaysContract } from './relays.contract.ts';
 import { sitesContract } from './sites.contract.ts';
 import { tokensContract } from './tokens.contract.ts';
@@ -12,4 +15,7 @@ export function apiContract(target: () => ApiTarget): void {
   relaysContract(target);
   auditContract(target);
   authzContract(target);
+  machinesContract(target);
+  profilesContract(target);
+  assignmentsContract(target);
 }

@@ -1,4 +1,5 @@
 import { authzContract } from '../authz.contract.ts';
+import { badInputContract } from '../bad-input.contract.ts';
 import type { ApiTarget } from '../target.ts';
 import { assignmentsContract } from './assignments.contract.ts';
 import { auditContract } from './audit.contract.ts';
@@ -15,6 +16,7 @@ export function apiContract(target: () => ApiTarget): void {
   relaysContract(target);
   auditContract(target);
   authzContract(target);
+  badInputContract(target);
   machinesContract(target);
   profilesContract(target);
   assignmentsContract(target);

@@ -1,4 +1,5 @@
 import type { ByteRange, ObjectBody, ObjectInfo, ObjectStore } from '../../ports/object-store.ts';
+import { SizeMismatchError } from '../exact-length.ts';
 
 /**
  * ObjectStore over an R2 bucket binding. Bodies stay streams: R2 accepts a stream only when it knows
@@ -14,7 +15,7 @@ export function r2ObjectStore(bucket: R2Bucket): ObjectStore {
 
   return {
     async put(key, body, { size, contentType }) {
-      const o = await bucket.put(key, fixedLength(body, size), { httpMetadata: { contentType } });
+      const o = await sized(size, bucket.put(key, fixedLength(body, size), { httpMetadata: { contentType } }));
       return info(o, contentType);
     },
     async get(key, range?: ByteRange): Promise<ObjectBody | null> {
@@ -35,14 +36,12 @@ export function r2ObjectStore(bucket: R2Bucket): ObjectStore {
       return u.uploadId;
     },
     async uploadPart(key, uploadId, partNumber, body, size) {
-      const part = await bucket.resumeMultipartUpload(key, uploadId).uploadPart(partNumber, fixedLength(body, size));
+      const part = await sized(size, bucket.resumeMultipartUpload(key, uploadId).uploadPart(partNumber, fixedLength(body, size)));
       return part.etag;
     },
     async completeMultipart(key, uploadId, parts) {
       const ordered = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => ({ partNumber: p.partNumber, etag: p.etag }));
-      const o = await bucket.resumeMultipartUpload(key, uploadId).complete(ordered);
-      // complete() does not always echo the upload's metadata back; head() reads what was stored.
-      return info((await bucket.head(key)) ?? o);
+      return info(await bucket.resumeMultipartUpload(key, uploadId).complete(ordered));
     },
     async abortMultipart(key, uploadId) {
       await bucket.resumeMultipartUpload(key, uploadId).abort();
@@ -53,4 +52,19 @@ export function r2ObjectStore(bucket: R2Bucket): ObjectStore {
 /** A request body with Content-Length is already fixed-length, but a stream cannot tell us so: re-wrap it. */
 function fixedLength(body: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
   return body.pipeThrough(new FixedLengthStream(size));
+}
+
+/**
+ * FixedLengthStream reports a wrong-sized body as a TypeError ("did not see all expected bytes",
+ * "too many bytes"); the other stores throw SizeMismatchError for it, and so must this one.
+ */
+async function sized<T>(size: number, write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    const m = err instanceof Error ? err.message : '';
+    if (/FixedLengthStream did not see all/.test(m)) throw new SizeMismatchError(size, `fewer than ${size}`);
+    if (/too many bytes through a FixedLengthStream/.test(m)) throw new SizeMismatchError(size, `more than ${size}`);
+    throw err;
+  }
 }

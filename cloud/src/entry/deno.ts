@@ -1,0 +1,52 @@
+/**
+ * Deno entry for `deno serve` (npm run dev:deno): SQLite through node:sqlite under EDGEBOOT_DATA,
+ * objects in a folder there or, when EDGEBOOT_S3_ENDPOINT is set, in any S3-compatible store (R2's
+ * S3 API, MinIO…). `deno serve` owns the listener, so host and port are its flags, not env vars.
+ */
+import process from 'node:process';
+import { createApp } from '../app.ts';
+import { systemClock } from '../ports/clock.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
+import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
+import { s3ObjectStore, type S3Config } from '../adapters/s3-object-store.ts';
+import { ConfigError, localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
+
+function s3Settings(env: EnvVars): S3Config | null {
+  const endpoint = env.EDGEBOOT_S3_ENDPOINT;
+  if (!endpoint) return null;
+  const missing = ['EDGEBOOT_S3_BUCKET', 'EDGEBOOT_S3_ACCESS_KEY_ID', 'EDGEBOOT_S3_SECRET_ACCESS_KEY'].filter((k) => !env[k]);
+  if (missing.length > 0) throw new ConfigError(`EDGEBOOT_S3_ENDPOINT is set, so ${missing.join(', ')} must be set too`);
+  if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
+    throw new ConfigError(`EDGEBOOT_S3_ENDPOINT must be an http(s) URL, not ${JSON.stringify(endpoint)}`);
+  }
+  return {
+    endpoint,
+    bucket: env.EDGEBOOT_S3_BUCKET!,
+    // R2 takes `auto`; AWS needs the bucket's region.
+    region: env.EDGEBOOT_S3_REGION || 'auto',
+    accessKeyId: env.EDGEBOOT_S3_ACCESS_KEY_ID!,
+    secretAccessKey: env.EDGEBOOT_S3_SECRET_ACCESS_KEY!,
+    pathStyle: env.EDGEBOOT_S3_VIRTUAL_HOSTED !== '1',
+  };
+}
+
+const { app, db } = await orExit(async () => {
+  const settings = localSettings(process.env);
+  const s3 = s3Settings(process.env);
+  const objects: ObjectStore = s3 ? s3ObjectStore(s3) : fsObjectStore(settings.dataDir);
+  const db = await openLocalDatabase(settings);
+  console.log(`edgeboot control plane on Deno: data in ${settings.dataDir}, objects in ${s3 ? `${s3.endpoint} bucket ${s3.bucket}` : settings.dataDir}`);
+  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken }) };
+});
+
+// Close the database on a polite stop so SQLite folds its WAL back into the file.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    db.close();
+    process.exit(0);
+  });
+}
+
+export default {
+  fetch: (request: Request) => app.fetch(request),
+};

@@ -137,6 +137,23 @@ async function referencesTo(db: SqlDatabase, id: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * Profiles that point at an image, for the image routes: deleting an image a profile boots would
+ * break that profile at boot time instead of at the API.
+ */
+export async function profilesUsingImage(db: SqlDatabase, imageId: string): Promise<string[]> {
+  const rows = await db.all<{ id: string }>(
+    sql(
+      `SELECT DISTINCT p.id FROM profiles p, json_tree(p.spec) j
+        WHERE p.kind IN ('linux', 'wimboot', 'imaging') AND j.atom = ?
+          AND ((j.path = '$' AND j.key IN ('kernel', 'wimboot', 'bcd', 'bootSdi', 'bootWim', 'diskImage')) OR j.path = '$.initrds')
+        ORDER BY p.id`,
+      imageId,
+    ),
+  );
+  return rows.map((r) => r.id);
+}
+
 const tags = ['profiles'];
 
 export function profileRoutes() {

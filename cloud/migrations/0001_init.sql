@@ -80,10 +80,14 @@ CREATE TABLE image_uploads (
   id TEXT PRIMARY KEY,
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
   store_upload_id TEXT NOT NULL,
+  -- The whole image's size, fixed up front: it sets the part count and the last part's size.
+  size INTEGER NOT NULL,
   part_size INTEGER NOT NULL,
+  expected_sha256 TEXT,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
 );
+CREATE INDEX image_uploads_image ON image_uploads(image_id);
 CREATE TABLE image_upload_parts (
   upload_id TEXT NOT NULL REFERENCES image_uploads(id) ON DELETE CASCADE,
   part_number INTEGER NOT NULL,

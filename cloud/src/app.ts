@@ -10,6 +10,7 @@ import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { imageRoutes } from './routes/images.ts';
 import { machineRoutes } from './routes/machines.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
@@ -21,7 +22,8 @@ import { tokenRoutes } from './routes/tokens.ts';
 const JSON_BODY_LIMIT = 64 * 1024;
 /** Routes that carry their own credential (an enrollment code…) instead of a bearer token. */
 const PUBLIC_PATHS = /^\/v1\/relays\/enroll$/;
-const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads(\/.*)?)$/;
+/** Image bytes: a whole image, or one part of a multipart upload. Their routes check Content-Length against their own limit. */
+const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[^/]+)$/;
 
 /**
  * The control plane as one Hono app, built only from injected dependencies, so the same code runs
@@ -58,6 +60,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', relayRoutes());
   app.route('/v1/relay', relaySelfRoutes());
   app.route('/v1/audit', auditRoutes());
+  app.route('/v1/images', imageRoutes());
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

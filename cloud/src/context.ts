@@ -13,6 +13,11 @@ export interface AppDeps {
    * accepted as admin. Lets a fresh deployment be used before any token exists.
    */
   bootstrapAdminToken?: string;
+  /**
+   * Largest body one image upload request may carry (a single PUT, or one multipart part).
+   * Default 100 MB: the request body limit of Workers on the Free and Pro plans.
+   */
+  maxUploadBytes?: number;
 }
 
 export interface AppEnv {

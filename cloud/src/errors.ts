@@ -6,17 +6,23 @@ export const ERROR_STATUS = {
   bad_request: 400,
   invalid_json: 400,
   validation_failed: 400,
+  /** A request or part body whose length is not the one the upload requires. */
+  size_mismatch: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** A multipart image part sent before the one it follows (the hash is computed in part order). */
+  part_out_of_order: 409,
   gone: 410,
   length_required: 411,
   precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
+  /** Uploaded bytes whose SHA-256 is not the one the client said to expect. */
+  checksum_mismatch: 422,
   internal: 500,
   unavailable: 503,
 } as const;

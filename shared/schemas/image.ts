@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { Name, Timestamp } from './common.ts';
 
 export const ImageKind = z.enum(['kernel', 'initrd', 'iso', 'disk-raw', 'disk-gz', 'disk-zst', 'disk-qcow2', 'wim', 'efi', 'file']);
+/** pending: no bytes yet; uploading: a multipart upload is open; ready: bytes stored, size and sha256 known. */
 export const ImageStatus = z.enum(['pending', 'uploading', 'ready']);
+
+export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').meta({ description: 'SHA-256, lower-case hex' });
 
 export const Image = z
   .object({
@@ -12,7 +15,7 @@ export const Image = z
     contentType: z.string(),
     status: ImageStatus,
     size: z.number().int().nullable(),
-    sha256: z.string().nullable(),
+    sha256: Sha256Hex.nullable(),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -28,3 +31,40 @@ export const ImageCreate = z
     contentType: ContentType.default('application/octet-stream'),
   })
   .meta({ id: 'ImageCreate' });
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+/** R2 and S3: parts of 5 MiB to 5 GiB, all but the last of one size, at most 10,000 of them. */
+export const MIN_PART_SIZE = 5 * MiB;
+export const MAX_PART_SIZE = 5 * GiB;
+export const MAX_PARTS = 10_000;
+export const DEFAULT_PART_SIZE = 64 * MiB;
+/** S3's largest object. */
+export const MAX_IMAGE_SIZE = 5 * 1024 * GiB;
+
+export const ImageUploadCreate = z
+  .strictObject({
+    size: z.number().int().min(1).max(MAX_IMAGE_SIZE).meta({ description: 'the whole image, in bytes' }),
+    partSize: z.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(DEFAULT_PART_SIZE).meta({ description: 'bytes per part; the last part holds the rest' }),
+    expectedSha256: Sha256Hex.optional().meta({ description: 'checked when the upload completes' }),
+  })
+  .refine((u) => Math.ceil(u.size / u.partSize) <= MAX_PARTS, { message: `at most ${MAX_PARTS} parts: raise partSize`, path: ['partSize'] })
+  .meta({ id: 'ImageUploadCreate' });
+
+export const ImageUpload = z
+  .object({
+    id: z.string(),
+    imageId: z.string(),
+    size: z.number().int(),
+    partSize: z.number().int(),
+    partCount: z.number().int(),
+    expectedSha256: Sha256Hex.nullable(),
+    /** Parts go up in order, so the done parts are always 1…partsDone. */
+    partsDone: z.number().int().meta({ description: 'parts 1…partsDone are stored; send part partsDone+1 next (or re-send partsDone)' }),
+    bytesDone: z.number().int(),
+    nextPart: z.number().int().nullable().meta({ description: 'the part to send next; null when all are stored and the upload can complete' }),
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+  })
+  .meta({ id: 'ImageUpload' });
+export type ImageUpload = z.infer<typeof ImageUpload>;

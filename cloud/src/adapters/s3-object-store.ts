@@ -12,6 +12,11 @@ export interface S3Config {
   secretAccessKey: string;
   /** `https://endpoint/bucket/key` (default: works with R2, MinIO, Miniflare) or `https://bucket.endpoint/key`. */
   pathStyle?: boolean;
+  /**
+   * How requests are sent; default the global fetch. Deno's fetch drops Content-Length from
+   * streamed bodies, so the Deno entry passes `lengthPreservingFetch` (adapters/node).
+   */
+  fetch?: (request: Request) => Promise<Response>;
 }
 
 /** An S3 error response, with S3's own code (`NoSuchUpload`, `InvalidPart`…). */
@@ -58,7 +63,7 @@ export function s3ObjectStore(config: S3Config): ObjectStore {
     const req = await client.sign(target, { method: init.method, headers, body: init.body, duplex: 'half' } as RequestInit);
     let res: Response;
     try {
-      res = await fetch(req);
+      res = await (config.fetch ?? fetch)(req);
     } catch (err) {
       // fetch reports a body stream's failure as its own TypeError; the cause says what happened.
       throw sizeMismatchIn(err) ?? err;

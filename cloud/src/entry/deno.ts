@@ -8,6 +8,7 @@ import { createApp } from '../app.ts';
 import { systemClock } from '../ports/clock.ts';
 import type { ObjectStore } from '../ports/object-store.ts';
 import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
+import { lengthPreservingFetch } from '../adapters/node/length-preserving-fetch.ts';
 import { s3ObjectStore, type S3Config } from '../adapters/s3-object-store.ts';
 import { ConfigError, localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
 
@@ -33,7 +34,8 @@ function s3Settings(env: EnvVars): S3Config | null {
 const { app, db } = await orExit(async () => {
   const settings = localSettings(process.env);
   const s3 = s3Settings(process.env);
-  const objects: ObjectStore = s3 ? s3ObjectStore(s3) : fsObjectStore(settings.dataDir);
+  // Deno's fetch sends streamed bodies chunked, which S3 and R2 refuse: node:http keeps Content-Length.
+  const objects: ObjectStore = s3 ? s3ObjectStore({ ...s3, fetch: lengthPreservingFetch }) : fsObjectStore(settings.dataDir);
   const db = await openLocalDatabase(settings);
   console.log(`edgeboot control plane on Deno: data in ${settings.dataDir}, objects in ${s3 ? `${s3.endpoint} bucket ${s3.bucket}` : settings.dataDir}`);
   return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken }) };

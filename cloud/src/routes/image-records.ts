@@ -1,0 +1,57 @@
+import type { Context } from 'hono';
+import type { Image } from '../../../shared/schemas/image.ts';
+import { canReadCatalog } from '../auth/principal.ts';
+import type { AppEnv } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
+import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { iso } from '../time.ts';
+
+export interface ImageRow {
+  id: string;
+  name: string;
+  kind: Image['kind'];
+  content_type: string;
+  status: Image['status'];
+  size: number | null;
+  sha256: string | null;
+  object_key: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export const toImage = (r: ImageRow): Image => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  contentType: r.content_type,
+  status: r.status,
+  size: r.size,
+  sha256: r.sha256,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+/** Images are a global catalog: every human role reads it, relays do not. */
+export function assertCatalogRead(c: Context<AppEnv>): void {
+  if (!canReadCatalog(c.var.principal!)) throw new AppError('forbidden', 'relay tokens may only use /v1/relay/ endpoints');
+}
+
+/** The image, or 404; the caller must be allowed to read the catalog. */
+export async function loadImage(c: Context<AppEnv>, id: string): Promise<ImageRow> {
+  assertCatalogRead(c);
+  const row = await c.var.deps.db.first<ImageRow>(sql('SELECT * FROM images WHERE id = ?', id));
+  if (!row) throw notFound('image');
+  return row;
+}
+
+/** The open multipart upload of an image, if any. */
+export async function openUploadId(db: SqlDatabase, imageId: string): Promise<string | null> {
+  const row = await db.first<{ id: string }>(sql('SELECT id FROM image_uploads WHERE image_id = ? ORDER BY id DESC LIMIT 1', imageId));
+  return row?.id ?? null;
+}
+
+/** Uploaded bytes are immutable once an image is ready: profiles and relay caches rely on its sha256. */
+export function assertNotReady(row: ImageRow): void {
+  if (row.status === 'ready') throw new AppError('conflict', 'the image already has its content; create a new image for new bytes');
+}
+

@@ -104,6 +104,8 @@ export function assignmentsContract(target: () => ApiTarget) {
       const p = await profile(t);
       const m = await machine(t, { siteId: site, labels: { a: '1', b: '2' } });
       const first = (await assign(t, { profileId: p, selector: { siteId: site, labels: { a: '1' } } })).body;
+      // Creation times are in milliseconds; within one, the id decides instead (still deterministic).
+      await new Promise((resolve) => setTimeout(resolve, 5));
       await assign(t, { profileId: p, selector: { siteId: site, labels: { b: '2' } } });
       expect((await winner(t, m.id)).id).toBe(first.id);
       const urgent = (await assign(t, { profileId: p, selector: { siteId: site, labels: { b: '2' } }, priority: 1 })).body;

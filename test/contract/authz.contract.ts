@@ -5,10 +5,11 @@
 import { describe } from 'vitest';
 import { accessRows } from './authz/access-rows.ts';
 import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts';
+import { imageRows } from './authz/image-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
 import type { ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

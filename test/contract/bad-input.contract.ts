@@ -5,11 +5,17 @@
 import { describe } from 'vitest';
 import { accessEndpoints, accessIds, accessLists } from './bad-input/access.ts';
 import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
+import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import type { ApiTarget } from './target.ts';
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
-    badInputSuite(target, [...accessEndpoints, ...fleetEndpoints], [...accessIds, ...fleetIds], [...accessLists, ...fleetLists]);
+    badInputSuite(
+      target,
+      [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints],
+      [...accessIds, ...fleetIds, ...imageIds],
+      [...accessLists, ...fleetLists, ...imageLists],
+    );
   });
 }

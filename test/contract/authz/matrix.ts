@@ -115,6 +115,9 @@ export interface Req {
   method: string;
   path: string;
   json?: unknown;
+  /** A raw body (uploads), with its headers. */
+  body?: BodyInit;
+  headers?: Record<string, string>;
 }
 
 export interface AfterContext {
@@ -230,7 +233,7 @@ export function authzMatrix(target: () => ApiTarget, rows: Row[]): void {
             const s = await row.setup?.(w, site);
             const req = row.request(w, site, s);
             const token = actor === 'anonymous' ? null : w.tokens[actor];
-            const res = await call(w.t, req.method, req.path, { token, json: req.json });
+            const res = await call(w.t, req.method, req.path, { token, json: req.json, body: req.body, headers: req.headers });
             expect(res.status, `${req.method} ${req.path} as ${actor}: ${res.text.slice(0, 300)}`).toBe(status);
             const ok = status < 400;
             if (!ok) {

@@ -78,6 +78,22 @@ export function profilesContract(target: () => ApiTarget) {
       expect((await call(t, 'GET', `/v1/profiles/${local.id}`)).body.spec).toEqual({ kind: 'local' });
     });
 
+    it('accepts image references to images that exist (created through /v1/images)', async () => {
+      const t = target();
+      const image = async (kind: string) =>
+        (await call(t, 'POST', '/v1/images', { json: { name: unique('img'), kind } })).body.id as string;
+      const [kernel, initrd, disk] = [await image('kernel'), await image('initrd'), await image('disk-raw')];
+      expect(kernel).toMatch(/^img_/);
+      const linux = await call(t, 'POST', '/v1/profiles', { json: { name: unique('linux'), spec: { kind: 'linux', kernel, initrds: [initrd], cmdline: 'console=ttyS0' } } });
+      expect(linux.status).toBe(201);
+      expect(linux.body.spec).toEqual({ kind: 'linux', kernel, initrds: [initrd], cmdline: 'console=ttyS0' });
+      const imaging = await call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', diskImage: disk } } });
+      expect(imaging.status).toBe(201);
+      const mixed = await call(t, 'PATCH', `/v1/profiles/${linux.body.id}`, { json: { spec: { kind: 'linux', kernel, initrds: [initrd, NO_IMAGE] } } });
+      expect(mixed.status).toBe(400);
+      expect(issues(mixed).map((i) => i.path)).toEqual(['spec.initrds.1']);
+    });
+
     it('refuses malformed specs with 400', async () => {
       const t = target();
       for (const spec of [{ kind: 'windows' }, { kind: 'local', extra: 1 }, { kind: 'ipxe' }, { kind: 'menu', timeoutSeconds: -1 }, { kind: 'menu', title: 'a${x}' }]) {

@@ -4,7 +4,7 @@ import { Limit, page, Timestamp } from '../../../shared/schemas/common.ts';
 import { assertRole } from '../auth/principal.ts';
 import { sql, type SqlValue } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { errorResponses, json, router } from './openapi.ts';
+import { errorResponses, json, keysetPage, router } from './openapi.ts';
 
 interface AuditRow {
   id: number;
@@ -68,8 +68,7 @@ export function auditRoutes() {
       const rows = await c.var.deps.db.all<AuditRow>(
         sql(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, ...params, q.limit + 1),
       );
-      const items = rows.slice(0, q.limit).map(toEntry);
-      return c.json({ items, nextCursor: rows.length > q.limit ? String(items[items.length - 1]!.id) : null }, 200);
+      return c.json(keysetPage(rows, q.limit, toEntry), 200);
     },
   );
 }

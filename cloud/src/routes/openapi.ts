@@ -38,3 +38,12 @@ export function router(): OpenAPIHono<AppEnv> {
     },
   });
 }
+
+/**
+ * One page of a keyset-paged list. The query asked for `limit + 1` rows: the extra row is not
+ * returned, it only says that a next page exists, which starts after the last item's id.
+ */
+export function keysetPage<R, T extends { id: string | number }>(rows: readonly R[], limit: number, toItem: (r: R) => T): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit).map(toItem);
+  return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
+}

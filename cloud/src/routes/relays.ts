@@ -10,7 +10,7 @@ import { sha256Hex } from '../auth/secrets.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlStatement, type SqlValue } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { body, errorResponses, IdParams, json, keysetPage, router } from './openapi.ts';
 import { getSiteRow } from './sites.ts';
 
 export interface RelayRow {
@@ -178,8 +178,7 @@ export function relayRoutes() {
             limit + 1,
           ),
         );
-        const items = rows.slice(0, limit).map(toRelay);
-        return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, limit, toRelay), 200);
       },
     )
     .openapi(

@@ -7,7 +7,7 @@ import { assertRole } from '../auth/principal.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { body, errorResponses, IdParams, json, keysetPage, router } from './openapi.ts';
 
 const COLUMNS = 'id, name, role, site_ids, relay_id, prefix, created_by, created_at, expires_at, revoked_at, last_used_at';
 
@@ -59,8 +59,7 @@ export function tokenRoutes() {
         assertRole(c.var.principal!, 'admin');
         const { limit, cursor } = c.req.valid('query');
         const rows = await c.var.deps.db.all<TokenRow>(sql(`SELECT ${COLUMNS} FROM tokens WHERE id > ? ORDER BY id LIMIT ?`, cursor ?? '', limit + 1));
-        const items = rows.slice(0, limit).map(toToken);
-        return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, limit, toToken), 200);
       },
     )
     .openapi(

@@ -2,18 +2,26 @@
  * The bad-input suite over the whole API: each resource's endpoints, run by bad-input/suite.ts.
  * Adding a POST/PATCH, an id route or a list means adding it to these tables.
  */
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { openApi, openApiOperations, operationKey } from './authz.contract.ts';
 import { accessEndpoints, accessIds, accessLists } from './bad-input/access.ts';
 import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
 import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import type { ApiTarget } from './target.ts';
 
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints];
+
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
+    it('covers every operation of the OpenAPI document that takes a JSON body', async () => {
+      const covered = new Set(endpoints.map((e) => operationKey(e.route)));
+      const json = openApiOperations(await openApi(target()), (op) => op.requestBody?.content?.['application/json'] !== undefined);
+      expect(json.filter((op) => !covered.has(op))).toEqual([]);
+    });
     badInputSuite(
       target,
-      [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints],
+      endpoints,
       [...accessIds, ...fleetIds, ...imageIds],
       [...accessLists, ...fleetLists, ...imageLists],
     );

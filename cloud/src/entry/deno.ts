@@ -10,7 +10,8 @@ import type { ObjectStore } from '../ports/object-store.ts';
 import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
 import { lengthPreservingFetch } from '../adapters/node/length-preserving-fetch.ts';
 import { s3ObjectStore, type S3Config } from '../adapters/s3-object-store.ts';
-import { ConfigError, localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
+import { localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
+import { ConfigError } from './settings.ts';
 
 function s3Settings(env: EnvVars): S3Config | null {
   const endpoint = env.EDGEBOOT_S3_ENDPOINT;

@@ -8,16 +8,9 @@ import { join, resolve } from 'node:path';
 import { createFirstAdminToken } from '../auth/bootstrap.ts';
 import { systemClock } from '../ports/clock.ts';
 import { migrateSqlite, openSqlite } from '../adapters/node/sqlite.ts';
+import { adminTokenSetting, ConfigError } from './settings.ts';
 
 export type EnvVars = Record<string, string | undefined>;
-
-/** A setting that makes starting pointless; the entry prints it and exits with status 2. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
 
 export interface LocalSettings {
   dataDir: string;
@@ -26,11 +19,7 @@ export interface LocalSettings {
 }
 
 export function localSettings(env: EnvVars): LocalSettings {
-  const adminToken = env.EDGEBOOT_ADMIN_TOKEN || undefined;
-  if (adminToken !== undefined && !/^[A-Za-z0-9_-]{24,128}$/.test(adminToken)) {
-    throw new ConfigError('EDGEBOOT_ADMIN_TOKEN must be 24 to 128 characters of A-Z a-z 0-9 _ -');
-  }
-  return { dataDir: resolve(env.EDGEBOOT_DATA || 'data'), adminToken };
+  return { dataDir: resolve(env.EDGEBOOT_DATA || 'data'), adminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN) };
 }
 
 /** Opens (and migrates) `<dataDir>/edgeboot.db`; on a first start without EDGEBOOT_ADMIN_TOKEN, prints a new admin token once. */

@@ -7,7 +7,8 @@ import { serve } from '@hono/node-server';
 import { createApp } from '../app.ts';
 import { systemClock } from '../ports/clock.ts';
 import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
-import { ConfigError, localSettings, openLocalDatabase, orExit } from './local.ts';
+import { localSettings, openLocalDatabase, orExit } from './local.ts';
+import { ConfigError } from './settings.ts';
 
 const { host, port, dataDir, adminToken } = await orExit(() => {
   const port = Number(process.env.PORT ?? 8787);

@@ -8,6 +8,7 @@ import type { AppEnv } from '../context.ts';
 import { systemClock } from '../ports/clock.ts';
 import { d1Database } from '../adapters/workers/d1.ts';
 import { r2ObjectStore } from '../adapters/workers/r2-object-store.ts';
+import { adminTokenSetting } from './settings.ts';
 
 export interface Env {
   DB: D1Database;
@@ -29,7 +30,8 @@ function appFor(env: Env): OpenAPIHono<AppEnv> {
       db: d1Database(env.DB),
       objects: r2ObjectStore(env.IMAGES),
       clock: systemClock,
-      bootstrapAdminToken: env.EDGEBOOT_ADMIN_TOKEN || undefined,
+      // A malformed secret throws here, on every request, so the deployment fails loudly instead of trusting it.
+      bootstrapAdminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN),
     });
     apps.set(env, app);
   }
@@ -37,7 +39,7 @@ function appFor(env: Env): OpenAPIHono<AppEnv> {
 }
 
 export default {
-  fetch(request, env, ctx) {
+  async fetch(request, env, ctx) {
     return appFor(env).fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
@@ -21,7 +21,7 @@ const LAST_USED_PRECISION_MS = 60_000;
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
 
 /**
- * Resolves the bearer token into `c.var.principal`. A request with no Authorization header is
+ * Resolves the bearer token into `c.get('principal')`. A request with no Authorization header is
  * anonymous (routes that allow it say so; the rest get 401 from `requireAuth`); a header that is
  * malformed, unknown, expired or revoked is always 401.
  */
@@ -32,7 +32,7 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     if (header !== undefined) {
       const m = BEARER.exec(header);
       if (!m) throw new AppError('unauthorized', 'Authorization must be "Bearer <token>"');
-      c.set('principal', await resolve(c.var.deps, m[1]!));
+      c.set('principal', await resolve(c, m[1]!));
     }
     await next();
   };
@@ -41,32 +41,44 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
 /** 401 for anonymous callers, except on the paths that authenticate otherwise (enrollment codes…). */
 export function requireAuth(publicPaths: RegExp): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (!c.var.principal && !publicPaths.test(c.req.path)) throw new AppError('unauthorized', 'this needs a bearer token (Authorization: Bearer <token>)');
+    if (!c.get('principal') && !publicPaths.test(c.req.path)) throw new AppError('unauthorized', 'this needs a bearer token (Authorization: Bearer <token>)');
     await next();
   };
 }
 
-async function resolve(deps: AppEnv['Variables']['deps'], secret: string): Promise<Principal> {
-  const hash = await sha256Hex(secret);
-  const row = await deps.db.first<TokenRow>(
-    sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash),
-  );
-  const now = deps.clock.now();
-  if (row) {
-    if (row.revoked_at !== null) throw new AppError('unauthorized', 'token revoked');
-    if (row.expires_at !== null && row.expires_at <= now) throw new AppError('unauthorized', 'token expired');
-    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_PRECISION_MS) await touch(deps, row.id, now);
-    return {
-      tokenId: row.id,
-      role: row.role,
-      siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]),
-      relayId: row.relay_id,
-    };
-  }
+async function resolve(c: Context<AppEnv>, secret: string): Promise<Principal> {
+  const deps = c.get('deps');
+  // The configured admin secret needs no query: compare it first, in constant time.
   if (deps.bootstrapAdminToken && timingSafeEqual(secret, deps.bootstrapAdminToken)) {
     return { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
   }
-  throw new AppError('unauthorized', 'unknown token');
+  const hash = sha256Hex(secret);
+  const now = deps.clock.now();
+  let token = c.get('principals').get(hash, now);
+  if (!token) {
+    const row = await deps.db.first<TokenRow>(
+      sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash),
+    );
+    if (!row) throw new AppError('unauthorized', 'unknown token');
+    if (row.revoked_at !== null) throw new AppError('unauthorized', 'token revoked');
+    token = {
+      principal: {
+        tokenId: row.id,
+        role: row.role,
+        siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]),
+        relayId: row.relay_id,
+      },
+      tokenExpiresAt: row.expires_at,
+      lastUsedAt: row.last_used_at,
+    };
+    c.get('principals').set(hash, token, now);
+  }
+  if (token.tokenExpiresAt !== null && token.tokenExpiresAt <= now) throw new AppError('unauthorized', 'token expired');
+  if (token.lastUsedAt === null || now - token.lastUsedAt >= LAST_USED_PRECISION_MS) {
+    token.lastUsedAt = now;
+    await touch(deps, token.principal.tokenId, now);
+  }
+  return token.principal;
 }
 
 /** The WHERE makes concurrent requests of one token write at most once per minute between them. */

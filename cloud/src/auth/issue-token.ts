@@ -55,7 +55,7 @@ export async function issueToken(spec: TokenSpec, now: number): Promise<{ secret
     row.role,
     row.site_ids,
     row.relay_id,
-    await sha256Hex(secret),
+    sha256Hex(secret),
     row.prefix,
     row.created_by,
     row.created_at,

@@ -65,11 +65,11 @@ export function relayRoutes() {
         responses: { 201: json(EnrollmentCode, 'created; the code is shown only this once'), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         const { id } = c.req.valid('param');
         // An absent body is valid here (every field has a default); the validator then hands over {}.
         const ttl = c.req.valid('json').expiresInSeconds ?? DEFAULT_CODE_TTL_S;
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         if (!(await getSiteRow(db, id))) throw notFound('site');
         assertWrite(p, id, 'site');
         const code = newEnrollmentCode();
@@ -78,7 +78,7 @@ export function relayRoutes() {
         await db.batch([
           sql(
             'INSERT INTO enrollment_codes (code_hash, site_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-            await sha256Hex(canonicalEnrollmentCode(code)!),
+            sha256Hex(canonicalEnrollmentCode(code)!),
             id,
             p.tokenId,
             now,
@@ -101,10 +101,10 @@ export function relayRoutes() {
       }),
       async (c) => {
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const canonical = canonicalEnrollmentCode(input.code);
         if (!canonical) throw new AppError('unauthorized', 'unknown enrollment code');
-        const hash = await sha256Hex(canonical);
+        const hash = sha256Hex(canonical);
         const code = await db.first<{ site_id: string; expires_at: number; used_at: number | null }>(
           sql('SELECT site_id, expires_at, used_at FROM enrollment_codes WHERE code_hash = ?', hash),
         );
@@ -167,9 +167,9 @@ export function relayRoutes() {
       }),
       async (c) => {
         const { limit, cursor, siteId } = c.req.valid('query');
-        const scope = siteScope(c.var.principal!, 'site_id');
+        const scope = siteScope(c.get('principal')!, 'site_id');
         const bySite = siteId === undefined ? { clause: '1=1', params: [] } : { clause: 'site_id = ?', params: [siteId] };
-        const rows = await c.var.deps.db.all<RelayRow>(
+        const rows = await c.get('deps').db.all<RelayRow>(
           sql(
             `SELECT * FROM relays WHERE ${scope.clause} AND ${bySite.clause} AND id > ? ORDER BY id LIMIT ?`,
             ...scope.params,
@@ -191,9 +191,9 @@ export function relayRoutes() {
         responses: { 200: json(Relay), ...errorResponses },
       }),
       async (c) => {
-        const row = await getRelayRow(c.var.deps.db, c.req.valid('param').id);
+        const row = await getRelayRow(c.get('deps').db, c.req.valid('param').id);
         if (!row) throw notFound('relay');
-        assertRead(c.var.principal!, row.site_id, 'relay');
+        assertRead(c.get('principal')!, row.site_id, 'relay');
         return c.json(toRelay(row), 200);
       },
     )
@@ -208,16 +208,17 @@ export function relayRoutes() {
       }),
       async (c) => {
         const { id } = c.req.valid('param');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const row = await getRelayRow(db, id);
         if (!row) throw notFound('relay');
-        assertWrite(c.var.principal!, row.site_id, 'relay');
+        assertWrite(c.get('principal')!, row.site_id, 'relay');
         const now = clock.now();
         await db.batch([
           sql('UPDATE relays SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', now, id),
           sql('UPDATE tokens SET revoked_at = ? WHERE relay_id = ? AND revoked_at IS NULL', now, id),
           auditOk(c, id, row.site_id, 204),
         ]);
+        c.get('principals').clear();
         return c.body(null, 204);
       },
     );

@@ -56,9 +56,9 @@ export function tokenRoutes() {
         responses: { 200: json(page(Token, 'TokenPage')), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const { limit, cursor } = c.req.valid('query');
-        const rows = await c.var.deps.db.all<TokenRow>(sql(`SELECT ${COLUMNS} FROM tokens WHERE id > ? ORDER BY id LIMIT ?`, cursor ?? '', limit + 1));
+        const rows = await c.get('deps').db.all<TokenRow>(sql(`SELECT ${COLUMNS} FROM tokens WHERE id > ? ORDER BY id LIMIT ?`, cursor ?? '', limit + 1));
         return c.json(keysetPage(rows, limit, toToken), 200);
       },
     )
@@ -72,10 +72,10 @@ export function tokenRoutes() {
         responses: { 201: json(TokenCreated, 'created'), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         assertRole(p, 'admin');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const siteIds = await checkSites(db, input.role, input.siteIds);
         const now = clock.now();
         const expiresAt = input.expiresInSeconds === undefined ? null : now + input.expiresInSeconds * 1000;
@@ -94,8 +94,8 @@ export function tokenRoutes() {
         responses: { 200: json(Token), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
-        const row = await c.var.deps.db.first<TokenRow>(sql(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`, c.req.valid('param').id));
+        assertRole(c.get('principal')!, 'admin');
+        const row = await c.get('deps').db.first<TokenRow>(sql(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`, c.req.valid('param').id));
         if (!row) throw notFound('token');
         return c.json(toToken(row), 200);
       },
@@ -110,12 +110,13 @@ export function tokenRoutes() {
         responses: { 204: { description: 'revoked' }, ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const { id } = c.req.valid('param');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         if (!(await db.first(sql('SELECT id FROM tokens WHERE id = ?', id)))) throw notFound('token');
         // Revoking twice keeps the first time: that is when the credential stopped working.
         await db.batch([sql('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', clock.now(), id), auditOk(c, id, null, 204)]);
+        c.get('principals').clear();
         return c.body(null, 204);
       },
     );

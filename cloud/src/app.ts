@@ -1,9 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { randomBase32 } from '../../shared/ids.ts';
 import { auditRest } from './audit.ts';
 import { authenticate, requireAuth } from './auth/authenticate.ts';
+import { principalCache } from './auth/principal-cache.ts';
 import { confineRelayTokens } from './auth/confine.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
@@ -31,13 +31,16 @@ const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[
  */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
+  const principals = principalCache();
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
-    c.set('requestId', `req_${randomBase32(16)}`);
+    c.set('principals', principals);
+    // randomUUID draws from a buffered entropy pool on every runtime; getRandomValues per request did not.
+    c.set('requestId', `req_${crypto.randomUUID().replaceAll('-', '')}`);
     c.set('errorCode', undefined);
     await next();
-    c.header('x-request-id', c.var.requestId);
+    c.header('x-request-id', c.get('requestId'));
   });
 
   const jsonLimit = bodyLimit({
@@ -75,10 +78,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.onError((err, c) => {
     const e = toAppError(err);
-    if (e.status >= 500) console.error(JSON.stringify({ level: 'error', requestId: c.var.requestId, error: String(err), stack: err.stack }));
+    if (e.status >= 500) console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), error: String(err), stack: err.stack }));
     c.set('errorCode', e.code);
     const res = c.json(
-      { error: { code: e.code, message: e.message, requestId: c.var.requestId ?? 'none', ...(e.issues ? { issues: e.issues } : {}) } },
+      { error: { code: e.code, message: e.message, requestId: c.get('requestId') ?? 'none', ...(e.issues ? { issues: e.issues } : {}) } },
       e.status,
     );
     for (const [k, v] of Object.entries(e.headers ?? {})) res.headers.set(k, v);

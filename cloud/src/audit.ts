@@ -7,14 +7,14 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number): SqlStatement {
   return sql(
     'INSERT INTO audit_log (at, actor, action, target, site_id, result, status, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    c.var.deps.clock.now(),
-    c.var.principal?.tokenId ?? 'anonymous',
+    c.get('deps').clock.now(),
+    c.get('principal')?.tokenId ?? 'anonymous',
     `${c.req.method} ${c.req.path}`.slice(0, 512),
     target,
     siteId,
     result,
     status,
-    c.var.requestId,
+    c.get('requestId'),
   );
 }
 
@@ -36,11 +36,11 @@ export function auditRest(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     c.set('audited', false);
     await next();
-    if (!MUTATING.has(c.req.method) || c.var.audited || c.req.path.startsWith('/v1/relay/')) return;
+    if (!MUTATING.has(c.req.method) || c.get('audited') || c.req.path.startsWith('/v1/relay/')) return;
     const status = c.res.status;
     const result = status < 400 ? 'ok' : (c.get('errorCode') ?? `http_${status}`);
     try {
-      await c.var.deps.db.batch([insert(c, null, null, result, status)]);
+      await c.get('deps').db.batch([insert(c, null, null, result, status)]);
     } catch {
       // An audit write that fails must not turn a refusal into a 500; the refusal stands.
     }

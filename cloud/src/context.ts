@@ -2,6 +2,7 @@ import type { Clock } from './ports/clock.ts';
 import type { ObjectStore } from './ports/object-store.ts';
 import type { SqlDatabase } from './ports/sql-database.ts';
 import type { Principal } from './auth/principal.ts';
+import type { PrincipalCache } from './auth/principal-cache.ts';
 
 /** Everything the app needs from its runtime. Only `cloud/src/entry/*` build one of these. */
 export interface AppDeps {
@@ -20,6 +21,10 @@ export interface AppDeps {
   maxUploadBytes?: number;
 }
 
+/**
+ * Read these with `c.get('deps')`, not `c.var.deps`: Hono's `c.var` builds a fresh object from the
+ * whole context map on every access, which showed up in the profile of the hottest route.
+ */
 export interface AppEnv {
   Variables: {
     deps: AppDeps;
@@ -28,6 +33,8 @@ export interface AppEnv {
     principal: Principal | null;
     /** Set once a mutation has written its audit row in its own transaction. */
     audited: boolean;
+    /** Recently resolved tokens of this app instance; revocations clear it. */
+    principals: PrincipalCache;
     /** The error code of the response, for the audit row of a refused mutation. */
     errorCode: string | undefined;
   };

@@ -11,7 +11,7 @@ const RELAY_PATHS = /^\/v1\/relay\//;
  */
 export function confineRelayTokens(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const p = c.var.principal;
+    const p = c.get('principal');
     const relayPath = RELAY_PATHS.test(c.req.path);
     if (p?.role === 'relay' && !relayPath) throw new AppError('forbidden', 'a relay token may only call /v1/relay/ endpoints');
     if (p && p.role !== 'relay' && relayPath) throw new AppError('forbidden', '/v1/relay/ endpoints need a relay token');

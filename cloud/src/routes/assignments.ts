@@ -127,7 +127,7 @@ export function assignmentRoutes() {
       }),
       async (c) => {
         const q = c.req.valid('query');
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         const scope = siteScope(p, 'site_id');
         const where = [p.siteIds === null ? scope.clause : `(${scope.clause} OR ${FLEET_RULE})`, 'id > ?'];
         const params: (string | number)[] = [...scope.params, q.cursor ?? ''];
@@ -140,7 +140,7 @@ export function assignmentRoutes() {
           where.push(`${column} = ?`);
           params.push(value);
         }
-        const rows = await c.var.deps.db.all<AssignmentRow>(
+        const rows = await c.get('deps').db.all<AssignmentRow>(
           sql(`SELECT * FROM assignments WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, q.limit + 1),
         );
         const items = rows.slice(0, q.limit).map(toAssignment);
@@ -157,10 +157,10 @@ export function assignmentRoutes() {
         responses: { 201: json(Assignment, 'created'), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         assertRole(p, 'admin', 'operator');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const s = input.selector;
         await assertProfileRef(db, input.profileId, 'profileId');
         if (s.siteId !== undefined) await assertSiteRef(db, p, s.siteId, 'selector.siteId');
@@ -208,7 +208,7 @@ export function assignmentRoutes() {
         responses: { 200: json(Assignment), ...errorResponses },
       }),
       async (c) => {
-        const row = await getReadable(c.var.deps.db, c.var.principal!, c.req.valid('param').id);
+        const row = await getReadable(c.get('deps').db, c.get('principal')!, c.req.valid('param').id);
         return c.json(toAssignment(row), 200);
       },
     )
@@ -222,10 +222,10 @@ export function assignmentRoutes() {
         responses: { 200: json(Assignment), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         const { id } = c.req.valid('param');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const row = await getReadable(db, p, id);
         assertWritable(p, row);
         if (input.profileId !== undefined) await assertProfileRef(db, input.profileId, 'profileId');
@@ -260,9 +260,9 @@ export function assignmentRoutes() {
         responses: { 204: { description: 'deleted' }, ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         const { id } = c.req.valid('param');
-        const { db } = c.var.deps;
+        const { db } = c.get('deps');
         const row = await getReadable(db, p, id);
         assertWritable(p, row);
         await db.batch([sql('DELETE FROM assignments WHERE id = ?', id), auditOk(c, id, row.site_id, 204)]);

@@ -51,7 +51,7 @@ export function auditRoutes() {
       responses: { 200: json(page(AuditEntry, 'AuditPage')), ...errorResponses },
     }),
     async (c) => {
-      assertRole(c.var.principal!, 'admin');
+      assertRole(c.get('principal')!, 'admin');
       const q = c.req.valid('query');
       const where: string[] = [];
       const params: SqlValue[] = [];
@@ -65,7 +65,7 @@ export function auditRoutes() {
       add('actor = ?', q.actor);
       add('target = ?', q.target);
       add('site_id = ?', q.siteId);
-      const rows = await c.var.deps.db.all<AuditRow>(
+      const rows = await c.get('deps').db.all<AuditRow>(
         sql(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`, ...params, q.limit + 1),
       );
       return c.json(keysetPage(rows, q.limit, toEntry), 200);

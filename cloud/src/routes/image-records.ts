@@ -33,13 +33,13 @@ export const toImage = (r: ImageRow): Image => ({
 
 /** Images are a global catalog: every human role reads it, relays do not. */
 export function assertCatalogRead(c: Context<AppEnv>): void {
-  if (!canReadCatalog(c.var.principal!)) throw new AppError('forbidden', 'relay tokens may only use /v1/relay/ endpoints');
+  if (!canReadCatalog(c.get('principal')!)) throw new AppError('forbidden', 'relay tokens may only use /v1/relay/ endpoints');
 }
 
 /** The image, or 404; the caller must be allowed to read the catalog. */
 export async function loadImage(c: Context<AppEnv>, id: string): Promise<ImageRow> {
   assertCatalogRead(c);
-  const row = await c.var.deps.db.first<ImageRow>(sql('SELECT * FROM images WHERE id = ?', id));
+  const row = await c.get('deps').db.first<ImageRow>(sql('SELECT * FROM images WHERE id = ?', id));
   if (!row) throw notFound('image');
   return row;
 }

@@ -63,7 +63,7 @@ const PartParams = UploadParams.extend({
 
 async function loadUpload(c: Context<AppEnv>, imageId: string, uploadId: string): Promise<{ image: ImageRow; upload: UploadRow; parts: PartRow[] }> {
   const image = await loadImage(c, imageId);
-  const { db } = c.var.deps;
+  const { db } = c.get('deps');
   const upload = await db.first<UploadRow>(sql('SELECT * FROM image_uploads WHERE id = ? AND image_id = ?', uploadId, imageId));
   if (!upload) throw notFound('upload');
   const parts = await db.all<PartRow>(sql('SELECT part_number, etag, size, hash_state FROM image_upload_parts WHERE upload_id = ? ORDER BY part_number', uploadId));
@@ -71,8 +71,8 @@ async function loadUpload(c: Context<AppEnv>, imageId: string, uploadId: string)
 }
 
 function assertWritable(c: Context<AppEnv>, upload: UploadRow): void {
-  assertRole(c.var.principal!, 'admin');
-  if (upload.expires_at <= c.var.deps.clock.now()) throw new AppError('gone', 'the upload expired; abort it and start a new one');
+  assertRole(c.get('principal')!, 'admin');
+  if (upload.expires_at <= c.get('deps').clock.now()) throw new AppError('gone', 'the upload expired; abort it and start a new one');
 }
 
 const tags = ['images'];
@@ -95,13 +95,13 @@ export function imageUploadRoutes() {
       }),
       async (c) => {
         const image = await loadImage(c, c.req.valid('param').id);
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const input = c.req.valid('json');
-        const { db, objects, clock } = c.var.deps;
+        const { db, objects, clock } = c.get('deps');
         assertNotReady(image);
         const open = await openUploadId(db, image.id);
         if (open) throw new AppError('conflict', `multipart upload ${open} is already open for this image; resume it (GET …/uploads/${open}) or abort it`);
-        const max = c.var.deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+        const max = c.get('deps').maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
         if (input.partSize > max && input.size > input.partSize) {
           throw new AppError('validation_failed', `partSize is over this deployment's ${max}-byte limit per request`, {
             issues: [{ path: 'partSize', message: `at most ${max}` }],
@@ -183,8 +183,8 @@ export function imageUploadRoutes() {
         const size = uploadLength(c);
         if (size !== expectedLength) throw new AppError('size_mismatch', `part ${n} must be ${expectedLength} bytes, not ${size}`);
         const hash = n === 1 ? new Sha256() : Sha256.restore(parts[n - 2]!.hash_state);
-        const etag = await hashedBody(c, size, hash, (stream) => c.var.deps.objects.uploadPart(image.object_key, upload.store_upload_id, n, stream, size));
-        await c.var.deps.db.batch([
+        const etag = await hashedBody(c, size, hash, (stream) => c.get('deps').objects.uploadPart(image.object_key, upload.store_upload_id, n, stream, size));
+        await c.get('deps').db.batch([
           sql(
             'INSERT OR REPLACE INTO image_upload_parts (upload_id, part_number, etag, size, hash_state) VALUES (?, ?, ?, ?, ?)',
             upload.id,
@@ -216,7 +216,7 @@ export function imageUploadRoutes() {
         const { id, uploadId } = c.req.valid('param');
         const { image, upload, parts } = await loadUpload(c, id, uploadId);
         assertWritable(c, upload);
-        const { db, objects, clock } = c.var.deps;
+        const { db, objects, clock } = c.get('deps');
         const count = partCount(upload);
         if (parts.length !== count) throw new AppError('conflict', `${parts.length} of ${count} parts are stored; send part ${parts.length + 1} next`);
         const stored = parts.reduce((sum, p) => sum + p.size, 0);
@@ -257,8 +257,8 @@ export function imageUploadRoutes() {
       async (c) => {
         const { id, uploadId } = c.req.valid('param');
         const { image, upload } = await loadUpload(c, id, uploadId);
-        assertRole(c.var.principal!, 'admin');
-        const { db, objects, clock } = c.var.deps;
+        assertRole(c.get('principal')!, 'admin');
+        const { db, objects, clock } = c.get('deps');
         await objects.abortMultipart(image.object_key, upload.store_upload_id);
         await db.batch([
           sql('DELETE FROM image_upload_parts WHERE upload_id = ?', upload.id),

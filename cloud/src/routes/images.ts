@@ -31,7 +31,7 @@ export function imageRoutes() {
       async (c) => {
         assertCatalogRead(c);
         const { limit, cursor } = c.req.valid('query');
-        const rows = await c.var.deps.db.all<ImageRow>(sql('SELECT * FROM images WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1));
+        const rows = await c.get('deps').db.all<ImageRow>(sql('SELECT * FROM images WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1));
         const items = rows.slice(0, limit).map(toImage);
         return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
       },
@@ -46,9 +46,9 @@ export function imageRoutes() {
         responses: { 201: json(Image, 'created'), 409: json(ErrorEnvelope, 'name taken'), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         if (await db.first(sql('SELECT id FROM images WHERE name = ?', input.name))) throw new AppError('conflict', `an image named "${input.name}" exists`);
         const now = clock.now();
         const id = newId('image', now);
@@ -103,8 +103,8 @@ export function imageRoutes() {
       }),
       async (c) => {
         const row = await loadImage(c, c.req.valid('param').id);
-        assertRole(c.var.principal!, 'admin');
-        const { db, objects } = c.var.deps;
+        assertRole(c.get('principal')!, 'admin');
+        const { db, objects } = c.get('deps');
         // Profile specs are JSON naming images by id; ids are unique random strings, so a substring
         // match cannot hit anything but a reference.
         const user = await db.first<{ id: string; name: string }>(sql('SELECT id, name FROM profiles WHERE instr(spec, ?) > 0 LIMIT 1', row.id));
@@ -145,8 +145,8 @@ export function imageRoutes() {
       }),
       async (c) => {
         const row = await loadImage(c, c.req.valid('param').id);
-        assertRole(c.var.principal!, 'admin');
-        const { db, objects, clock } = c.var.deps;
+        assertRole(c.get('principal')!, 'admin');
+        const { db, objects, clock } = c.get('deps');
         assertNotReady(row);
         const open = await openUploadId(db, row.id);
         if (open) throw new AppError('conflict', `multipart upload ${open} is open for this image; complete or abort it first`);
@@ -188,7 +188,7 @@ export function imageRoutes() {
       }),
       async (c) => {
         const row = await loadImage(c, c.req.valid('param').id);
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         if (row.status !== 'ready' || row.size === null || row.sha256 === null) throw new AppError('conflict', 'the image has no content yet');
         const size = row.size;
         // The sha256 names the bytes on every store; a store's own etag differs between R2, S3 and disk.
@@ -211,7 +211,7 @@ export function imageRoutes() {
         headers['content-length'] = String(partial ? decision.length : size);
         const status = partial ? 206 : 200;
         if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-        const obj = await c.var.deps.objects.get(row.object_key, partial ? { offset: decision.offset, length: decision.length } : undefined);
+        const obj = await c.get('deps').objects.get(row.object_key, partial ? { offset: decision.offset, length: decision.length } : undefined);
         if (!obj) throw new AppError('internal', 'the image is ready but its object is missing from the store');
         return new Response(obj.body, { status, headers });
       },

@@ -90,7 +90,7 @@ export function machineRoutes() {
       }),
       async (c) => {
         const q = c.req.valid('query');
-        const scope = siteScope(c.var.principal!, 'site_id');
+        const scope = siteScope(c.get('principal')!, 'site_id');
         const where = [scope.clause, 'id > ?'];
         const params: SqlValue[] = [...scope.params, q.cursor ?? ''];
         const eq = (column: string, value: string | undefined) => {
@@ -111,7 +111,7 @@ export function machineRoutes() {
           where.push('(hostname LIKE ? OR mac LIKE ?)');
           params.push(`${q.q}%`, `${q.q.toLowerCase().replaceAll('-', ':')}%`);
         }
-        const rows = await c.var.deps.db.all<MachineRow>(
+        const rows = await c.get('deps').db.all<MachineRow>(
           sql(`SELECT * FROM machines WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, q.limit + 1),
         );
         const items = rows.slice(0, q.limit).map(toMachine);
@@ -128,10 +128,10 @@ export function machineRoutes() {
         responses: { 201: json(Machine, 'created'), 409: json(ErrorEnvelope, 'MAC taken'), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         assertRole(p, 'admin', 'operator');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const siteId = input.siteId ?? null;
         if (siteId !== null) await assertSiteRef(db, p, siteId, 'siteId');
         assertCanPlace(p, siteId);
@@ -190,7 +190,7 @@ export function machineRoutes() {
         request: { params: MachineParams },
         responses: { 200: json(Machine), ...errorResponses },
       }),
-      async (c) => c.json(toMachine(await getVisible(c.var.deps.db, c.var.principal!, c.req.valid('param').idOrMac)), 200),
+      async (c) => c.json(toMachine(await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac)), 200),
     )
     .openapi(
       createRoute({
@@ -202,8 +202,8 @@ export function machineRoutes() {
         responses: { 200: json(AssignmentMatch), ...errorResponses },
       }),
       async (c) => {
-        const m = toMachine(await getVisible(c.var.deps.db, c.var.principal!, c.req.valid('param').idOrMac));
-        const match = await assignmentFor(c.var.deps.db, m);
+        const m = toMachine(await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac));
+        const match = await assignmentFor(c.get('deps').db, m);
         if (!match) return c.json({ assignment: null, reason: 'no assignment matches this machine', specificity: null }, 200);
         return c.json({ assignment: match.assignment, reason: match.reason, specificity: match.specificity }, 200);
       },
@@ -218,10 +218,10 @@ export function machineRoutes() {
         responses: { 200: json(Machine), ...errorResponses },
       }),
       async (c) => {
-        const p = c.var.principal!;
+        const p = c.get('principal')!;
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
-        const row = await getVisible(c.var.deps.db, c.var.principal!, c.req.valid('param').idOrMac);
+        const { db, clock } = c.get('deps');
+        const row = await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac);
         assertWrite(p, row.site_id, 'machine');
         const siteId = input.siteId === undefined ? row.site_id : input.siteId;
         if (siteId !== row.site_id) {
@@ -275,10 +275,10 @@ export function machineRoutes() {
         responses: { 204: { description: 'deleted' }, ...errorResponses },
       }),
       async (c) => {
-        const row = await getVisible(c.var.deps.db, c.var.principal!, c.req.valid('param').idOrMac);
-        assertWrite(c.var.principal!, row.site_id, 'machine');
+        const row = await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac);
+        assertWrite(c.get('principal')!, row.site_id, 'machine');
         // assignments.machine_id cascades: the machine's own assignments go with it.
-        await c.var.deps.db.batch([sql('DELETE FROM machines WHERE id = ?', row.id), auditOk(c, row.id, row.site_id, 204)]);
+        await c.get('deps').db.batch([sql('DELETE FROM machines WHERE id = ?', row.id), auditOk(c, row.id, row.site_id, 204)]);
         return c.body(null, 204);
       },
     );

@@ -168,9 +168,9 @@ export function profileRoutes() {
         responses: { 200: json(page(Profile, 'ProfilePage')), ...errorResponses },
       }),
       async (c) => {
-        assertCatalogRead(c.var.principal!);
+        assertCatalogRead(c.get('principal')!);
         const { limit, cursor, kind } = c.req.valid('query');
-        const rows = await c.var.deps.db.all<ProfileRow>(
+        const rows = await c.get('deps').db.all<ProfileRow>(
           kind === undefined
             ? sql('SELECT * FROM profiles WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1)
             : sql('SELECT * FROM profiles WHERE kind = ? AND id > ? ORDER BY id LIMIT ?', kind, cursor ?? '', limit + 1),
@@ -189,9 +189,9 @@ export function profileRoutes() {
         responses: { 201: json(Profile, 'created'), 409: json(ErrorEnvelope, 'name taken'), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         await assertNameFree(db, input.name);
         await validateSpec(db, input.spec, null);
         const now = clock.now();
@@ -230,8 +230,8 @@ export function profileRoutes() {
         responses: { 200: json(Profile), ...errorResponses },
       }),
       async (c) => {
-        assertCatalogRead(c.var.principal!);
-        const row = await c.var.deps.db.first<ProfileRow>(sql('SELECT * FROM profiles WHERE id = ?', c.req.valid('param').id));
+        assertCatalogRead(c.get('principal')!);
+        const row = await c.get('deps').db.first<ProfileRow>(sql('SELECT * FROM profiles WHERE id = ?', c.req.valid('param').id));
         if (!row) throw notFound('profile');
         return c.json(toProfile(row), 200);
       },
@@ -246,10 +246,10 @@ export function profileRoutes() {
         responses: { 200: json(Profile), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const { id } = c.req.valid('param');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const row = await db.first<ProfileRow>(sql('SELECT * FROM profiles WHERE id = ?', id));
         if (!row) throw notFound('profile');
         if (input.name !== undefined) await assertNameFree(db, input.name, id);
@@ -287,9 +287,9 @@ export function profileRoutes() {
         responses: { 204: { description: 'deleted' }, 409: json(ErrorEnvelope, 'still referenced by an assignment, a site default or a menu'), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const { id } = c.req.valid('param');
-        const { db } = c.var.deps;
+        const { db } = c.get('deps');
         if (!(await db.first(sql('SELECT id FROM profiles WHERE id = ?', id)))) throw notFound('profile');
         const refs = await referencesTo(db, id);
         if (refs.length > 0) throw new AppError('conflict', `the profile is still used by ${refs.join(', ')}`);

@@ -26,7 +26,7 @@ export function relaySelfRoutes() {
         summary: 'The calling relay (relay token)',
         responses: { 200: json(Relay), ...errorResponses },
       }),
-      async (c) => c.json(toRelay(await self(c.var.deps.db, c.var.principal!)), 200),
+      async (c) => c.json(toRelay(await self(c.get('deps').db, c.get('principal')!)), 200),
     )
     .openapi(
       createRoute({
@@ -39,8 +39,8 @@ export function relaySelfRoutes() {
       }),
       async (c) => {
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
-        const row = await self(db, c.var.principal!);
+        const { db, clock } = c.get('deps');
+        const row = await self(db, c.get('principal')!);
         const next: RelayRow = { ...row, version: input.version ?? row.version, address: input.address ?? row.address, last_seen_at: clock.now() };
         // Telemetry, not a change made by a person: not audited (see auditRest).
         await db.batch([sql('UPDATE relays SET version = ?, address = ?, last_seen_at = ? WHERE id = ?', next.version, next.address, next.last_seen_at, row.id)]);

@@ -57,8 +57,8 @@ export function siteRoutes() {
       }),
       async (c) => {
         const { limit, cursor } = c.req.valid('query');
-        const scope = siteScope(c.var.principal!, 'id');
-        const rows = await c.var.deps.db.all<SiteRow>(
+        const scope = siteScope(c.get('principal')!, 'id');
+        const rows = await c.get('deps').db.all<SiteRow>(
           sql(`SELECT * FROM sites WHERE ${scope.clause} AND id > ? ORDER BY id LIMIT ?`, ...scope.params, cursor ?? '', limit + 1),
         );
         const items = rows.slice(0, limit).map(toSite);
@@ -75,9 +75,9 @@ export function siteRoutes() {
         responses: { 201: json(Site, 'created'), 409: json(Site, 'name taken'), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         await assertNameFree(db, input.name);
         await assertProfileExists(db, input.defaultProfileId);
         const now = clock.now();
@@ -115,9 +115,9 @@ export function siteRoutes() {
       }),
       async (c) => {
         const { id } = c.req.valid('param');
-        const row = await getSiteRow(c.var.deps.db, id);
+        const row = await getSiteRow(c.get('deps').db, id);
         if (!row) throw notFound('site');
-        assertRead(c.var.principal!, row.id, 'site');
+        assertRead(c.get('principal')!, row.id, 'site');
         return c.json(toSite(row), 200);
       },
     )
@@ -133,10 +133,10 @@ export function siteRoutes() {
       async (c) => {
         const { id } = c.req.valid('param');
         const input = c.req.valid('json');
-        const { db, clock } = c.var.deps;
+        const { db, clock } = c.get('deps');
         const row = await getSiteRow(db, id);
         if (!row) throw notFound('site');
-        assertWrite(c.var.principal!, row.id, 'site');
+        assertWrite(c.get('principal')!, row.id, 'site');
         if (input.name !== undefined) await assertNameFree(db, input.name, id);
         await assertProfileExists(db, input.defaultProfileId);
         const next: SiteRow = {
@@ -170,9 +170,9 @@ export function siteRoutes() {
         responses: { 204: { description: 'deleted' }, 409: json(Site, 'site still has machines or relays'), ...errorResponses },
       }),
       async (c) => {
-        assertRole(c.var.principal!, 'admin');
+        assertRole(c.get('principal')!, 'admin');
         const { id } = c.req.valid('param');
-        const { db } = c.var.deps;
+        const { db } = c.get('deps');
         if (!(await getSiteRow(db, id))) throw notFound('site');
         const used = await db.first<{ n: number }>(
           sql('SELECT (SELECT count(*) FROM machines WHERE site_id = ?) + (SELECT count(*) FROM relays WHERE site_id = ? AND revoked_at IS NULL) AS n', id, id),

@@ -15,7 +15,7 @@ export function uploadLength(c: Context<AppEnv>): number {
   if (header === undefined) throw new AppError('length_required', 'an upload needs a Content-Length header (chunked bodies are not accepted)');
   if (!/^\d{1,16}$/.test(header)) throw new AppError('bad_request', 'Content-Length is not a byte count');
   const size = Number(header);
-  const max = c.var.deps.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
+  const max = c.get('deps').maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (size > max) {
     throw new AppError('payload_too_large', `${size} bytes is over this deployment's ${max}-byte limit per request; use a multipart upload (POST /v1/images/{id}/uploads)`);
   }

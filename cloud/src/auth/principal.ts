@@ -25,9 +25,12 @@ export function canWriteSite(p: Principal, siteId: string | null): boolean {
   return siteId !== null && p.siteIds !== null && p.siteIds.includes(siteId);
 }
 
-/** Reading the global catalog (images, profiles): every human role. */
-export function canReadCatalog(p: Principal): boolean {
-  return p.role !== 'relay';
+/**
+ * Reading the global catalog (images, profiles): every human role. Relay tokens are already
+ * confined to /v1/relay/ (confine.ts); this keeps the catalog closed should a route move.
+ */
+export function assertCatalogRead(p: Principal): void {
+  if (p.role === 'relay') throw new AppError('forbidden', 'relay tokens may only use /v1/relay/ endpoints');
 }
 
 /**

@@ -9,7 +9,7 @@ import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
 import { getMachineById, getMachineByMac, type MachineRow } from './machine-lookup.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 import { assertProfileRef, assertSiteRef, invalidRef } from './refs.ts';
 
 /*
@@ -143,8 +143,7 @@ export function assignmentRoutes() {
         const rows = await c.get('deps').db.all<AssignmentRow>(
           sql(`SELECT * FROM assignments WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, q.limit + 1),
         );
-        const items = rows.slice(0, q.limit).map(toAssignment);
-        return c.json({ items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, q.limit, toAssignment), 200);
       },
     )
     .openapi(

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { Image } from '../../../shared/schemas/image.ts';
-import { canReadCatalog } from '../auth/principal.ts';
+import { assertCatalogRead } from '../auth/principal.ts';
 import type { AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
@@ -32,13 +32,10 @@ export const toImage = (r: ImageRow): Image => ({
 });
 
 /** Images are a global catalog: every human role reads it, relays do not. */
-export function assertCatalogRead(c: Context<AppEnv>): void {
-  if (!canReadCatalog(c.get('principal')!)) throw new AppError('forbidden', 'relay tokens may only use /v1/relay/ endpoints');
-}
 
 /** The image, or 404; the caller must be allowed to read the catalog. */
 export async function loadImage(c: Context<AppEnv>, id: string): Promise<ImageRow> {
-  assertCatalogRead(c);
+  assertCatalogRead(c.get('principal')!);
   const row = await c.get('deps').db.first<ImageRow>(sql('SELECT * FROM images WHERE id = ?', id));
   if (!row) throw notFound('image');
   return row;

@@ -5,12 +5,12 @@ import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import { Image, ImageCreate, Sha256Hex } from '../../../shared/schemas/image.ts';
 import { auditOk } from '../audit.ts';
-import { assertRole } from '../auth/principal.ts';
+import { assertRole, assertCatalogRead } from '../auth/principal.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { imageUploadRoutes } from './image-uploads.ts';
-import { assertCatalogRead, assertNotReady, loadImage, openUploadId, toImage, type ImageRow } from './image-records.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { assertNotReady, loadImage, openUploadId, toImage, type ImageRow } from './image-records.ts';
+import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 import { hashedBody, uploadLength } from './upload-body.ts';
 
 const tags = ['images'];
@@ -29,11 +29,10 @@ export function imageRoutes() {
         responses: { 200: json(page(Image, 'ImagePage')), ...errorResponses },
       }),
       async (c) => {
-        assertCatalogRead(c);
+        assertCatalogRead(c.get('principal')!);
         const { limit, cursor } = c.req.valid('query');
         const rows = await c.get('deps').db.all<ImageRow>(sql('SELECT * FROM images WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1));
-        const items = rows.slice(0, limit).map(toImage);
-        return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, limit, toImage), 200);
       },
     )
     .openapi(

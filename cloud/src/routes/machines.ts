@@ -9,7 +9,7 @@ import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlValue } from '../ports/sql-database.ts';
 import { assignmentFor } from './assignments.ts';
 import { findMachine, getMachineByMac, toMachine, type MachineRow } from './machine-lookup.ts';
-import { body, errorResponses, json, router } from './openapi.ts';
+import { body, errorResponses, json, router, keysetPage } from './openapi.ts';
 import { assertSiteRef } from './refs.ts';
 
 /** Enough to narrow a fleet by rack/role/env; each one is a json_extract per scanned row. */
@@ -114,8 +114,7 @@ export function machineRoutes() {
         const rows = await c.get('deps').db.all<MachineRow>(
           sql(`SELECT * FROM machines WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, ...params, q.limit + 1),
         );
-        const items = rows.slice(0, q.limit).map(toMachine);
-        return c.json({ items, nextCursor: rows.length > q.limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, q.limit, toMachine), 200);
       },
     )
     .openapi(

@@ -3,11 +3,11 @@ import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import { Profile, ProfileCreate, ProfilePatch, type ProfileKind, type ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { auditOk } from '../audit.ts';
-import { assertRole, type Principal } from '../auth/principal.ts';
+import { assertRole, type Principal, assertCatalogRead } from '../auth/principal.ts';
 import { AppError, notFound, type Issue } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 
 /*
  * Profiles are a global catalog: every human role reads them, only admins change them (relay
@@ -35,7 +35,6 @@ const toProfile = (r: ProfileRow): Profile => ({
 
 const KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'] as const satisfies readonly ProfileKind[];
 
-const assertCatalogRead = (p: Principal) => assertRole(p, 'admin', 'operator', 'viewer');
 
 /** The image ids a spec points at, with the body path of each (for the 400's issues). */
 function imageRefs(spec: ProfileSpec): [path: string, id: string][] {
@@ -175,8 +174,7 @@ export function profileRoutes() {
             ? sql('SELECT * FROM profiles WHERE id > ? ORDER BY id LIMIT ?', cursor ?? '', limit + 1)
             : sql('SELECT * FROM profiles WHERE kind = ? AND id > ? ORDER BY id LIMIT ?', kind, cursor ?? '', limit + 1),
         );
-        const items = rows.slice(0, limit).map(toProfile);
-        return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, limit, toProfile), 200);
       },
     )
     .openapi(

@@ -7,7 +7,7 @@ import { assertRead, assertRole, assertWrite, siteScope } from '../auth/principa
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { body, errorResponses, IdParams, json, router } from './openapi.ts';
+import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 
 interface SiteRow {
   id: string;
@@ -61,8 +61,7 @@ export function siteRoutes() {
         const rows = await c.get('deps').db.all<SiteRow>(
           sql(`SELECT * FROM sites WHERE ${scope.clause} AND id > ? ORDER BY id LIMIT ?`, ...scope.params, cursor ?? '', limit + 1),
         );
-        const items = rows.slice(0, limit).map(toSite);
-        return c.json({ items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null }, 200);
+        return c.json(keysetPage(rows, limit, toSite), 200);
       },
     )
     .openapi(

@@ -4,6 +4,7 @@ import { Token, TokenCreate, TokenCreated } from '../../../shared/schemas/access
 import { auditOk } from '../audit.ts';
 import { issueToken, type TokenRow } from '../auth/issue-token.ts';
 import { assertRole } from '../auth/principal.ts';
+import { invalidRef } from './refs.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
@@ -24,20 +25,18 @@ export const toToken = (r: TokenRow): Token => ({
   lastUsedAt: iso(r.last_used_at),
 });
 
-const invalid = (path: string, message: string) => new AppError('validation_failed', message, { issues: [{ path, message }] });
-
 /** Operators need sites to act on; admins are never limited; every named site must exist. */
 async function checkSites(db: SqlDatabase, role: Token['role'], siteIds: string[] | undefined): Promise<string[] | null> {
   if (siteIds === undefined) {
-    if (role === 'operator') throw invalid('siteIds', 'an operator token needs siteIds');
+    if (role === 'operator') throw invalidRef('siteIds', 'an operator token needs siteIds');
     return null;
   }
-  if (role === 'admin') throw invalid('siteIds', 'admin tokens are not limited to sites; leave siteIds out');
+  if (role === 'admin') throw invalidRef('siteIds', 'admin tokens are not limited to sites; leave siteIds out');
   const wanted = [...new Set(siteIds)];
   const found = await db.all<{ id: string }>(sql('SELECT id FROM sites WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify(wanted)));
   const known = new Set(found.map((r) => r.id));
   const missing = wanted.filter((id) => !known.has(id));
-  if (missing.length > 0) throw invalid('siteIds', `no such site: ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length > 0) throw invalidRef('siteIds', `no such site: ${missing.slice(0, 5).join(', ')}`);
   return wanted;
 }
 

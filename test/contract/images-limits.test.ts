@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inProcessTarget } from '../support/in-process.ts';
+import { inProcessTarget, manualClock } from '../support/in-process.ts';
 import { call, errorCode } from './target.ts';
 
 // Limits that depend on the deployment (AppDeps.maxUploadBytes) or on a request no fetch() client
@@ -50,5 +50,23 @@ describe('image upload limits (in-process)', () => {
       { action: 'POST /v1/images', result: 'ok', status: 201 },
       { action: `PUT /v1/images/${id}/content`, result: 'ok', status: 200 },
     ]);
+  });
+});
+
+describe('abandoned multipart uploads (in-process, manual clock)', () => {
+  it('blocks a second upload while open, and gives way once expired', async () => {
+    const clock = manualClock();
+    const t = inProcessTarget({ clock });
+    const id = (await call(t, 'POST', '/v1/images', { json: { name: `abandoned-${crypto.randomUUID()}` } })).body.id as string;
+    const plan = { size: 12 * 1024 * 1024, partSize: 5 * 1024 * 1024 };
+    const first = await call(t, 'POST', `/v1/images/${id}/uploads`, { json: plan });
+    expect(first.status).toBe(201);
+    expect((await call(t, 'POST', `/v1/images/${id}/uploads`, { json: plan })).status).toBe(409);
+
+    clock.advance(7 * 86_400_000);
+    const second = await call(t, 'POST', `/v1/images/${id}/uploads`, { json: plan });
+    expect(second.status).toBe(201);
+    expect(second.body.id).not.toBe(first.body.id);
+    expect((await call(t, 'GET', `/v1/images/${id}/uploads/${first.body.id}`)).status).toBe(404);
   });
 });

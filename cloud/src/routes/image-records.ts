@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { Image } from '../../../shared/schemas/image.ts';
 import { assertCatalogRead } from '../auth/principal.ts';
-import type { AppEnv } from '../context.ts';
+import type { AppDeps, AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
@@ -41,10 +41,22 @@ export async function loadImage(c: Context<AppEnv>, id: string): Promise<ImageRo
   return row;
 }
 
-/** The open multipart upload of an image, if any. */
-export async function openUploadId(db: SqlDatabase, imageId: string): Promise<string | null> {
-  const row = await db.first<{ id: string }>(sql('SELECT id FROM image_uploads WHERE image_id = ? ORDER BY id DESC LIMIT 1', imageId));
-  return row?.id ?? null;
+/**
+ * The live multipart upload of an image, if any. An expired one is dropped on the way (its parts
+ * aborted in the store, its row deleted), so an abandoned upload never blocks a new one and nothing
+ * else has to sweep them.
+ */
+export async function openUploadId(deps: Pick<AppDeps, 'db' | 'objects' | 'clock'>, image: ImageRow): Promise<string | null> {
+  const row = await deps.db.first<{ id: string; store_upload_id: string; expires_at: number }>(
+    sql('SELECT id, store_upload_id, expires_at FROM image_uploads WHERE image_id = ? ORDER BY id DESC LIMIT 1', image.id),
+  );
+  if (!row) return null;
+  if (row.expires_at > deps.clock.now()) return row.id;
+  await deps.objects.abortMultipart(image.object_key, row.store_upload_id).catch(() => {
+    // The store may have expired it already (S3 lifecycle rules do); the row goes either way.
+  });
+  await deps.db.batch([sql('DELETE FROM image_uploads WHERE id = ?', row.id)]);
+  return openUploadId(deps, image);
 }
 
 /** Uploaded bytes are immutable once an image is ready: profiles and relay caches rely on its sha256. */

@@ -99,7 +99,7 @@ export function imageUploadRoutes() {
         const input = c.req.valid('json');
         const { db, objects, clock } = c.get('deps');
         assertNotReady(image);
-        const open = await openUploadId(db, image.id);
+        const open = await openUploadId(c.get('deps'), image);
         if (open) throw new AppError('conflict', `multipart upload ${open} is already open for this image; resume it (GET …/uploads/${open}) or abort it`);
         const max = c.get('deps').maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
         if (input.partSize > max && input.size > input.partSize) {

@@ -147,7 +147,7 @@ export function imageRoutes() {
         assertRole(c.get('principal')!, 'admin');
         const { db, objects, clock } = c.get('deps');
         assertNotReady(row);
-        const open = await openUploadId(db, row.id);
+        const open = await openUploadId(c.get('deps'), row);
         if (open) throw new AppError('conflict', `multipart upload ${open} is open for this image; complete or abort it first`);
         const q = c.req.valid('query').sha256;
         const h = c.req.valid('header')['x-expected-sha256'];

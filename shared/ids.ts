@@ -14,6 +14,8 @@ export const ID_PREFIXES = {
   profile: 'prf',
   assignment: 'asg',
   token: 'tok',
+  boot: 'boot',
+  event: 'evt',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -1,0 +1,54 @@
+import { randomBase32 } from '../../../shared/ids.ts';
+import type { SigningKey } from '../../../shared/crypto/signed-url.ts';
+import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+
+interface KeyRow {
+  kid: string;
+  secret: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface SigningKeySet {
+  /** The key new URLs are signed with. */
+  active: SigningKey;
+  /** Every key that still verifies (the active one included). */
+  all: SigningKey[];
+}
+
+function toKey(r: KeyRow): SigningKey {
+  const bin = atob(r.secret.replaceAll('-', '+').replaceAll('_', '/'));
+  return { kid: r.kid, secret: Uint8Array.from(bin, (ch) => ch.charCodeAt(0)) };
+}
+
+function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/**
+ * The URL signing keys, kept in the database so that every runtime (and every Workers isolate) signs
+ * and verifies with the same ones without extra configuration. A deployment's first signed URL
+ * creates the first key; `rotateSigningKey` retires the active one without invalidating URLs that
+ * were already handed out (they stay verifiable until their key is deleted).
+ */
+export async function signingKeys(db: SqlDatabase, now: number): Promise<SigningKeySet> {
+  let rows = await db.all<KeyRow>(sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC'));
+  if (!rows.some((r) => r.retired_at === null)) {
+    // Two first requests may race and both insert a key: harmless, the newest signs and both verify.
+    await db.batch([sql('INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)', `k${randomBase32(6)}`, newSecret(), now)]);
+    rows = await db.all<KeyRow>(sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC'));
+  }
+  const active = rows.find((r) => r.retired_at === null)!;
+  return { active: toKey(active), all: rows.map(toKey) };
+}
+
+/** Starts signing with a new key; the old ones keep verifying. Returns the new key id. */
+export async function rotateSigningKey(db: SqlDatabase, now: number): Promise<string> {
+  const kid = `k${randomBase32(6)}`;
+  await db.batch([
+    sql('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL', now),
+    sql('INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)', kid, newSecret(), now),
+  ]);
+  return kid;
+}

@@ -4,6 +4,9 @@
 -- HMAC key (base64url, 32 bytes) a relay signs short-lived script URLs with, for iPXE builds that
 -- fetch their script from the cloud directly over HTTPS. Handed to the relay once, at enrollment.
 ALTER TABLE relays ADD COLUMN boot_key TEXT;
+-- The key's id, carried in the signed token (kid) so the cloud finds the relay and its key in one probe.
+ALTER TABLE relays ADD COLUMN boot_key_id TEXT;
+CREATE UNIQUE INDEX relays_boot_key_id ON relays(boot_key_id);
 
 -- Keys for signed image URLs. The newest unretired key signs; every key still here verifies, so a
 -- rotation never breaks a URL already handed out.

@@ -10,6 +10,7 @@ import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { directBootRoutes, machineBootRoutes, relayBootRoutes } from './routes/boot.ts';
 import { imageRoutes } from './routes/images.ts';
 import { machineRoutes } from './routes/machines.ts';
 import { profileRoutes } from './routes/profiles.ts';
@@ -21,8 +22,8 @@ import { tokenRoutes } from './routes/tokens.ts';
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** Routes that carry their own credential (an enrollment code…) instead of a bearer token. */
-const PUBLIC_PATHS = /^\/v1\/relays\/enroll$/;
+/** Routes that carry their own credential (an enrollment code, a signed URL…) instead of a bearer token. */
+const PUBLIC_PATHS = /^\/v1\/relays\/enroll$|^\/v1\/boot\//;
 /** Image bytes: a whole image, or one part of a multipart upload. Their routes check Content-Length against their own limit. */
 const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[^/]+)$/;
 
@@ -62,11 +63,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.route('/v1/sites', siteRoutes());
   app.route('/v1/machines', machineRoutes());
+  app.route('/v1/machines', machineBootRoutes());
   app.route('/v1/profiles', profileRoutes());
   app.route('/v1/assignments', assignmentRoutes());
   app.route('/v1/tokens', tokenRoutes());
   app.route('/v1', relayRoutes());
   app.route('/v1/relay', relaySelfRoutes());
+  app.route('/v1/relay', relayBootRoutes());
+  app.route('/v1/boot', directBootRoutes());
   app.route('/v1/audit', auditRoutes());
   app.route('/v1/images', imageRoutes());
 

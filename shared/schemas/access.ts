@@ -62,7 +62,14 @@ const Address = z.string().max(64).regex(/^[0-9a-fA-F:.]+$/, 'an IPv4 or IPv6 ad
 export const Enroll = z
   .strictObject({ code: z.string().min(1).max(64), name: Name, version: Version.optional(), address: Address.optional() })
   .meta({ id: 'Enroll' });
-export const Enrolled = z.object({ relay: Relay, token: z.string().meta({ description: 'relay credential; shown only this once' }) }).meta({ id: 'Enrolled' });
+export const Enrolled = z
+  .object({
+    relay: Relay,
+    token: z.string().meta({ description: 'relay credential; shown only this once' }),
+    bootKey: z.string().meta({ description: 'base64url HMAC key for signing direct-mode boot URLs (GET /v1/boot/{mac}); shown only this once' }),
+    bootKeyId: z.string().meta({ description: 'the key id (kid) those signed URLs carry' }),
+  })
+  .meta({ id: 'Enrolled' });
 
 export const Heartbeat = z.strictObject({ version: Version.optional(), address: Address.optional() }).meta({ id: 'Heartbeat' });
 

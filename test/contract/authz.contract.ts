@@ -4,12 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { accessRows } from './authz/access-rows.ts';
+import { bootRows } from './authz/boot-rows.ts';
 import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts';
 import { imageRows } from './authz/image-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

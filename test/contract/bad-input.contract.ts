@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { openApi, openApiOperations, operationKey } from './authz.contract.ts';
 import { accessEndpoints, accessIds, accessLists } from './bad-input/access.ts';
+import { bootIds, bootLists, bootQueryInputContract } from './bad-input/boot.ts';
 import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
 import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
 import { badInputSuite } from './bad-input/suite.ts';
@@ -22,8 +23,9 @@ export function badInputContract(target: () => ApiTarget): void {
     badInputSuite(
       target,
       endpoints,
-      [...accessIds, ...fleetIds, ...imageIds],
-      [...accessLists, ...fleetLists, ...imageLists],
+      [...accessIds, ...fleetIds, ...imageIds, ...bootIds],
+      [...accessLists, ...fleetLists, ...imageLists, ...bootLists],
     );
+    bootQueryInputContract(target);
   });
 }

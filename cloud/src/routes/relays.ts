@@ -6,6 +6,7 @@ import { auditOk } from '../audit.ts';
 import { canonicalEnrollmentCode, newEnrollmentCode } from '../auth/enrollment-code.ts';
 import { issueToken } from '../auth/issue-token.ts';
 import { assertRead, assertWrite, siteScope } from '../auth/principal.ts';
+import { newRelayBootKey } from '../boot/relay-boot-key.ts';
 import { sha256Hex } from '../auth/secrets.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlStatement, type SqlValue } from '../ports/sql-database.ts';
@@ -130,12 +131,14 @@ export function relayRoutes() {
         // The UPDATE claims the code; only the request whose UPDATE changed the row (and so wrote its
         // relay id into it) gets its inserts, all in one transaction. Two enrollments racing past the
         // SELECT above still yield one relay.
+        // The key the relay signs direct-mode boot URLs with (boot/relay-boot-key.ts); shown only now.
+        const bootKey = newRelayBootKey();
         const won = ['EXISTS (SELECT 1 FROM enrollment_codes WHERE code_hash = ? AND relay_id = ?)', hash, relay.id] as const;
         const [claim] = await db.batch([
           sql('UPDATE enrollment_codes SET used_at = ?, relay_id = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?', now, relay.id, hash, now),
           insertOnlyIf(
             sql(
-              'INSERT INTO relays (id, site_id, name, version, address, last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+              'INSERT INTO relays (id, site_id, name, version, address, last_seen_at, created_at, boot_key, boot_key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
               relay.id,
               relay.site_id,
               relay.name,
@@ -143,6 +146,8 @@ export function relayRoutes() {
               relay.address,
               relay.last_seen_at,
               relay.created_at,
+              bootKey.secret,
+              bootKey.kid,
             ),
             ...won,
           ),
@@ -153,7 +158,7 @@ export function relayRoutes() {
           c.set('audited', false); // the guarded audit row was not written; auditRest records the refusal
           throw new AppError('gone', 'enrollment code already used');
         }
-        return c.json({ relay: toRelay(relay), token: secret }, 201);
+        return c.json({ relay: toRelay(relay), token: secret, bootKey: bootKey.secret, bootKeyId: bootKey.kid }, 201);
       },
     )
     .openapi(

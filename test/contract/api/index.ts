@@ -3,6 +3,7 @@ import { badInputContract } from '../bad-input.contract.ts';
 import type { ApiTarget } from '../target.ts';
 import { assignmentsContract } from './assignments.contract.ts';
 import { auditContract } from './audit.contract.ts';
+import { bootContract } from './boot.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
@@ -22,4 +23,5 @@ export function apiContract(target: () => ApiTarget): void {
   profilesContract(target);
   assignmentsContract(target);
   imagesContract(target);
+  bootContract(target);
 }

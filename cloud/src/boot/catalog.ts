@@ -1,0 +1,128 @@
+import type { Catalog, CatalogAssignment, CatalogMachine, CatalogProfile } from '../../../shared/boot/decide.ts';
+import type { SelectorFields } from '../../../shared/boot/select.ts';
+import { ProfileSpec } from '../../../shared/schemas/profile.ts';
+import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { getMachineByMac, type MachineRow } from '../routes/machine-lookup.ts';
+import { iso } from '../time.ts';
+
+/**
+ * Everything `decideBoot` needs about one machine at one site, in three indexed queries (two when
+ * the caller already holds the machine row), each with a handful of bound parameters whatever the
+ * size of the fleet:
+ *
+ *   1. the machine, by MAC (UNIQUE index);
+ *   2. its candidate assignments, each flagged when this machine has consumed it;
+ *   3. the profiles those assignments and the site default name, the menu items of those that are
+ *      menus, and the site default's id.
+ *
+ * Candidates are the assignments whose `machine_id` is this machine, plus the site's and the
+ * fleet's that name no machine. Assignments naming another machine cannot match and are left out,
+ * so a site with thousands of per-machine assignments still reads a few rows. A MAC assignment made
+ * before the machine existed has no machine_id yet: it has no site either (or the selector's site),
+ * so the second and third branches bring it in and `selectAssignment` compares the MAC.
+ */
+
+interface AssignmentRow {
+  id: string;
+  profile_id: string;
+  selector: string;
+  once: number;
+  priority: number;
+  created_at: number;
+  consumed: number;
+}
+
+interface ProfileRow {
+  id: string;
+  name: string;
+  spec: string;
+  site_default: string | null;
+}
+
+export function toCatalogMachine(r: MachineRow): CatalogMachine {
+  return { id: r.id, mac: r.mac, siteId: r.site_id, labels: JSON.parse(r.labels) as Record<string, string>, arch: r.arch, state: r.state };
+}
+
+/** A stored spec that no longer parses is treated as missing, so decideBoot fails closed on it. */
+function parseProfile(r: ProfileRow): CatalogProfile | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(r.spec);
+  } catch {
+    return null;
+  }
+  const spec = ProfileSpec.safeParse(raw);
+  return spec.success ? { id: r.id, name: r.name, spec: spec.data } : null;
+}
+
+export interface CatalogQuery {
+  /** Canonical MAC. */
+  mac: string;
+  /** The site asking (the relay's), whose default applies to unknown machines. */
+  siteId: string;
+  /** The machine row when the caller already has it (it just upserted it); undefined = look it up. */
+  machine?: MachineRow | null;
+}
+
+export async function loadCatalog(db: SqlDatabase, q: CatalogQuery): Promise<Catalog> {
+  const machineRow = q.machine === undefined ? await getMachineByMac(db, q.mac) : q.machine;
+  const machineId = machineRow?.id ?? null;
+  const assignmentRows =
+    machineId === null
+      ? []
+      : await db.all<AssignmentRow>(
+          sql(
+            `SELECT a.id, a.profile_id, a.selector, a.once, a.priority, a.created_at,
+                    EXISTS (SELECT 1 FROM assignment_consumptions c WHERE c.assignment_id = a.id AND c.machine_id = ?) AS consumed
+               FROM assignments a
+              WHERE a.machine_id = ? OR (a.machine_id IS NULL AND a.site_id = ?) OR (a.machine_id IS NULL AND a.site_id IS NULL)`,
+            machineId,
+            machineId,
+            q.siteId,
+          ),
+        );
+  const assignments: CatalogAssignment[] = [];
+  const consumed = new Set<string>();
+  for (const r of assignmentRows) {
+    assignments.push({
+      id: r.id,
+      profileId: r.profile_id,
+      selector: JSON.parse(r.selector) as SelectorFields,
+      once: r.once === 1,
+      priority: r.priority,
+      createdAt: iso(r.created_at),
+    });
+    if (r.consumed === 1) consumed.add(r.id);
+  }
+
+  // Every row carries the site default's id; when it is set, its profile is one of the rows (the
+  // foreign key nulls it when the profile goes), so "no rows" means "no default".
+  const profileRows = await db.all<ProfileRow>(
+    sql(
+      `WITH top AS (
+         SELECT id, name, kind, spec FROM profiles
+          WHERE id IN (SELECT value FROM json_each(?)) OR id = (SELECT default_profile_id FROM sites WHERE id = ?)
+       )
+       SELECT id, name, spec, (SELECT default_profile_id FROM sites WHERE id = ?) AS site_default FROM top
+       UNION
+       SELECT p.id, p.name, p.spec, (SELECT default_profile_id FROM sites WHERE id = ?) FROM profiles p
+        WHERE p.id IN (SELECT json_extract(i.value, '$.profileId') FROM top t, json_each(t.spec, '$.items') i WHERE t.kind = 'menu')`,
+      JSON.stringify([...new Set(assignments.map((a) => a.profileId))]),
+      q.siteId,
+      q.siteId,
+      q.siteId,
+    ),
+  );
+  const profiles = new Map<string, CatalogProfile>();
+  for (const r of profileRows) {
+    const p = parseProfile(r);
+    if (p) profiles.set(p.id, p);
+  }
+  return {
+    machine: machineRow ? toCatalogMachine(machineRow) : null,
+    assignments,
+    profiles,
+    consumed,
+    siteDefaultProfileId: profileRows[0]?.site_default ?? null,
+  };
+}

@@ -11,11 +11,13 @@ import { SqlConstraintError } from './ports/sql-database.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { directBootRoutes, machineBootRoutes, relayBootRoutes } from './routes/boot.ts';
+import { fileRoutes } from './routes/files.ts';
 import { imageRoutes } from './routes/images.ts';
 import { machineRoutes } from './routes/machines.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
 import { relayRoutes } from './routes/relays.ts';
+import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { siteRoutes } from './routes/sites.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
@@ -23,7 +25,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 const JSON_BODY_LIMIT = 64 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Routes that carry their own credential (an enrollment code, a signed URL…) instead of a bearer token. */
-const PUBLIC_PATHS = /^\/v1\/relays\/enroll$|^\/v1\/boot\//;
+const PUBLIC_PATHS = /^\/v1\/relays\/enroll$|^\/v1\/files\/|^\/v1\/boot\//;
 /** Image bytes: a whole image, or one part of a multipart upload. Their routes check Content-Length against their own limit. */
 const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[^/]+)$/;
 
@@ -47,6 +49,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.header('x-request-id', requestId);
     await next();
   });
+
+  // Signed file URLs authenticate by their signature alone: mounted ahead of the bearer middleware,
+  // so an Authorization header (even a bad one) is ignored and machines' downloads cost no token lookup.
+  app.route('/v1/files', fileRoutes());
 
   const jsonLimit = bodyLimit({
     maxSize: JSON_BODY_LIMIT,
@@ -73,6 +79,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/boot', directBootRoutes());
   app.route('/v1/audit', auditRoutes());
   app.route('/v1/images', imageRoutes());
+  app.route('/v1/signing-keys', signingKeyRoutes());
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -19,6 +19,11 @@ export interface AppDeps {
    * Default 100 MB: the request body limit of Workers on the Free and Pro plans.
    */
   maxUploadBytes?: number;
+  /**
+   * Answer a verified `/v1/files` GET with a 302 to a presigned URL of the object store (when it
+   * can presign, i.e. S3) instead of streaming the bytes through the app. Off by default.
+   */
+  redirectFilesToStore?: boolean;
 }
 
 /**

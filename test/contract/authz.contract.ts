@@ -6,11 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { accessRows } from './authz/access-rows.ts';
 import { bootRows } from './authz/boot-rows.ts';
 import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts';
+import { fileRows } from './authz/file-rows.ts';
 import { imageRows } from './authz/image-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

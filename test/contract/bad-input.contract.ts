@@ -7,11 +7,12 @@ import { openApi, openApiOperations, operationKey } from './authz.contract.ts';
 import { accessEndpoints, accessIds, accessLists } from './bad-input/access.ts';
 import { bootIds, bootLists, bootQueryInputContract } from './bad-input/boot.ts';
 import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
+import { fileEndpoints, fileIds, fileLists } from './bad-input/files.ts';
 import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import type { ApiTarget } from './target.ts';
 
-const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints];
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints];
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
@@ -23,8 +24,8 @@ export function badInputContract(target: () => ApiTarget): void {
     badInputSuite(
       target,
       endpoints,
-      [...accessIds, ...fleetIds, ...imageIds, ...bootIds],
-      [...accessLists, ...fleetLists, ...imageLists, ...bootLists],
+      [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds],
+      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists],
     );
     bootQueryInputContract(target);
   });

@@ -146,6 +146,12 @@ export function s3ObjectStore(config: S3Config): ObjectStore {
       const res = await send('AbortMultipartUpload', url(key, { uploadId }), { method: 'DELETE' });
       await res.body?.cancel();
     },
+    async presignGet(key, ttlSeconds) {
+      // SigV4 query signing: X-Amz-Expires is 1 s to 7 days (AWS S3 docs, "Sharing objects with presigned URLs").
+      const expires = Math.min(Math.max(Math.floor(ttlSeconds), 1), 7 * 24 * 3600);
+      const signed = await client.sign(url(key, { 'X-Amz-Expires': String(expires) }), { method: 'GET', aws: { signQuery: true } });
+      return signed.url;
+    },
   };
 }
 

@@ -22,20 +22,28 @@ import { iso } from '../time.ts';
  * so the second and third branches bring it in and `selectAssignment` compares the MAC.
  */
 
-interface AssignmentRow {
+/** The assignment columns a decision needs. */
+export interface CatalogAssignmentRow {
   id: string;
   profile_id: string;
   selector: string;
   once: number;
   priority: number;
   created_at: number;
+}
+
+interface AssignmentRow extends CatalogAssignmentRow {
   consumed: number;
 }
 
-interface ProfileRow {
+/** The profile columns a decision needs. */
+export interface CatalogProfileRow {
   id: string;
   name: string;
   spec: string;
+}
+
+interface ProfileRow extends CatalogProfileRow {
   site_default: string | null;
 }
 
@@ -43,8 +51,19 @@ export function toCatalogMachine(r: MachineRow): CatalogMachine {
   return { id: r.id, mac: r.mac, siteId: r.site_id, labels: JSON.parse(r.labels) as Record<string, string>, arch: r.arch, state: r.state };
 }
 
-/** A stored spec that no longer parses is treated as missing, so decideBoot fails closed on it. */
-function parseProfile(r: ProfileRow): CatalogProfile | null {
+export function toCatalogAssignment(r: CatalogAssignmentRow): CatalogAssignment {
+  return {
+    id: r.id,
+    profileId: r.profile_id,
+    selector: JSON.parse(r.selector) as SelectorFields,
+    once: r.once === 1,
+    priority: r.priority,
+    createdAt: iso(r.created_at),
+  };
+}
+
+/** A stored spec that no longer parses (not JSON, or not a ProfileSpec) is treated as missing, so decideBoot fails closed on it. */
+export function toCatalogProfile(r: CatalogProfileRow): CatalogProfile | null {
   let raw: unknown;
   try {
     raw = JSON.parse(r.spec);
@@ -84,14 +103,7 @@ export async function loadCatalog(db: SqlDatabase, q: CatalogQuery): Promise<Cat
   const assignments: CatalogAssignment[] = [];
   const consumed = new Set<string>();
   for (const r of assignmentRows) {
-    assignments.push({
-      id: r.id,
-      profileId: r.profile_id,
-      selector: JSON.parse(r.selector) as SelectorFields,
-      once: r.once === 1,
-      priority: r.priority,
-      createdAt: iso(r.created_at),
-    });
+    assignments.push(toCatalogAssignment(r));
     if (r.consumed === 1) consumed.add(r.id);
   }
 
@@ -115,7 +127,7 @@ export async function loadCatalog(db: SqlDatabase, q: CatalogQuery): Promise<Cat
   );
   const profiles = new Map<string, CatalogProfile>();
   for (const r of profileRows) {
-    const p = parseProfile(r);
+    const p = toCatalogProfile(r);
     if (p) profiles.set(p.id, p);
   }
   return {

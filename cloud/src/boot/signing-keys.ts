@@ -1,6 +1,6 @@
 import { randomBase32 } from '../../../shared/ids.ts';
 import type { SigningKey } from '../../../shared/crypto/signed-url.ts';
-import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { sql, type SqlDatabase, type SqlStatement } from '../ports/sql-database.ts';
 
 interface KeyRow {
   kid: string;
@@ -43,12 +43,16 @@ export async function signingKeys(db: SqlDatabase, now: number): Promise<Signing
   return { active: toKey(active), all: rows.map(toKey) };
 }
 
-/** Starts signing with a new key; the old ones keep verifying. Returns the new key id. */
-export async function rotateSigningKey(db: SqlDatabase, now: number): Promise<string> {
+/**
+ * Starts signing with a new key; the old ones keep verifying. Returns the new key id. `also` gives
+ * statements for the same transaction, given the new key id (the route's audit row).
+ */
+export async function rotateSigningKey(db: SqlDatabase, now: number, also: (kid: string) => readonly SqlStatement[] = () => []): Promise<string> {
   const kid = `k${randomBase32(6)}`;
   await db.batch([
     sql('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL', now),
     sql('INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)', kid, newSecret(), now),
+    ...also(kid),
   ]);
   return kid;
 }

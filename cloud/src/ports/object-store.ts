@@ -38,4 +38,9 @@ export interface ObjectStore {
   completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<ObjectInfo>;
   /** Drops an unfinished upload and its parts. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /**
+   * A URL that lets anyone GET the object (Range included) for `ttlSeconds`, for stores that can
+   * sign one (S3 SigV4 query signing); absent on stores that cannot.
+   */
+  presignGet?(key: string, ttlSeconds: number): Promise<string>;
 }

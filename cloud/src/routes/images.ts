@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Sha256 } from '../../../shared/crypto/sha256.ts';
-import { decideRange } from '../../../shared/http/range.ts';
 import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import { Image, ImageCreate, Sha256Hex } from '../../../shared/schemas/image.ts';
@@ -10,6 +9,8 @@ import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { imageUploadRoutes } from './image-uploads.ts';
 import { assertNotReady, loadImage, openUploadId, toImage, type ImageRow } from './image-records.ts';
+import { assertReady, imageResponse } from './image-response.ts';
+import { imageSignedUrlRoutes } from './image-signed-url.ts';
 import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 import { hashedBody, uploadLength } from './upload-body.ts';
 
@@ -188,40 +189,10 @@ export function imageRoutes() {
       async (c) => {
         const row = await loadImage(c, c.req.valid('param').id);
         assertRole(c.get('principal')!, 'admin');
-        if (row.status !== 'ready' || row.size === null || row.sha256 === null) throw new AppError('conflict', 'the image has no content yet');
-        const size = row.size;
-        // The sha256 names the bytes on every store; a store's own etag differs between R2, S3 and disk.
-        const etag = `"${row.sha256}"`;
-        const headers: Record<string, string> = {
-          etag,
-          'accept-ranges': 'bytes',
-          'content-type': row.content_type,
-          'cache-control': 'private, max-age=0, must-revalidate',
-        };
-        if (matchesEtag(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
-        // If-Range (RFC 9110 §13.1.5): a stale validator means "send it all".
-        const ifRange = c.req.header('if-range');
-        const decision = decideRange(ifRange !== undefined && ifRange !== etag ? null : c.req.header('range'), size);
-        if (decision.kind === 'unsatisfiable') {
-          throw new AppError('range_not_satisfiable', `the image has ${size} bytes`, { headers: { 'content-range': decision.contentRange } });
-        }
-        const partial = decision.kind === 'partial';
-        if (partial) headers['content-range'] = decision.contentRange;
-        headers['content-length'] = String(partial ? decision.length : size);
-        const status = partial ? 206 : 200;
-        if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-        const obj = await c.get('deps').objects.get(row.object_key, partial ? { offset: decision.offset, length: decision.length } : undefined);
-        if (!obj) throw new AppError('internal', 'the image is ready but its object is missing from the store');
-        return new Response(obj.body, { status, headers });
+        assertReady(row);
+        return imageResponse(c, row);
       },
     )
-    .route('/', imageUploadRoutes());
-}
-
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((t) => {
-    const v = t.trim().replace(/^W\//, '');
-    return v === '*' || v === etag;
-  });
+    .route('/', imageUploadRoutes())
+    .route('/', imageSignedUrlRoutes());
 }

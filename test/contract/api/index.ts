@@ -4,6 +4,7 @@ import type { ApiTarget } from '../target.ts';
 import { assignmentsContract } from './assignments.contract.ts';
 import { auditContract } from './audit.contract.ts';
 import { bootContract } from './boot.contract.ts';
+import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
@@ -23,5 +24,6 @@ export function apiContract(target: () => ApiTarget): void {
   profilesContract(target);
   assignmentsContract(target);
   imagesContract(target);
+  filesContract(target);
   bootContract(target);
 }

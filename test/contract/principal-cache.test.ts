@@ -45,3 +45,19 @@ describe('token cache', () => {
     expect((await call(t, 'GET', '/v1/sites', { token: issued.token })).status).toBe(401);
   });
 });
+
+describe('token cache and last_used_at', () => {
+  it('writes last_used_at once for a burst of requests, not once per cache fill', async () => {
+    const clock = manualClock();
+    const t = inProcessTarget({ clock });
+    const issued = await createToken(t, { role: 'viewer' });
+    const writes: string[] = [];
+    const batch = t.deps.db.batch.bind(t.deps.db);
+    t.deps.db.batch = async (statements) => {
+      for (const s of statements) if (s.sql.startsWith('UPDATE tokens SET last_used_at')) writes.push(s.sql);
+      return batch(statements);
+    };
+    for (let i = 0; i < 5; i++) expect((await call(t, 'GET', '/v1/sites', { token: issued.token })).status).toBe(200);
+    expect(writes).toHaveLength(1);
+  });
+});

@@ -55,6 +55,7 @@ async function resolve(c: Context<AppEnv>, secret: string): Promise<Principal> {
   const hash = sha256Hex(secret);
   const now = deps.clock.now();
   let token = c.get('principals').get(hash, now);
+  let fresh = false;
   if (!token) {
     const row = await deps.db.first<TokenRow>(
       sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash),
@@ -71,13 +72,15 @@ async function resolve(c: Context<AppEnv>, secret: string): Promise<Principal> {
       tokenExpiresAt: row.expires_at,
       lastUsedAt: row.last_used_at,
     };
-    c.get('principals').set(hash, token, now);
+    fresh = true;
   }
   if (token.tokenExpiresAt !== null && token.tokenExpiresAt <= now) throw new AppError('unauthorized', 'token expired');
   if (token.lastUsedAt === null || now - token.lastUsedAt >= LAST_USED_PRECISION_MS) {
     token.lastUsedAt = now;
     await touch(deps, token.principal.tokenId, now);
   }
+  // Cached only now, after last_used_at is settled: the cache keeps its own copy.
+  if (fresh) c.get('principals').set(hash, token, now);
   return token.principal;
 }
 

@@ -10,15 +10,19 @@ import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { callbackRoutes } from './routes/callbacks.ts';
 import { directBootRoutes, machineBootRoutes, relayBootRoutes } from './routes/boot.ts';
 import { fileRoutes } from './routes/files.ts';
 import { imageRoutes } from './routes/images.ts';
 import { machineRoutes } from './routes/machines.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { relayEventRoutes } from './routes/relay-events.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
+import { relaySyncRoutes } from './routes/relay-sync.ts';
 import { relayRoutes } from './routes/relays.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { siteRoutes } from './routes/sites.ts';
+import { timelineRoutes } from './routes/timeline.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
@@ -63,18 +67,24 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Only methods with a body: on Node, touching a GET's body builds a full undici Request (measured).
   app.use('/v1/*', async (c, next) => (!BODY_METHODS.has(c.req.method) || STREAMING_PATHS.test(c.req.path) ? next() : jsonLimit(c, next)));
   app.use('/v1/*', auditRest());
+  // Installers' callbacks carry a per-boot token, checked by their routes: mounted ahead of the bearer
+  // middleware (which would refuse it as an unknown token), after the body limit and the audit.
+  app.route('/v1/callback', callbackRoutes());
   app.use('/v1/*', authenticate());
   app.use('/v1/*', requireAuth(PUBLIC_PATHS));
   app.use('/v1/*', confineRelayTokens());
 
   app.route('/v1/sites', siteRoutes());
   app.route('/v1/machines', machineRoutes());
+  app.route('/v1/machines', timelineRoutes());
   app.route('/v1/machines', machineBootRoutes());
   app.route('/v1/profiles', profileRoutes());
   app.route('/v1/assignments', assignmentRoutes());
   app.route('/v1/tokens', tokenRoutes());
   app.route('/v1', relayRoutes());
   app.route('/v1/relay', relaySelfRoutes());
+  app.route('/v1/relay', relayEventRoutes());
+  app.route('/v1/relay', relaySyncRoutes());
   app.route('/v1/relay', relayBootRoutes());
   app.route('/v1/boot', directBootRoutes());
   app.route('/v1/audit', auditRoutes());

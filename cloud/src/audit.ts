@@ -4,11 +4,11 @@ import { sql, type SqlStatement } from './ports/sql-database.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number): SqlStatement {
+function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number, actor?: string): SqlStatement {
   return sql(
     'INSERT INTO audit_log (at, actor, action, target, site_id, result, status, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     c.get('deps').clock.now(),
-    c.get('principal')?.tokenId ?? 'anonymous',
+    actor ?? c.get('principal')?.tokenId ?? 'anonymous',
     `${c.req.method} ${c.req.path}`.slice(0, 512),
     target,
     siteId,
@@ -22,9 +22,9 @@ function insert(c: Context<AppEnv>, target: string | null, siteId: string | null
  * The audit row of a successful mutation. Handlers put it in the same `db.batch()` as the change,
  * so the change and its record commit together or not at all.
  */
-export function auditOk(c: Context<AppEnv>, target: string, siteId: string | null, status = 200): SqlStatement {
+export function auditOk(c: Context<AppEnv>, target: string, siteId: string | null, status = 200, actor?: string): SqlStatement {
   c.set('audited', true);
-  return insert(c, target, siteId, 'ok', status);
+  return insert(c, target, siteId, 'ok', status, actor);
 }
 
 /**

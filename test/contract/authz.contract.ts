@@ -9,9 +9,10 @@ import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts'
 import { fileRows } from './authz/file-rows.ts';
 import { imageRows } from './authz/image-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
+import { telemetryRows } from './authz/telemetry-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

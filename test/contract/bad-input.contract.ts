@@ -10,9 +10,10 @@ import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
 import { fileEndpoints, fileIds, fileLists } from './bad-input/files.ts';
 import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
 import { badInputSuite } from './bad-input/suite.ts';
+import { telemetryEndpoints, telemetryIds, telemetryLists } from './bad-input/telemetry.ts';
 import type { ApiTarget } from './target.ts';
 
-const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints];
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints];
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
@@ -24,8 +25,8 @@ export function badInputContract(target: () => ApiTarget): void {
     badInputSuite(
       target,
       endpoints,
-      [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds],
-      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists],
+      [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds, ...telemetryIds],
+      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists, ...telemetryLists],
     );
     bootQueryInputContract(target);
   });

@@ -27,8 +27,8 @@ export const IdParams = z.object({ id: z.string().min(1).max(64) });
  * A router whose validation failures become `validation_failed` errors with one issue per field,
  * instead of zod-openapi's default 400 body.
  */
-export function router(): OpenAPIHono<AppEnv> {
-  return new OpenAPIHono<AppEnv>({
+export function router<E extends AppEnv = AppEnv>(): OpenAPIHono<E> {
+  return new OpenAPIHono<E>({
     defaultHook: (result) => {
       if (!result.success) {
         throw new AppError('validation_failed', `invalid ${result.target}`, {

@@ -4,12 +4,16 @@ import type { ApiTarget } from '../target.ts';
 import { assignmentsContract } from './assignments.contract.ts';
 import { auditContract } from './audit.contract.ts';
 import { bootContract } from './boot.contract.ts';
+import { callbacksContract } from './callbacks.contract.ts';
+import { eventsContract } from './events.contract.ts';
 import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
 import { relaysContract } from './relays.contract.ts';
 import { sitesContract } from './sites.contract.ts';
+import { syncContract } from './sync.contract.ts';
+import { timelineContract } from './timeline.contract.ts';
 import { tokensContract } from './tokens.contract.ts';
 
 /** Every resource's contract, run against one target (a column). */
@@ -24,6 +28,10 @@ export function apiContract(target: () => ApiTarget): void {
   profilesContract(target);
   assignmentsContract(target);
   imagesContract(target);
-  filesContract(target);
   bootContract(target);
+  callbacksContract(target);
+  eventsContract(target);
+  timelineContract(target);
+  syncContract(target);
+  filesContract(target);
 }

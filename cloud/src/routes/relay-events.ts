@@ -1,0 +1,52 @@
+import { createRoute } from '@hono/zod-openapi';
+import { RelayEventBatch, RelayEventResult } from '../../../shared/schemas/boot-events.ts';
+import { sql } from '../ports/sql-database.ts';
+import { body, errorResponses, json, router } from './openapi.ts';
+
+const tags = ['relay'];
+
+/** Mounted at /v1/relay. */
+export function relayEventRoutes() {
+  return router().openapi(
+    createRoute({
+      method: 'post',
+      path: '/events',
+      tags,
+      summary: 'Report boot events seen on the LAN, up to 500 at a time; replays are ignored (relay token)',
+      request: { body: body(RelayEventBatch) },
+      responses: { 200: json(RelayEventResult), ...errorResponses },
+    }),
+    async (c) => {
+      const { events } = c.req.valid('json');
+      const p = c.get('principal')!;
+      const relayId = p.relayId!;
+      // Stored against the relay's site whoever owns the MAC: the relay saw it there, and a
+      // machine's timeline only shows events of sites its reader may see.
+      const siteId = p.siteIds![0]!;
+      const rows = events.map((e) => [
+        `${relayId}:${e.id}`,
+        e.mac,
+        e.stage,
+        Date.parse(e.at),
+        e.durationMs ?? null,
+        e.bootId ?? null,
+        e.detail === undefined ? null : JSON.stringify(e.detail),
+      ]);
+      // One statement for the whole batch: the rows travel as one JSON parameter (D1 allows 100
+      // bound parameters per query), and the namespaced primary key makes a replay insert nothing.
+      const [result] = await c.get('deps').db.batch([
+        sql(
+          `INSERT OR IGNORE INTO boot_events (id, mac, site_id, relay_id, boot_id, source, stage, at, duration_ms, detail)
+           SELECT e.value ->> 0, e.value ->> 1, ?, ?, e.value ->> 5, 'relay', e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 6
+           FROM json_each(?) AS e`,
+          siteId,
+          relayId,
+          JSON.stringify(rows),
+        ),
+      ]);
+      // Telemetry, not a change made by a person: not audited (see auditRest).
+      const accepted = result?.changes ?? 0;
+      return c.json({ accepted, duplicates: events.length - accepted }, 200);
+    },
+  );
+}

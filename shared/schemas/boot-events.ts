@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { Mac, Timestamp } from './common.ts';
+
+/**
+ * Stages of one boot, in the order a machine normally goes through them. Relays report the first
+ * group (what they see on the LAN), the cloud records the rest (what it rendered, served and heard
+ * back). The timeline shows them in time order whatever the source.
+ */
+export const RELAY_STAGES = [
+  'dhcp-discover',
+  'dhcp-offer',
+  'dhcp-request',
+  'dhcp-ack',
+  'proxy-offer',
+  'tftp-start',
+  'tftp-done',
+  'tftp-error',
+  'script-fetched',
+  'file-fetched',
+  'file-done',
+  'file-error',
+] as const;
+export const CLOUD_STAGES = ['script-rendered', 'file-served', 'callback-started', 'callback-progress', 'callback-succeeded', 'callback-failed'] as const;
+export const RelayStage = z.enum(RELAY_STAGES);
+export const BootStage = z.enum([...RELAY_STAGES, ...CLOUD_STAGES]);
+export type BootStage = z.infer<typeof BootStage>;
+
+/** Stages that come before the script is rendered: they belong to the boot that starts next. */
+export const LEADING_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer', 'tftp-start', 'tftp-done', 'tftp-error', 'script-fetched']);
+
+/** A small flat object: the relay's remarks (file name, bytes, error), never a payload. */
+export const EventDetail = z
+  .record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
+  .refine((d) => Object.keys(d).length <= 16, 'at most 16 keys');
+
+export const RelayEvent = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/, '8 to 64 of A-Z a-z 0-9 _ -')
+    .meta({ description: 'chosen by the relay and stable across retries: a replayed event is ignored' }),
+  mac: Mac,
+  stage: RelayStage,
+  at: Timestamp,
+  durationMs: z.number().int().min(0).max(86_400_000).optional(),
+  bootId: z.string().regex(/^boot_[0-9a-z]{26}$/, 'not a boot id').optional(),
+  detail: EventDetail.optional(),
+});
+export type RelayEvent = z.infer<typeof RelayEvent>;
+
+/** At most 500 events, and like every JSON body at most 64 KiB: relays split batches by both. */
+export const RelayEventBatch = z.strictObject({ events: z.array(RelayEvent).min(1).max(500) }).meta({ id: 'RelayEventBatch' });
+export const RelayEventResult = z
+  .object({ accepted: z.number().int(), duplicates: z.number().int().meta({ description: 'events already stored (replays)' }) })
+  .meta({ id: 'RelayEventResult' });
+
+/** Installers call back with small bodies; the log tail of a failure is the largest. */
+export const CallbackMessage = z.string().max(1024);
+export const CallbackStartedBody = z.strictObject({ message: CallbackMessage.optional() }).meta({ id: 'CallbackStarted' });
+export const CallbackProgressBody = z
+  .strictObject({
+    bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    percent: z.number().min(0).max(100).optional(),
+    message: CallbackMessage.optional(),
+  })
+  .meta({ id: 'CallbackProgress' });
+export const CallbackSucceededBody = z.strictObject({ message: CallbackMessage.optional() }).meta({ id: 'CallbackSucceeded' });
+export const CallbackFailedBody = z
+  .strictObject({ reason: z.string().min(1).max(1024), logTail: z.string().max(64 * 1024).optional() })
+  .meta({ id: 'CallbackFailed' });
+
+export const BootState = z.enum(['rendered', 'started', 'succeeded', 'failed']);
+export type BootState = z.infer<typeof BootState>;
+
+export const CallbackResult = z.object({ bootId: z.string(), state: BootState }).meta({ id: 'CallbackResult' });
+
+export const TimelineStage = z.object({
+  id: z.string(),
+  stage: BootStage,
+  source: z.enum(['relay', 'cloud', 'callback']),
+  at: Timestamp,
+  durationMs: z.number().int().nullable().meta({ description: 'as reported, else the time to the next stage; null for the last' }),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const TimelineBoot = z.object({
+  bootId: z.string().nullable().meta({ description: 'null for events no boot record accounts for (e.g. a local-disk boot)' }),
+  startedAt: Timestamp,
+  endedAt: Timestamp,
+  outcome: z.enum(['in-progress', 'succeeded', 'failed', 'abandoned', 'unknown']),
+  profileId: z.string().nullable(),
+  progress: z.record(z.string(), z.unknown()).nullable(),
+  logTail: z.string().nullable(),
+  stages: z.array(TimelineStage),
+});
+
+export const Timeline = z
+  .object({
+    machineId: z.string(),
+    mac: z.string(),
+    boots: z.array(TimelineBoot).meta({ description: 'newest first' }),
+    truncated: z.boolean().meta({ description: 'older boots or events exist beyond this answer' }),
+  })
+  .meta({ id: 'Timeline' });
+export type Timeline = z.infer<typeof Timeline>;

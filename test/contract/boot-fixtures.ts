@@ -46,3 +46,9 @@ export async function renderAgain(t: ApiTarget, relayToken: string, mac: string)
   if (r.status !== 200 || !m) throw new Error(`boot fixture: render gave ${r.status}: ${r.text.slice(0, 300)}`);
   return { token: m[1]!, bootId: m[2]! };
 }
+
+let serial = 0;
+/** A relay-chosen event id (8–64 of [A-Za-z0-9_-]) no other event of this run has. */
+export function relayEventId(prefix = 'ev'): string {
+  return `${prefix}-${Date.now().toString(36)}-${(serial++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

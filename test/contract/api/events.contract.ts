@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { relayEventId as eventId } from '../boot-fixtures.ts';
 import { createSite, createToken, enrollRelay } from '../fixtures.ts';
 import { call, randomMac, type ApiTarget } from '../target.ts';
 
-let serial = 0;
-/** A relay-chosen event id: unique within this run. */
-const eventId = () => `ev-${Date.now().toString(36)}-${(serial++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function eventsContract(target: () => ApiTarget): void {
   describe('relay events', () => {

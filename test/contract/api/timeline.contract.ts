@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { renderAgain, renderedBoot } from '../boot-fixtures.ts';
+import { relayEventId, renderAgain, renderedBoot } from '../boot-fixtures.ts';
 import { createSite } from '../fixtures.ts';
 import { call, randomMac, type ApiTarget } from '../target.ts';
 
-let serial = 0;
-const eventId = () => `tl-${Date.now().toString(36)}-${(serial++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function timelineContract(target: () => ApiTarget): void {
   describe('machine timeline', () => {
@@ -26,10 +24,10 @@ export function timelineContract(target: () => ApiTarget): void {
       const t0 = Date.now() - 3000;
       const b = await renderedBoot(t, siteId);
       const events = [
-        { id: eventId(), mac: b.mac, stage: 'dhcp-offer', at: iso(t0) },
-        { id: eventId(), mac: b.mac, stage: 'tftp-start', at: iso(t0 + 500) },
-        { id: eventId(), mac: b.mac, stage: 'tftp-done', at: iso(t0 + 600), durationMs: 100 },
-        { id: eventId(), mac: b.mac, stage: 'file-fetched', at: iso(Date.now() + 50), bootId: b.bootId, detail: { file: 'vmlinuz' } },
+        { id: relayEventId('tl'), mac: b.mac, stage: 'dhcp-offer', at: iso(t0) },
+        { id: relayEventId('tl'), mac: b.mac, stage: 'tftp-start', at: iso(t0 + 500) },
+        { id: relayEventId('tl'), mac: b.mac, stage: 'tftp-done', at: iso(t0 + 600), durationMs: 100 },
+        { id: relayEventId('tl'), mac: b.mac, stage: 'file-fetched', at: iso(Date.now() + 50), bootId: b.bootId, detail: { file: 'vmlinuz' } },
       ];
       expect((await call(t, 'POST', '/v1/relay/events', { token: b.relay.token, json: { events } })).body.accepted).toBe(4);
       const tl = await timeline(b.machineId);
@@ -54,7 +52,7 @@ export function timelineContract(target: () => ApiTarget): void {
       const later = Date.now() + 60_000;
       await call(t, 'POST', '/v1/relay/events', {
         token: b.relay.token,
-        json: { events: [{ id: eventId(), mac: b.mac, stage: 'dhcp-discover', at: iso(later) }, { id: eventId(), mac: b.mac, stage: 'dhcp-ack', at: iso(later + 2000) }] },
+        json: { events: [{ id: relayEventId('tl'), mac: b.mac, stage: 'dhcp-discover', at: iso(later) }, { id: relayEventId('tl'), mac: b.mac, stage: 'dhcp-ack', at: iso(later + 2000) }] },
       });
       const tl = await timeline(b.mac.replaceAll(':', '-'));
       expect(tl.boots.map((x: any) => [x.bootId, x.outcome])).toEqual([

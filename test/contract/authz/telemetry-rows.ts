@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { renderedBoot, type RenderedBoot } from '../boot-fixtures.ts';
+import { relayEventId, renderedBoot, type RenderedBoot } from '../boot-fixtures.ts';
 import { call, randomMac, type ApiTarget } from '../target.ts';
 import { relayOnly, siteRead, type Expect, type Row, type SiteKey, type World } from './matrix.ts';
 
@@ -38,7 +38,6 @@ const callbackRow = (event: string, json: unknown): Row => ({
 const machineIn = async (w: World, site: SiteKey): Promise<{ id: string; mac: string }> =>
   (await call(w.t, 'POST', '/v1/machines', { json: { mac: randomMac(), siteId: w.sites[site] } })).body;
 
-let serial = 0;
 
 export const telemetryRows: Row[] = [
   callbackRow('started', {}),
@@ -53,7 +52,7 @@ export const telemetryRows: Row[] = [
     request: (_w, _s, m: { mac: string }) => ({
       method: 'POST',
       path: '/v1/relay/events',
-      json: { events: [{ id: `authz-${Date.now()}-${serial++}`, mac: m.mac, stage: 'dhcp-offer', at: new Date().toISOString() }] },
+      json: { events: [{ id: relayEventId('authz'), mac: m.mac, stage: 'dhcp-offer', at: new Date().toISOString() }] },
     }),
     after: async (w, _s, m: { id: string }, { ok }) => expect(await stages(w.t, m.id)).toEqual(ok ? ['dhcp-offer'] : []),
   },

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { renderedBoot } from '../boot-fixtures.ts';
+import { relayEventId, renderedBoot } from '../boot-fixtures.ts';
 import { randomMac } from '../target.ts';
 import type { BodyEndpoint, IdRoute, InputWorld, ListRoute } from './suite.ts';
 
@@ -23,7 +23,7 @@ const callback = (event: string, valid: Record<string, unknown>, invalid: Record
   unchanged: untouchedBoot,
 });
 
-const event = (mac: string, extra: Record<string, unknown> = {}) => ({ id: `input-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, mac, stage: 'dhcp-offer', at: new Date().toISOString(), ...extra });
+const event = (mac: string, extra: Record<string, unknown> = {}) => ({ id: relayEventId('input'), mac, stage: 'dhcp-offer', at: new Date().toISOString(), ...extra });
 
 export const telemetryEndpoints: BodyEndpoint[] = [
   callback('started', { message: 'hello' }, [{ message: 5 }, { message: 'x'.repeat(1025) }]),

@@ -9,6 +9,8 @@ export interface WrkResult {
   p99Ms: number;
   requests: number;
   errors: number;
+  /** Response bytes (headers included) per second. */
+  bytesPerSec: number;
 }
 
 /** wrk prints latencies as "1.23ms", "456.00us", "1.02s". */
@@ -28,7 +30,10 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = Number(non2xx?.[1] ?? 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { requestsPerSec: Number(rps[1]), p50Ms: toMs(p50[1]!), p99Ms: toMs(p99[1]!), requests: Number(total[1]), errors };
+  // wrk prints binary units: "1.23GB" is 1.23 × 2^30 bytes.
+  const transfer = /Transfer\/sec:\s+([\d.]+)([KMG]?)B/.exec(out);
+  const bytesPerSec = transfer ? Number(transfer[1]) * 1024 ** ' KMG'.indexOf(transfer[2] || ' ') : 0;
+  return { requestsPerSec: Number(rps[1]), p50Ms: toMs(p50[1]!), p99Ms: toMs(p99[1]!), requests: Number(total[1]), errors, bytesPerSec };
 }
 
 /** Runs wrk for `seconds` at `connections` against `url` (bounded in time; loopback only). */

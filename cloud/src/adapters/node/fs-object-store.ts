@@ -110,7 +110,9 @@ export function fsObjectStore(root: string): ObjectStore {
       }
       const st = await handle.stat();
       const contentType = await readFile(typePath(key), 'utf8').catch(() => 'application/octet-stream');
-      const opts = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
+      // 1 MiB reads instead of the default 64 KiB: every chunk crosses Node → Web → Node streams on
+      // its way out, and fewer, larger chunks took a 64 MiB download from 285 to ~450 MB/s (bench:files).
+      const opts = { highWaterMark: 1024 * 1024, ...(range ? { start: range.offset, end: range.offset + range.length - 1 } : {}) };
       const body = Readable.toWeb(handle.createReadStream(opts)) as ReadableStream<Uint8Array>;
       const i = { size: st.size, etag: etagOf(st), contentType };
       return range ? { ...i, body, range } : { ...i, body };

@@ -76,3 +76,52 @@ describe('Deno entry, first start (folder store, no admin token configured)', ()
     expect((await call(entry, 'GET', '/v1/sites', { token: 'ebt_' + 'x'.repeat(32) })).status).toBe(401);
   });
 });
+
+describe('Deno entry on S3 with EDGEBOOT_S3_REDIRECT_FILES=1', () => {
+  let entry: SpawnedEntry | undefined;
+  let stopS3: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    await entry?.stop();
+    await stopS3?.();
+  });
+
+  it('answers a signed file GET with a 302 to a presigned URL that yields the bytes', async () => {
+    const s3 = await startLocalS3();
+    stopS3 = s3.dispose;
+    entry = await spawnEntry({
+      name: 'deno-redirect',
+      command: DENO,
+      args: (dataDir) => denoServe(dataDir, `--allow-net=${new URL(s3.config.endpoint).host}`),
+      env: {
+        DENO_NO_UPDATE_CHECK: '1',
+        EDGEBOOT_S3_ENDPOINT: s3.config.endpoint,
+        EDGEBOOT_S3_BUCKET: s3.config.bucket,
+        EDGEBOOT_S3_ACCESS_KEY_ID: s3.config.accessKeyId,
+        EDGEBOOT_S3_SECRET_ACCESS_KEY: s3.config.secretAccessKey,
+        EDGEBOOT_S3_REDIRECT_FILES: '1',
+      },
+      listening: LISTENING,
+    });
+    const site = (await call(entry, 'POST', '/v1/sites', { json: { name: 'redirect' } })).body.id;
+    const id = (await call(entry, 'POST', '/v1/images', { json: { name: 'redirected' } })).body.id;
+    const bytes = 'bytes that S3 serves itself';
+    expect((await call(entry, 'PUT', `/v1/images/${id}/content`, { body: bytes, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } })).status).toBe(200);
+    const url = new URL((await call(entry, 'POST', `/v1/images/${id}/signed-url`, { json: { siteId: site } })).body.url);
+    const res = await entry.fetch(url.pathname + url.search, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const location = res.headers.get('location')!;
+    expect(location.startsWith(s3.config.endpoint)).toBe(true);
+    expect(await (await fetch(location)).text()).toBe(bytes);
+  });
+
+  it('refuses to start with EDGEBOOT_S3_REDIRECT_FILES=1 and no S3 store', async () => {
+    const started = spawnEntry({
+      name: 'deno-redirect-no-s3',
+      command: DENO,
+      args: (dataDir) => denoServe(dataDir),
+      env: { DENO_NO_UPDATE_CHECK: '1', EDGEBOOT_S3_REDIRECT_FILES: '1' },
+      listening: LISTENING,
+    });
+    await expect(started).rejects.toThrow(/EDGEBOOT_S3_REDIRECT_FILES=1 needs an S3 store/);
+  });
+});

@@ -32,14 +32,24 @@ function s3Settings(env: EnvVars): S3Config | null {
   };
 }
 
+/** EDGEBOOT_S3_REDIRECT_FILES=1: signed file downloads get a 302 to a presigned S3 URL instead of passing through. */
+function redirectSetting(env: EnvVars, onS3: boolean): boolean {
+  const v = env.EDGEBOOT_S3_REDIRECT_FILES;
+  if (v === undefined || v === '' || v === '0') return false;
+  if (v !== '1') throw new ConfigError(`EDGEBOOT_S3_REDIRECT_FILES must be 1 or 0, not ${JSON.stringify(v)}`);
+  if (!onS3) throw new ConfigError('EDGEBOOT_S3_REDIRECT_FILES=1 needs an S3 store (EDGEBOOT_S3_ENDPOINT)');
+  return true;
+}
+
 const { app, db } = await orExit(async () => {
   const settings = localSettings(process.env);
   const s3 = s3Settings(process.env);
   // Deno's fetch sends streamed bodies chunked, which S3 and R2 refuse: node:http keeps Content-Length.
   const objects: ObjectStore = s3 ? s3ObjectStore({ ...s3, fetch: lengthPreservingFetch }) : fsObjectStore(settings.dataDir);
+  const redirectFilesToStore = redirectSetting(process.env, s3 !== null);
   const db = await openLocalDatabase(settings);
   console.log(`edgeboot control plane on Deno: data in ${settings.dataDir}, objects in ${s3 ? `${s3.endpoint} bucket ${s3.bucket}` : settings.dataDir}`);
-  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken }) };
+  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore }) };
 });
 
 // Close the database on a polite stop so SQLite folds its WAL back into the file.

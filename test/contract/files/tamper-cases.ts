@@ -57,7 +57,7 @@ export function tamperCases(ours: SignedFile, other: SignedFile): TamperCase[] {
     get('a doubled slash inside the path', withSig(ours.token, `/v1/files//${ours.imageId}`), 403),
     get('the id in upper case', withSig(ours.token, `/v1/files/${ours.imageId.toUpperCase()}`), 403),
     get('a path parameter after the id', withSig(ours.token, `${path};x=1`), 403),
-    get('digit moved from the path into the expiry', withSig(tok({ exp: idTail + exp }), `/v1/files/${idHead}`), /[0-9]/.test(idTail) ? 403 : 400),
+    get('digit moved from the path into the expiry', withSig(tok({ exp: idTail + exp }), `/v1/files/${idHead}`), /[1-9]/.test(idTail) ? 403 : 400 /* a leading 0 makes a malformed expiry */),
     get('digit moved from the expiry onto the path', withSig(tok({ exp: exp.slice(1) }), `${path}${exp[0]}`), exp[1] === '0' ? 400 : 403),
     // Expiries that are not a plain decimal.
     get('a non-numeric expiry', withSig(tok({ exp: 'tomorrow' })), 400),

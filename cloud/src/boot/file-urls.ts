@@ -6,7 +6,7 @@
  *     <base>/v1/files/<imageId>?sig=<token>
  *
  * - `<base>` is where iPXE reaches the cloud or the relay (scheme, host, optional port; no path);
- * - `<token>` is `signToken(signingKeys(db).active, { method: 'GET', path: '/v1/files/<imageId>',
+ * - `<token>` is `signToken(activeSigningKey(db), { method: 'GET', path: '/v1/files/<imageId>',
  *   site: <the site the boot belongs to>, expiresAt: now + ttl })` (shared/crypto/signed-url.ts);
  *   a GET token also admits HEAD;
  * - the TTL defaults to one hour and never exceeds MAX_TTL_SECONDS.
@@ -15,7 +15,7 @@
  */
 import { MAX_TTL_SECONDS, signToken, type SigningKey } from '../../../shared/crypto/signed-url.ts';
 import type { SqlDatabase } from '../ports/sql-database.ts';
-import { signingKeys } from './signing-keys.ts';
+import { activeSigningKey } from './signing-keys.ts';
 
 export const DEFAULT_FILE_URL_TTL_SECONDS = 3600;
 
@@ -47,7 +47,7 @@ export async function signFileUrl(key: SigningKey, input: { base: string; imageI
 export async function fileUrls(deps: FileUrlDeps, input: FileUrlsInput): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (input.imageIds.length === 0) return out;
-  const { active } = await signingKeys(deps.db, input.nowSec * 1000);
+  const active = await activeSigningKey(deps.db, input.nowSec * 1000);
   for (const imageId of new Set(input.imageIds)) {
     out.set(imageId, await signFileUrl(active, { base: input.base, imageId, siteId: input.siteId, nowSec: input.nowSec, ttlSeconds: input.ttlSeconds }));
   }

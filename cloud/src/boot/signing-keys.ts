@@ -44,6 +44,23 @@ export async function signingKeys(db: SqlDatabase, now: number): Promise<Signing
 }
 
 /**
+ * The key to sign with, remembered for a minute per database: every boot script signs its image
+ * URLs, and the keys change only on rotation. Verification does not use this (routes/files.ts reads
+ * every key each time), so a key deleted by hand stops verifying at once; a rotation through the API
+ * clears it here too. Keyed by the database object, so each app instance has its own.
+ */
+const ACTIVE_KEY_TTL_MS = 60_000;
+const activeKeys = new WeakMap<SqlDatabase, { at: number; key: SigningKey }>();
+
+export async function activeSigningKey(db: SqlDatabase, now: number): Promise<SigningKey> {
+  const hit = activeKeys.get(db);
+  if (hit && now >= hit.at && now - hit.at < ACTIVE_KEY_TTL_MS) return hit.key;
+  const { active } = await signingKeys(db, now);
+  activeKeys.set(db, { at: now, key: active });
+  return active;
+}
+
+/**
  * Starts signing with a new key; the old ones keep verifying. Returns the new key id. `also` gives
  * statements for the same transaction, given the new key id (the route's audit row).
  */
@@ -54,5 +71,6 @@ export async function rotateSigningKey(db: SqlDatabase, now: number, also: (kid:
     sql('INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)', kid, newSecret(), now),
     ...also(kid),
   ]);
+  activeKeys.delete(db);
   return kid;
 }

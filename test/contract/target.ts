@@ -36,7 +36,8 @@ export async function call<T = any>(t: ApiTarget, method: string, path: string, 
     body = JSON.stringify(opts.json);
   }
   const res = await t.fetch(path, { method, headers, body });
-  const text = await res.text();
+  // Decoded by hand: workerd warns on every .text() of a binary (image) body.
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, body: parsed as T, text };

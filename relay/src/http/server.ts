@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { EventSink } from '../events.ts';
+import type { Logger } from '../log.ts';
+import type { CloudClient } from '../sync/cloud-client.ts';
+import { proxyCallback } from './callback-proxy.ts';
+import type { FileGrants } from './file-grants.ts';
+import { simple, type ImageCache } from './image-cache.ts';
+import type { MetricsRegistry } from './metrics.ts';
+import { normalizeIp } from './nonces.ts';
+import type { ScriptProxy } from './script-proxy.ts';
+
+/*
+ * The relay's LAN HTTP server (node:http, no framework: it serves big files and must stay lean):
+ *
+ *   GET  /boot?mac&nonce&arch[&choose]     boot script via the relay (http/script-proxy.ts)
+ *   GET  /files/<imageId>/<grant>          image cache (http/image-cache.ts), HEAD and Range too
+ *   POST /v1/callback/*                    installers' callbacks, passed to the cloud
+ *   GET  /healthz                          sync age, queue depth, cloud reachability (JSON)
+ *   GET  /metrics                          Prometheus text format
+ */
+
+export interface Health {
+  ok: boolean;
+  [k: string]: unknown;
+}
+
+export interface HttpServerDeps {
+  scripts: ScriptProxy;
+  cache: ImageCache;
+  grants: FileGrants;
+  client: CloudClient;
+  events: EventSink;
+  metrics: MetricsRegistry;
+  log: Logger;
+  health: () => Health;
+}
+
+const FILE_PATH = /^\/files\/(img_[0-9a-z]{26})\/([^/]{1,128})$/;
+
+export function createHttpServer(d: HttpServerDeps): Server {
+  const requests = d.metrics.counter('edgeboot_relay_http_requests_total', 'LAN HTTP requests by route and status class');
+  const fileRequests = d.metrics.counter('edgeboot_relay_file_requests_total', 'image requests by outcome');
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const url = new URL(req.url ?? '/', 'http://relay');
+    const path = url.pathname;
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/boot' && read) {
+      await d.scripts.handle(req, res, url);
+      return 'boot';
+    }
+    const file = FILE_PATH.exec(path);
+    if (file && read) {
+      const [, imageId, grant] = file as unknown as [string, string, string];
+      const mac = d.grants.verify(imageId, req.socket.remoteAddress ?? '', grant);
+      if (mac === null) {
+        fileRequests.inc({ outcome: 'denied' });
+        d.log.once('grant-denied', 'refused an image request without a valid grant for this client', { imageId, ip: normalizeIp(req.socket.remoteAddress ?? '') });
+        simple(res, 403, 'this file URL is not valid for this client\n');
+        return 'files';
+      }
+      const started = Date.now();
+      if (req.method === 'GET' && !req.headers.range) d.events.emit({ mac, stage: 'file-fetched', detail: { imageId } });
+      const outcome = await d.cache.serve(req, res, imageId);
+      fileRequests.inc({ outcome });
+      if (req.method === 'GET' && !req.headers.range) {
+        const complete = res.writableFinished && res.statusCode < 300;
+        d.events.emit({ mac, stage: complete ? 'file-done' : 'file-error', durationMs: Date.now() - started, detail: { imageId, cache: outcome } });
+      }
+      return 'files';
+    }
+    if (path.startsWith('/v1/callback/')) {
+      await proxyCallback(d.client, req, res, url);
+      return 'callback';
+    }
+    if (path === '/healthz' && read) {
+      const h = d.health();
+      const body = `${JSON.stringify(h)}\n`;
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' }).end(body);
+      return 'healthz';
+    }
+    if (path === '/metrics' && read) {
+      const body = d.metrics.render();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+      return 'metrics';
+    }
+    simple(res, 404, 'not found\n');
+    return 'other';
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 20_000 }, (req, res) => {
+    route(req, res)
+      .then((name) => requests.inc({ route: name, status: `${Math.floor(res.statusCode / 100)}xx` }))
+      .catch((err: unknown) => {
+        d.log.once('http-error', 'HTTP handler failed', { err, url: req.url });
+        requests.inc({ route: 'error', status: '5xx' });
+        if (!res.headersSent) simple(res, 500, 'internal error\n');
+        else res.destroy();
+      });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}

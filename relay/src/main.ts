@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+/**
+ * edgeboot-relay: the composition root and CLI.
+ *
+ *   edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR] [--name NAME]
+ *   edgeboot-relay run --config relay.toml [--http-port N --public-url URL … (config.ts FLAGS)]
+ *
+ * The only file that chooses adapters and starts servers. DHCP and TFTP are attached through
+ * `lanServices` (see LanServiceFactory): they get the snapshot, the nonce registry, the event sink
+ * and the metrics registry from here, and are closed with the rest on SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { Enrolled } from '../../shared/schemas/access.ts';
+import { ConfigError, FLAGS, loadConfig, type RelayConfig } from './config.ts';
+import type { EventSink } from './events.ts';
+import { FileGrants } from './http/file-grants.ts';
+import { ImageCache } from './http/image-cache.ts';
+import { MetricsRegistry } from './http/metrics.ts';
+import { NonceRegistry } from './http/nonces.ts';
+import { bootScriptUrl, ScriptProxy } from './http/script-proxy.ts';
+import { createHttpServer, type Health } from './http/server.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createCloudClient } from './sync/cloud-client.ts';
+import { ensureStateDir, grantKey, loadCredentials, saveCredentials, type Credentials } from './sync/credentials.ts';
+import { EventQueue } from './sync/event-queue.ts';
+import { startHeartbeat } from './sync/heartbeat.ts';
+import { SnapshotStore } from './sync/snapshot-store.ts';
+import { SyncClient } from './sync/sync-client.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** What the LAN servers (DHCP in relay/src/dhcp, TFTP in relay/src/tftp) are given. */
+export interface RelayContext {
+  config: RelayConfig;
+  log: Logger;
+  /** `netbootFor(mac, arch)`: answer this PXE client at all? Local state only, never the WAN. */
+  snapshot: SnapshotStore;
+  /** `issue(mac, ip)` → the nonce for the script URL handed to iPXE (see scriptUrl). */
+  nonces: NonceRegistry;
+  /** The via-relay script URL for iPXE: `http://<relay>/boot?mac=…&nonce=…&arch=…`. */
+  scriptUrl(mac: string, ip: string | null, archCode: number | null): string;
+  events: EventSink;
+  metrics: MetricsRegistry;
+  credentials: Credentials;
+}
+
+/** A LAN server started by the relay; `close` stops it (sockets closed, timers cleared). */
+export interface LanService {
+  close(): Promise<void>;
+}
+export type LanServiceFactory = (ctx: RelayContext) => Promise<LanService>;
+
+export interface Relay {
+  httpUrl: string;
+  context: RelayContext;
+  queue: EventQueue;
+  cache: ImageCache;
+  sync: SyncClient;
+  close(): Promise<void>;
+}
+
+export async function startRelay(config: RelayConfig, credentials: Credentials, opts: { log?: Logger; lanServices?: LanServiceFactory[] } = {}): Promise<Relay> {
+  const log = opts.log ?? createLogger({ component: 'relay', quiet: config.log.quiet });
+  ensureStateDir(config.state_dir);
+  const metrics = new MetricsRegistry();
+  const client = createCloudClient({
+    baseUrl: config.cloud.url ?? credentials.cloudUrl,
+    token: credentials.token,
+    connectTimeoutMs: config.cloud.connect_timeout_ms,
+    ca: config.cloud.ca_file ? readFileSync(config.cloud.ca_file, 'utf8') : undefined,
+    userAgent: `edgeboot-relay/${VERSION}`,
+  });
+  const snapshot = new SnapshotStore(join(config.state_dir, 'snapshot.json'), log.child('sync'));
+  const sync = new SyncClient({ client, store: snapshot, log: log.child('sync'), waitSeconds: config.sync.wait_seconds });
+  const queue = new EventQueue({ dir: join(config.state_dir, 'events'), client, log: log.child('events'), maxBytes: config.events.max_bytes, fsyncIntervalMs: config.events.fsync_interval_ms });
+  const nonces = new NonceRegistry();
+  const grants = new FileGrants(grantKey(config.state_dir));
+  const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes });
+  const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, dir: join(config.state_dir, 'scripts') });
+
+  const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);
+  metrics.gauge('edgeboot_relay_sync_age_seconds', 'seconds since the cloud last confirmed the snapshot (-1: never in this run)', () => syncAge() ?? -1);
+  metrics.gauge('edgeboot_relay_snapshot_machines', 'machines in the held snapshot', () => snapshot.snapshot?.machines.length ?? 0);
+  metrics.gauge('edgeboot_relay_event_queue_depth', 'events on disk not yet acknowledged by the cloud', () => queue.depth);
+  metrics.gauge('edgeboot_relay_events_dropped', 'events dropped (disk cap, refused by the cloud, invalid)', () => [
+    [{ reason: 'disk-cap' }, queue.dropped],
+    [{ reason: 'refused' }, queue.rejected],
+    [{ reason: 'invalid' }, queue.invalid],
+  ]);
+  metrics.gauge('edgeboot_relay_events_shipped', 'events acknowledged by the cloud in this run', () => queue.shipped);
+  metrics.gauge('edgeboot_relay_cloud_reachable', '1 when the last cloud request got an answer', () => (client.reachable ? 1 : 0));
+
+  const health = (): Health => ({
+    ok: snapshot.snapshot !== null,
+    relayId: credentials.relayId,
+    snapshotVersion: snapshot.snapshot?.version ?? null,
+    syncAgeSeconds: syncAge(),
+    queueDepth: queue.depth,
+    cloudReachable: client.reachable && sync.failures === 0,
+  });
+  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.listen, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  sync.start();
+  queue.start();
+  const stopHeartbeat = startHeartbeat(client, log.child('heartbeat'), { version: VERSION, ...addressOf(config.http.public_url) });
+
+  const context: RelayContext = {
+    config,
+    log,
+    snapshot,
+    nonces,
+    scriptUrl: (mac, ip, archCode) => bootScriptUrl(config.http.public_url, mac, nonces.issue(mac, ip), archCode),
+    events: queue,
+    metrics,
+    credentials,
+  };
+  // LAN servers: DHCP (relay/src/dhcp/server.ts) and TFTP (relay/src/tftp/server.ts) are attached
+  // here by the entry point below once they exist; they decide only from `context`.
+  const lan: LanService[] = [];
+  for (const start of opts.lanServices ?? []) lan.push(await start(context));
+
+  let closed: Promise<void> | undefined;
+  return {
+    httpUrl: `http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    context,
+    queue,
+    cache,
+    sync,
+    close: () =>
+      (closed ??= (async () => {
+        for (const s of lan.reverse()) await s.close().catch((err: unknown) => log.error('a LAN service failed to close', { err }));
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat()]);
+        queue.close();
+        cache.close();
+        await client.close();
+      })()),
+  };
+}
+
+function addressOf(url: string): { address?: string } {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return /^[0-9a-fA-F:.]+$/.test(host) ? { address: host } : {};
+}
+
+async function enroll(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { cloud: { type: 'string' }, code: { type: 'string' }, 'state-dir': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } },
+  });
+  if (!values.cloud || !values.code) throw new ConfigError('usage: edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR] [--name NAME]');
+  let cloud: URL;
+  try {
+    cloud = new URL(values.cloud);
+  } catch {
+    throw new ConfigError(`--cloud must be a URL, not ${JSON.stringify(values.cloud)}`);
+  }
+  const stateDir = values['state-dir'] ?? '/var/lib/edgeboot-relay';
+  if (!values.force && loadCredentials(stateDir)) throw new ConfigError(`${stateDir} already holds credentials; use --force to enroll again`);
+  const client = createCloudClient({ baseUrl: cloud.href, token: null });
+  try {
+    const r = await client.json({ method: 'POST', path: '/v1/relays/enroll', json: { code: values.code, name: values.name ?? hostname().slice(0, 64), version: VERSION }, retry: true });
+    if (r.status !== 201) {
+      const msg = (r.body as { error?: { message?: string } })?.error?.message ?? JSON.stringify(r.body);
+      throw new ConfigError(`enrollment refused (${r.status}): ${msg}`);
+    }
+    const e = Enrolled.parse(r.body);
+    saveCredentials(stateDir, {
+      cloudUrl: cloud.href.replace(/\/$/, ''),
+      relayId: e.relay.id,
+      siteId: e.relay.siteId,
+      token: e.token,
+      bootKey: e.bootKey,
+      bootKeyId: e.bootKeyId,
+      enrolledAt: new Date().toISOString(),
+    });
+    console.log(`enrolled relay ${e.relay.id} for site ${e.relay.siteId}; credentials in ${join(stateDir, 'credentials.json')}`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const flagOptions = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, ...flagOptions } });
+  const { config: file, ...overrides } = values as Record<string, string | undefined>;
+  const config = loadConfig(file ?? null, overrides);
+  const creds = loadCredentials(config.state_dir);
+  if (!creds) throw new ConfigError(`no credentials in ${config.state_dir}: run \`edgeboot-relay enroll --cloud URL --code CODE --state-dir ${config.state_dir}\` first`);
+  const log = createLogger({ component: 'relay', quiet: config.log.quiet });
+  const relay = await startRelay(config, creds, { log });
+  log.info('relay running', { http: relay.httpUrl, publicUrl: config.http.public_url, relayId: creds.relayId, siteId: creds.siteId });
+  const stop = (signal: string) => {
+    log.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    relay.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('unclean stop', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.main) {
+  const [command, ...rest] = process.argv.slice(2);
+  const commands: Record<string, (argv: string[]) => Promise<void>> = { enroll, run };
+  const fn = command ? commands[command] : undefined;
+  if (!fn) {
+    console.error('usage: edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR]\n       edgeboot-relay run --config relay.toml [flags]');
+    process.exit(2);
+  }
+  fn(rest).catch((err: unknown) => {
+    console.error(err instanceof ConfigError || (err instanceof Error && err.name === 'ZodError') ? `edgeboot-relay: ${err.message}` : err);
+    process.exit(2);
+  });
+}

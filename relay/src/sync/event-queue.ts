@@ -1,0 +1,344 @@
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { newId } from '../../../shared/ids.ts';
+import { RelayEvent } from '../../../shared/schemas/boot-events.ts';
+import type { EventSink, StageEvent } from '../events.ts';
+import type { Logger } from '../log.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import { backoffMs, sleep } from './backoff.ts';
+import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
+
+/*
+ * The relay's outbox of boot events: an append-only log on disk, shipped in batches to
+ * POST /v1/relay/events, so nothing is lost when the WAN or the relay goes down.
+ *
+ * Layout in `dir`: segments `000000000001.jsonl`, … (one JSON event per line, each with an id
+ * chosen here, `evt_<time><random>`, unique per relay), and `ack.json` = {segment, offset}: the
+ * first byte not yet acknowledged by the cloud, replaced atomically (temp + fsync + rename).
+ *
+ * Delivery is at-least-once from here and exactly-once in the cloud: the ack is written only after
+ * the cloud answered 2xx, so a crash between the two re-sends the batch and the cloud ignores the ids
+ * it already has.
+ *
+ * Durability (fsync policy): emit() never blocks a socket loop. Lines are buffered in memory and
+ * written (write(2), into the page cache) at the end of the current event-loop turn; the segment
+ * is fsynced at most every `fsyncIntervalMs` (default 1 s, group commit), on segment rotation and
+ * on stop(). A process crash therefore loses at most the events of the turn in which it died; a
+ * power loss, at most the last second. A torn last line (crash mid-write) is cut off at start.
+ *
+ * Disk use is bounded: when the segments exceed `maxBytes`, the oldest are deleted and their
+ * unshipped events counted in `dropped` (a relay cut off for weeks keeps the newest history).
+ */
+
+export interface EventQueueOptions {
+  dir: string;
+  client: CloudClient;
+  log: Logger;
+  maxBytes?: number;
+  segmentBytes?: number;
+  fsyncIntervalMs?: number;
+  /** The cloud takes at most 500 events per batch. */
+  batchMaxEvents?: number;
+  /** The cloud caps JSON bodies at 64 KiB; stay under it with room for headers' sake. */
+  batchMaxBytes?: number;
+  /** How long to let events accumulate after a quiet period before shipping. */
+  lingerMs?: number;
+}
+
+interface Position {
+  segment: number;
+  offset: number;
+}
+
+interface Batch {
+  start: Position;
+  end: Position;
+  body: string;
+  count: number;
+}
+
+const SEGMENT = /^(\d{12})\.jsonl$/;
+const name = (n: number) => `${String(n).padStart(12, '0')}.jsonl`;
+const WRAP_BYTES = '{"events":[]}'.length;
+
+export class EventQueue implements EventSink {
+  readonly #o: Required<Omit<EventQueueOptions, 'client' | 'log'>>;
+  readonly #client: CloudClient;
+  readonly #log: Logger;
+  #segments: number[] = [];
+  #sizes = new Map<number, number>();
+  #fd = -1;
+  #ack: Position = { segment: 1, offset: 0 };
+  #buffer: string[] = [];
+  #flushScheduled = false;
+  #dirty = false;
+  #fsyncTimer: NodeJS.Timeout | undefined;
+  #wake: (() => void) | undefined;
+  #stop = new AbortController();
+  #loop: Promise<void> | undefined;
+  #splitLimit = Infinity;
+
+  depth = 0;
+  dropped = 0;
+  rejected = 0;
+  invalid = 0;
+  shipped = 0;
+  lastShippedAt: number | null = null;
+
+  constructor(opts: EventQueueOptions) {
+    this.#o = {
+      dir: opts.dir,
+      maxBytes: opts.maxBytes ?? 64 * 1024 * 1024,
+      segmentBytes: opts.segmentBytes ?? 1024 * 1024,
+      fsyncIntervalMs: opts.fsyncIntervalMs ?? 1000,
+      batchMaxEvents: opts.batchMaxEvents ?? 500,
+      batchMaxBytes: opts.batchMaxBytes ?? 60 * 1024,
+      lingerMs: opts.lingerMs ?? 100,
+    };
+    this.#client = opts.client;
+    this.#log = opts.log;
+    this.#open();
+  }
+
+  #open(): void {
+    mkdirSync(this.#o.dir, { recursive: true, mode: 0o700 });
+    this.#segments = readdirSync(this.#o.dir)
+      .map((f) => SEGMENT.exec(f)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    try {
+      const a = JSON.parse(readFileSync(join(this.#o.dir, 'ack.json'), 'utf8')) as Position;
+      if (Number.isInteger(a.segment) && Number.isInteger(a.offset)) this.#ack = a;
+    } catch {
+      this.#ack = { segment: this.#segments[0] ?? 1, offset: 0 };
+    }
+    // Segments wholly acknowledged before a crash are garbage now.
+    for (const s of this.#segments.filter((s) => s < this.#ack.segment)) unlinkSync(join(this.#o.dir, name(s)));
+    this.#segments = this.#segments.filter((s) => s >= this.#ack.segment);
+    if (this.#segments.length === 0) this.#segments.push(this.#ack.segment);
+    const current = this.#segments.at(-1)!;
+    this.#fd = openSync(join(this.#o.dir, name(current)), 'a+', 0o600);
+    this.#cutTornLine(current);
+    for (const s of this.#segments) this.#sizes.set(s, statSync(join(this.#o.dir, name(s))).size);
+    this.depth = this.#countLines(this.#ack);
+  }
+
+  /** A crash mid-write leaves a line without its newline: drop it, or the next append would fuse with it. */
+  #cutTornLine(segment: number): void {
+    const size = fstatSync(this.#fd).size;
+    if (size === 0) return;
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+    readSync(this.#fd, tail, 0, tail.length, size - tail.length);
+    if (tail[tail.length - 1] === 0x0a) return;
+    const lastNl = tail.lastIndexOf(0x0a);
+    const keep = lastNl < 0 ? size - tail.length : size - tail.length + lastNl + 1;
+    ftruncateSync(this.#fd, keep);
+    this.#log.warn('cut a torn event line left by a crash', { segment, bytes: size - keep });
+  }
+
+  #countLines(from: Position): number {
+    let n = 0;
+    for (const s of this.#segments) {
+      if (s < from.segment) continue;
+      const data = readFileSync(join(this.#o.dir, name(s)));
+      for (let i = s === from.segment ? from.offset : 0; i < data.length; i++) if (data[i] === 0x0a) n++;
+    }
+    return n;
+  }
+
+  emit(e: StageEvent): void {
+    const event = { id: newId('event'), ...e, at: e.at ?? new Date().toISOString() };
+    const parsed = RelayEvent.safeParse(event);
+    if (!parsed.success) {
+      // A bad event would make the cloud refuse its whole batch: keep it out of the queue.
+      this.invalid++;
+      this.#log.once('invalid-event', 'dropped an event the cloud would refuse', { stage: e.stage, issue: parsed.error.issues[0]?.message });
+      return;
+    }
+    this.#buffer.push(`${JSON.stringify(parsed.data)}\n`);
+    this.depth++;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes buffered events to the segment (page cache); fsync follows on the timer. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#buffer.length === 0 || this.#fd < 0) return;
+    const data = Buffer.from(this.#buffer.join(''));
+    this.#buffer = [];
+    let off = 0;
+    while (off < data.length) off += writeSync(this.#fd, data, off, data.length - off);
+    const current = this.#segments.at(-1)!;
+    this.#sizes.set(current, (this.#sizes.get(current) ?? 0) + data.length);
+    this.#dirty = true;
+    this.#fsyncTimer ??= setTimeout(() => this.#sync(), this.#o.fsyncIntervalMs);
+    if ((this.#sizes.get(current) ?? 0) >= this.#o.segmentBytes) this.#rotate();
+    this.#enforceCap();
+    this.#wake?.();
+  }
+
+  #sync(): void {
+    clearTimeout(this.#fsyncTimer);
+    this.#fsyncTimer = undefined;
+    if (this.#dirty && this.#fd >= 0) fsyncSync(this.#fd);
+    this.#dirty = false;
+  }
+
+  #rotate(): void {
+    this.#sync();
+    closeSync(this.#fd);
+    const next = this.#segments.at(-1)! + 1;
+    this.#segments.push(next);
+    this.#sizes.set(next, 0);
+    this.#fd = openSync(join(this.#o.dir, name(next)), 'a+', 0o600);
+  }
+
+  #enforceCap(): void {
+    let total = 0;
+    for (const s of this.#segments) total += this.#sizes.get(s) ?? 0;
+    while (total > this.#o.maxBytes && this.#segments.length > 1) {
+      const oldest = this.#segments.shift()!;
+      const lost = this.#countLinesOf(oldest, oldest === this.#ack.segment ? this.#ack.offset : 0);
+      unlinkSync(join(this.#o.dir, name(oldest)));
+      total -= this.#sizes.get(oldest) ?? 0;
+      this.#sizes.delete(oldest);
+      this.dropped += lost;
+      this.depth -= lost;
+      if (this.#ack.segment <= oldest) this.#saveAck({ segment: this.#segments[0]!, offset: 0 });
+      this.#log.once('queue-full', 'event queue over its disk cap: dropped the oldest events', { lost, dropped: this.dropped });
+    }
+  }
+
+  #countLinesOf(segment: number, from: number): number {
+    const data = readFileSync(join(this.#o.dir, name(segment)));
+    let n = 0;
+    for (let i = from; i < data.length; i++) if (data[i] === 0x0a) n++;
+    return n;
+  }
+
+  #saveAck(p: Position): void {
+    this.#ack = p;
+    writeFileAtomic(join(this.#o.dir, 'ack.json'), JSON.stringify(p));
+  }
+
+  /** The next batch from the acknowledged position, within the cloud's count and size limits. */
+  #readBatch(): Batch | null {
+    let pos = { ...this.#ack };
+    // Move past segments the cloud already has all of (the writer moved on from them).
+    while (pos.segment !== this.#segments.at(-1) && pos.offset >= (this.#sizes.get(pos.segment) ?? 0)) {
+      unlinkSync(join(this.#o.dir, name(pos.segment)));
+      this.#sizes.delete(pos.segment);
+      this.#segments.shift();
+      pos = { segment: this.#segments[0]!, offset: 0 };
+      this.#saveAck(pos);
+    }
+    const size = this.#sizes.get(pos.segment) ?? 0;
+    if (pos.offset >= size) return null;
+    const maxEvents = Math.min(this.#o.batchMaxEvents, this.#splitLimit);
+    const fd = pos.segment === this.#segments.at(-1) ? this.#fd : openSync(join(this.#o.dir, name(pos.segment)), 'r');
+    try {
+      const chunk = Buffer.alloc(Math.min(size - pos.offset, this.#o.batchMaxBytes + 1));
+      const got = readSync(fd, chunk, 0, chunk.length, pos.offset);
+      const lines: string[] = [];
+      let bytes = WRAP_BYTES;
+      let at = 0;
+      while (lines.length < maxEvents) {
+        const nl = chunk.indexOf(0x0a, at);
+        if (nl < 0 || nl >= got) break;
+        const line = chunk.toString('utf8', at, nl);
+        const extra = line.length + (lines.length > 0 ? 1 : 0);
+        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) break;
+        bytes += extra;
+        at = nl + 1;
+        lines.push(line);
+      }
+      if (lines.length === 0) return null;
+      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${lines.join(',')}]}`, count: lines.length };
+    } finally {
+      if (fd !== this.#fd) closeSync(fd);
+    }
+  }
+
+  #acknowledge(b: Batch): void {
+    // The cap may have dropped this segment while the batch was in flight.
+    if (this.#ack.segment !== b.start.segment || this.#ack.offset !== b.start.offset) return;
+    this.#saveAck(b.end);
+    this.depth -= b.count;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    let failures = 0;
+    signal.addEventListener('abort', () => this.#wake?.(), { once: true });
+    while (!signal.aborted) {
+      this.flush();
+      const batch = this.#readBatch();
+      if (!batch) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 5_000);
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+          if (signal.aborted) resolve();
+        });
+        this.#wake = undefined;
+        if (!(await sleep(this.#o.lingerMs, signal))) break;
+        continue;
+      }
+      let ok = false;
+      try {
+        const res = await this.#client.json({ method: 'POST', path: '/v1/relay/events', body: batch.body, headers: { 'content-type': 'application/json' }, retry: true, signal });
+        if (res.status >= 200 && res.status < 300) {
+          this.#acknowledge(batch);
+          this.shipped += batch.count;
+          this.lastShippedAt = Date.now();
+          this.#splitLimit = Infinity;
+          ok = true;
+        } else if ((res.status === 400 || res.status === 413 || res.status === 422) && batch.count > 1) {
+          // Halve until the refused event is alone, then drop just that one.
+          this.#splitLimit = Math.ceil(batch.count / 2);
+          ok = true;
+        } else if (res.status === 400 || res.status === 422) {
+          this.#acknowledge(batch);
+          this.rejected++;
+          this.#splitLimit = Infinity;
+          this.#log.warn('the cloud refused an event; dropped it', { status: res.status, body: JSON.stringify(res.body).slice(0, 300) });
+          ok = true;
+        } else {
+          this.#log.once(`events-${res.status}`, 'the cloud did not take an event batch', { status: res.status });
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        if (!(err instanceof CloudUnreachableError)) this.#log.error('event shipping failed', { err });
+        this.#log.once('events-unreachable', 'cannot ship events: cloud unreachable', { depth: this.depth });
+      }
+      failures = ok ? 0 : failures + 1;
+      if (!ok && !(await sleep(500 + backoffMs(failures, 1_000, 30_000), signal))) break;
+    }
+  }
+
+  /** Stops shipping, writes and fsyncs what is buffered. Events emitted later are still written. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#wake?.();
+    await this.#loop;
+    this.flush();
+    this.#sync();
+  }
+
+  close(): void {
+    this.flush();
+    this.#sync();
+    if (this.#fd >= 0) closeSync(this.#fd);
+    this.#fd = -1;
+  }
+}

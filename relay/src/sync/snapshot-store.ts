@@ -1,0 +1,92 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { normalizeMac } from '../../../shared/mac.ts';
+import type { Arch } from '../../../shared/schemas/common.ts';
+import { RelaySnapshot, type Netboot } from '../../../shared/schemas/relay-sync.ts';
+import type { Logger } from '../log.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+
+/**
+ * The site snapshot the DHCP loop decides from (issue C: "decisions never wait on the WAN"). Kept in
+ * memory with a MAC index, and persisted atomically so a relay restarted while the cloud is down
+ * still answers the machines it knew. Without any snapshot the relay answers nobody (fail closed).
+ */
+export class SnapshotStore {
+  readonly #path: string;
+  readonly #log: Logger;
+  #snapshot: RelaySnapshot | null = null;
+  #byMac = new Map<string, Netboot>();
+  /** When the cloud last confirmed this snapshot (200 or 304); null if only loaded from disk. */
+  confirmedAt: number | null = null;
+  /** When the snapshot was last stored (from the cloud, now or in an earlier run). */
+  storedAt: number | null = null;
+
+  constructor(path: string, log: Logger) {
+    this.#path = path;
+    this.#log = log;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#load();
+  }
+
+  #load(): void {
+    let text: string;
+    try {
+      text = readFileSync(this.#path, 'utf8');
+    } catch {
+      return;
+    }
+    try {
+      const saved = JSON.parse(text) as { storedAt: number; snapshot: unknown };
+      this.#install(RelaySnapshot.parse(saved.snapshot));
+      this.storedAt = saved.storedAt;
+    } catch (err) {
+      this.#log.error('ignoring an unreadable saved snapshot', { path: this.#path, err });
+    }
+  }
+
+  #install(s: RelaySnapshot): void {
+    const index = new Map<string, Netboot>();
+    for (const m of s.machines) {
+      const mac = normalizeMac(m.mac);
+      if (mac) index.set(mac, m.netboot);
+    }
+    this.#snapshot = s;
+    this.#byMac = index;
+  }
+
+  get snapshot(): RelaySnapshot | null {
+    return this.#snapshot;
+  }
+
+  /** The strong ETag of the held snapshot, for If-None-Match. */
+  get etag(): string | null {
+    return this.#snapshot ? `"${this.#snapshot.version}"` : null;
+  }
+
+  /** Installs and persists a snapshot from the cloud (validated by the caller's schema parse). */
+  replace(s: RelaySnapshot, now = Date.now()): void {
+    writeFileAtomic(this.#path, JSON.stringify({ storedAt: now, snapshot: s }));
+    this.#install(s);
+    this.storedAt = now;
+    this.confirmedAt = now;
+  }
+
+  confirm(now = Date.now()): void {
+    this.confirmedAt = now;
+  }
+
+  /**
+   * Whether to answer this client's PXE request at all (shared/schemas/relay-sync.ts): a listed
+   * machine follows its `netboot` (true, false, or a list of architectures), any other MAC the site
+   * default. A machine that should boot locally gets no answer, so its firmware falls through to disk.
+   */
+  netbootFor(mac: string, arch: Arch | null): boolean {
+    if (!this.#snapshot) return false;
+    const key = normalizeMac(mac);
+    if (key === null) return false;
+    const n = this.#byMac.get(key);
+    if (n === undefined) return this.#snapshot.unknownMachines.netboot;
+    if (typeof n === 'boolean') return n;
+    return arch !== null && n.includes(arch);
+  }
+}

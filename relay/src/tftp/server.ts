@@ -1,0 +1,298 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { Logger } from '../log.ts';
+import { decodeTftp, encodeDataHeader, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
+import type { Content, ContentProvider } from './content.ts';
+import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type TransferLimits } from './transfer.ts';
+
+/**
+ * The TFTP socket loop, kept thin: decode → state machine (transfer.ts) → send. Read-only.
+ *
+ * - One listening socket takes requests; each accepted RRQ gets its own socket bound to the
+ *   listening address and an ephemeral port (RFC 1350 §4: the server's TID), so replies leave from
+ *   the address the client asked, not whichever one routing picks.
+ * - Refusals (bad name, not found, WRQ, limits) are answered from the listening socket: binding a
+ *   socket per refused request would let a flood of bad RRQs exhaust ports.
+ * - A packet on a transfer socket from another address or port gets ERROR 5 and the transfer goes on.
+ * - A repeated RRQ from the same client port while its transfer runs (a client retrying because our
+ *   first answer was slow) is dropped, not answered with a second transfer.
+ * - Nothing is logged per packet: drops are counted by reason (`stats()`, for /metrics) and logged at
+ *   most once per reason per interval.
+ * - Events: a transfer emits `tftp-start` with its first DATA, then `tftp-done` or `tftp-error`. A
+ *   refused request or a size probe (UEFI's OACK-then-ERROR) emits nothing, so a flood of bad
+ *   requests cannot flood the event queue. The server knows addresses, not MACs: `macFor` lets the
+ *   composition root map one (DHCP knows which MAC it gave which address).
+ */
+
+export interface TftpEvent {
+  mac?: string;
+  /** The client's IP address. */
+  client: string;
+  stage: 'tftp-start' | 'tftp-done' | 'tftp-error';
+  at: string;
+  durationMs?: number;
+  detail: Record<string, string | number>;
+}
+
+export interface TftpServerOptions {
+  address: string;
+  /** Default 69; 0 picks a free port (tests). */
+  port?: number;
+  content: ContentProvider;
+  limits?: Partial<TransferLimits>;
+  /** Concurrent transfers in all; beyond it a request is refused with ERROR 0, not queued. */
+  maxTransfers?: number;
+  /** Concurrent transfers per client address. */
+  maxPerClient?: number;
+  onEvent?: (e: TftpEvent) => void;
+  macFor?: (address: string) => string | undefined;
+  logger?: Logger;
+  /** Milliseconds clock for durations (tests). */
+  now?: () => number;
+}
+
+export interface TftpStats {
+  transfersStarted: number;
+  transfersCompleted: number;
+  transfersAborted: number;
+  /** Transfers the client ended after the OACK (size probes): neither completed nor failed. */
+  sizeProbes: number;
+  active: number;
+  /** Payload bytes sent, retransmissions included. */
+  bytesSent: number;
+  /** Requests answered with an ERROR, by reason. */
+  refused: Record<string, number>;
+  /** Packets ignored, by reason. */
+  drops: Record<string, number>;
+}
+
+export interface TftpServer {
+  listen(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+  stats(): TftpStats;
+}
+
+interface Running {
+  key: string;
+  client: RemoteInfo;
+  file: string;
+  transfer: Transfer;
+  content: Content;
+  socket: Socket;
+  timer: NodeJS.Timeout;
+  startedAt: number;
+  dataSent: boolean;
+  ended: boolean;
+}
+
+export function createTftpServer(opts: TftpServerOptions): TftpServer {
+  const limits: TransferLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const maxTransfers = opts.maxTransfers ?? 512;
+  const maxPerClient = opts.maxPerClient ?? 8;
+  const now = opts.now ?? Date.now;
+  const log = opts.logger?.child('tftp');
+  const stats: TftpStats = { transfersStarted: 0, transfersCompleted: 0, transfersAborted: 0, sizeProbes: 0, active: 0, bytesSent: 0, refused: {}, drops: {} };
+  const running = new Map<string, Running>();
+  const perClient = new Map<string, number>();
+  let listener: Socket | undefined;
+
+  const drop = (reason: string, from?: RemoteInfo, err?: unknown) => {
+    stats.drops[reason] = (stats.drops[reason] ?? 0) + 1;
+    log?.once(reason, 'tftp packet dropped', { from: from ? `${from.address}:${from.port}` : undefined, error: err instanceof Error ? err.message : undefined });
+  };
+
+  const refuse = (to: RemoteInfo, reason: string, code: number, message: string) => {
+    stats.refused[reason] = (stats.refused[reason] ?? 0) + 1;
+    listener?.send(encodeError(code, message), to.port, to.address);
+  };
+
+  const emit = (r: Running, stage: TftpEvent['stage'], detail: Record<string, string | number>, withDuration: boolean) => {
+    if (!opts.onEvent) return;
+    const mac = opts.macFor?.(r.client.address);
+    const e: TftpEvent = { client: r.client.address, stage, at: new Date(now()).toISOString(), detail: { file: r.file, ...detail } };
+    if (mac) e.mac = mac;
+    if (withDuration) e.durationMs = Math.max(0, Math.round(now() - r.startedAt));
+    try {
+      opts.onEvent(e);
+    } catch (err) {
+      log?.once('event-sink', 'tftp event sink threw', { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  const end = (r: Running) => {
+    if (r.ended) return;
+    r.ended = true;
+    clearTimeout(r.timer);
+    running.delete(r.key);
+    const n = (perClient.get(r.client.address) ?? 1) - 1;
+    if (n <= 0) perClient.delete(r.client.address);
+    else perClient.set(r.client.address, n);
+    stats.active = running.size;
+    r.content.close();
+    try {
+      r.socket.close();
+    } catch {
+      // already closed by an error
+    }
+  };
+
+  const act = (r: Running, actions: TransferAction[], from: RemoteInfo) => {
+    let sent = false;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send-oack':
+          r.socket.send(encodeOack(a.options), r.client.port, r.client.address);
+          sent = true;
+          break;
+        case 'send-data': {
+          const payload = r.content.read(a.offset, a.length);
+          r.socket.send([encodeDataHeader(a.block), payload], r.client.port, r.client.address);
+          stats.bytesSent += a.length;
+          sent = true;
+          if (!r.dataSent) {
+            r.dataSent = true;
+            emit(r, 'tftp-start', { size: r.transfer.size, blksize: r.transfer.blksize, windowsize: r.transfer.windowsize }, false);
+          }
+          break;
+        }
+        case 'finish':
+          stats.transfersCompleted++;
+          emit(r, 'tftp-done', { bytes: r.transfer.size }, true);
+          end(r);
+          return;
+        case 'abort':
+          if (a.reason === 'size-probe') stats.sizeProbes++;
+          else {
+            stats.transfersAborted++;
+            emit(r, 'tftp-error', { reason: a.reason, acked: r.transfer.progress.acked }, true);
+          }
+          if (a.error) sendThenEnd(r, encodeError(a.error.code, a.error.message));
+          else end(r);
+          return;
+        case 'reject-foreign':
+          drop('foreign-tid', from);
+          r.socket.send(encodeError(a.code, a.message), from.port, from.address);
+          break;
+        case 'ignore':
+          drop(a.reason, from);
+          break;
+      }
+    }
+    if (sent) r.timer.refresh();
+  };
+
+  /** Runs actions, turning any throw (a file that shrank, a closed socket) into an aborted transfer. */
+  const safely = (r: Running, actions: () => TransferAction[], from: RemoteInfo) => {
+    try {
+      act(r, actions(), from);
+    } catch (err) {
+      if (r.ended) return;
+      stats.transfersAborted++;
+      log?.once('transfer-failed', 'tftp transfer failed', { file: r.file, error: err instanceof Error ? err.message : String(err) });
+      emit(r, 'tftp-error', { reason: 'internal' }, true);
+      sendThenEnd(r, encodeError(ERROR_CODE.UNDEFINED, 'Transfer failed'));
+    }
+  };
+
+  /** A last packet to the client (an ERROR), closing the socket once it has left. */
+  const sendThenEnd = (r: Running, packet: Buffer) => {
+    clearTimeout(r.timer);
+    try {
+      r.socket.send(packet, r.client.port, r.client.address, () => end(r));
+    } catch {
+      end(r);
+    }
+  };
+
+  const start = (req: RequestPacket, client: RemoteInfo) => {
+    const key = `${client.address}:${client.port}`;
+    if (running.has(key)) return drop('duplicate-request', client);
+    if (req.mode !== 'octet') return refuse(client, 'mode', ERROR_CODE.UNDEFINED, 'Only octet mode is served');
+    if (running.size >= maxTransfers) return refuse(client, 'busy', ERROR_CODE.UNDEFINED, 'Server busy, try again');
+    if ((perClient.get(client.address) ?? 0) >= maxPerClient) return refuse(client, 'client-busy', ERROR_CODE.UNDEFINED, 'Too many transfers from this client');
+    const opened = opts.content.open(req.filename);
+    if (!opened.ok) return refuse(client, opened.reason, opened.code, opened.message);
+    const content = opened.content;
+    const negotiation = negotiate(requestOptions(req.options), content.size, limits, req.options);
+    const transfer = new Transfer(content.size, negotiation, limits);
+    const socket = createSocket({ type: 'udp4' });
+    const r: Running = {
+      key,
+      client,
+      file: req.filename,
+      transfer,
+      content,
+      socket,
+      startedAt: now(),
+      dataSent: false,
+      ended: false,
+      timer: setTimeout(() => safely(r, () => transfer.handle({ type: 'timeout' }), client), transfer.timeoutMs),
+    };
+    running.set(key, r);
+    perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
+    stats.active = running.size;
+    stats.transfersStarted++;
+    socket.on('error', (err) => {
+      log?.once('transfer-socket', 'tftp transfer socket error', { error: err.message });
+      if (r.ended) return;
+      stats.transfersAborted++;
+      emit(r, 'tftp-error', { reason: 'socket' }, true);
+      end(r);
+    });
+    socket.on('message', (msg, from) => {
+      if (from.address !== client.address || from.port !== client.port) {
+        return safely(r, () => transfer.handle({ type: 'foreign' }), from);
+      }
+      let pkt;
+      try {
+        pkt = decodeTftp(msg);
+      } catch (err) {
+        return drop('malformed', from, err);
+      }
+      safely(r, () => transfer.handle(pkt.op === 'ack' ? { type: 'ack', block: pkt.block } : pkt.op === 'error' ? { type: 'error', code: pkt.code, message: pkt.message } : { type: 'unexpected' }), from);
+    });
+    socket.bind({ address: opts.address, port: 0, exclusive: true }, () => safely(r, () => transfer.handle({ type: 'start' }), client));
+  };
+
+  const onRequest = (msg: Buffer, from: RemoteInfo) => {
+    let pkt;
+    try {
+      pkt = decodeTftp(msg);
+    } catch (err) {
+      return drop('malformed', from, err);
+    }
+    if (pkt.op === 'wrq') return refuse(from, 'write', ERROR_CODE.ACCESS_VIOLATION, 'Read-only server');
+    if (pkt.op !== 'rrq') return drop('not-a-request', from);
+    start(pkt, from);
+  };
+
+  return {
+    listen() {
+      return new Promise((resolve, reject) => {
+        // Bursts (every machine of a rack powered on at once) queue here while the loop works.
+        const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+        listener = s;
+        s.once('error', reject);
+        s.on('message', (msg, from) => {
+          try {
+            onRequest(msg, from);
+          } catch (err) {
+            drop('internal', from, err);
+          }
+        });
+        s.bind({ address: opts.address, port: opts.port ?? 69, exclusive: true }, () => {
+          s.off('error', reject);
+          s.on('error', (err) => log?.once('listener-socket', 'tftp listening socket error', { error: err.message }));
+          const a = s.address();
+          resolve({ address: a.address, port: a.port });
+        });
+      });
+    },
+    async close() {
+      for (const r of [...running.values()]) end(r);
+      const s = listener;
+      listener = undefined;
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+    stats: () => ({ ...stats, refused: { ...stats.refused }, drops: { ...stats.drops } }),
+  };
+}

@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileGrants } from '../../relay/src/http/file-grants.ts';
+import { NonceRegistry } from '../../relay/src/http/nonces.ts';
+import { bootScriptUrl } from '../../relay/src/http/script-proxy.ts';
+import type { Credentials } from '../../relay/src/sync/credentials.ts';
+import { call, randomMac } from '../contract/target.ts';
+import { get, startTestRelay, type RelayUnderTest } from './support/relay-harness.ts';
+import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from './support/test-cloud.ts';
+
+let cloud: TestCloud;
+let creds: Credentials;
+let site: string;
+let relay: RelayUnderTest;
+let kernel: { id: string; bytes: Uint8Array };
+let initrd: { id: string; bytes: Uint8Array };
+
+beforeAll(async () => {
+  cloud = await startTestCloud();
+  site = await createSite(cloud);
+  creds = await enrolledCredentials(cloud, site);
+  const k = randomBytesOf(300 * 1024);
+  const i = randomBytesOf(700 * 1024);
+  kernel = { id: (await uploadImage(cloud, k)).id, bytes: k };
+  initrd = { id: (await uploadImage(cloud, i)).id, bytes: i };
+  relay = await startTestRelay(creds);
+});
+afterAll(async () => {
+  await relay?.close();
+  await cloud?.close();
+});
+
+/** What the DHCP layer does: a nonce for this MAC and client address, in the script URL. */
+const scriptUrl = (r: RelayUnderTest, mac: string, ip = '127.0.0.1') => r.context.scriptUrl(mac, ip, 0);
+const fileUrls = (script: string) => [...script.matchAll(/http:\/\/\S+\/files\/img_[0-9a-z]+\/\S+/g)].map((m) => m[0]);
+
+describe('boot script proxy', () => {
+  it('serves the script with image URLs rewritten to grants for this client', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id, initrd.id]);
+    const r = await get(scriptUrl(relay, mac));
+    expect(r.status).toBe(200);
+    const script = r.body.toString();
+    expect(script).toMatch(/^#!ipxe/);
+    expect(script).not.toContain('/v1/files/');
+    expect(script).toContain(`${relay.httpUrl}/v1/callback`); // callbacks come through this relay
+    const urls = fileUrls(script);
+    expect(new Set(urls.map((u) => u.split('/')[4]))).toEqual(new Set([kernel.id, initrd.id]));
+    const k = await get(urls.find((u) => u.includes(kernel.id))!);
+    expect(k.status).toBe(200);
+    expect(Buffer.compare(k.body, Buffer.from(kernel.bytes))).toBe(0);
+  });
+
+  it('refuses without a nonce, with a used one, or with another MAC\'s (403)', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id]);
+    expect((await get(`${relay.httpUrl}/boot?mac=${mac}&arch=0`)).status).toBe(403);
+    expect((await get(`${relay.httpUrl}/boot?mac=${mac}&nonce=forged&arch=0`)).status).toBe(403);
+    const url = scriptUrl(relay, mac);
+    expect((await get(url)).status).toBe(200);
+    expect((await get(url)).status).toBe(403); // single use
+    const other = scriptUrl(relay, randomMac());
+    expect((await get(other.replace(/mac=[^&]+/, `mac=${mac.replaceAll(':', '-')}`))).status).toBe(403);
+  });
+
+  it('refuses a nonce presented from another client address, and grants do not travel either', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id]);
+    expect((await get(scriptUrl(relay, mac, '127.0.0.1'), { localAddress: '127.0.0.2' })).status).toBe(403);
+    const r = await get(scriptUrl(relay, mac, '127.0.0.2'), { localAddress: '127.0.0.2' });
+    expect(r.status).toBe(200);
+    const url = fileUrls(r.body.toString())[0]!;
+    expect((await get(url, { localAddress: '127.0.0.3' })).status).toBe(403);
+    expect((await get(url.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')), { localAddress: '127.0.0.2' })).status).toBe(403);
+    expect((await get(url, { localAddress: '127.0.0.2' })).status).toBe(200);
+  });
+
+  it('passes the cloud\'s refusal through instead of falling back to the cache', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id]);
+    expect((await get(scriptUrl(relay, mac))).status).toBe(200); // now a script is cached for it
+    const r = await get(`${scriptUrl(relay, mac)}&choose=prf_${'0'.repeat(26)}`);
+    expect(r.status).toBe(403);
+    expect(r.body.toString()).toMatch(/not an item of the menu/);
+  });
+
+  it('rewrites menu items to the relay with a fresh nonce for the same client', async () => {
+    const { profileId } = await bootableMachine(cloud, site, [kernel.id]);
+    const mac = randomMac();
+    const menu = await call(cloud, 'POST', '/v1/profiles', { json: { name: `menu-${Date.now()}`, spec: { kind: 'menu', items: [{ label: 'Install', profileId }] } } });
+    await call(cloud, 'POST', '/v1/machines', { json: { mac, siteId: site, arch: 'bios' } });
+    expect((await call(cloud, 'POST', '/v1/assignments', { json: { profileId: menu.body.id, selector: { mac } } })).status).toBe(201);
+    const r = await get(scriptUrl(relay, mac));
+    const script = r.body.toString();
+    const choice = /chain (\S+choose=prf_[0-9a-z]+)/.exec(script)?.[1];
+    expect(choice, script).toMatch(new RegExp(`^${relay.httpUrl}/boot\\?mac=[0-9a-f-]+&nonce=[A-Za-z0-9_-]+&arch=0&choose=${profileId}$`));
+    const chosen = await get(choice!);
+    expect(chosen.status).toBe(200);
+    expect(fileUrls(chosen.body.toString()).length).toBeGreaterThan(0);
+    expect((await get(choice!, { localAddress: '127.0.0.2' })).status).toBe(403);
+  });
+});
+
+describe('WAN cut', () => {
+  it('a known machine still gets its script and images from the relay, also after a relay restart', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id, initrd.id]);
+    const first = await get(scriptUrl(relay, mac));
+    for (const u of fileUrls(first.body.toString())) expect((await get(u)).status).toBe(200);
+    await cloud.stop();
+    try {
+      const cut = await get(scriptUrl(relay, mac));
+      expect(cut.status).toBe(200);
+      expect(cut.headers['x-edgeboot-source']).toBe('cache');
+      const urls = fileUrls(cut.body.toString());
+      expect(urls).toHaveLength(fileUrls(first.body.toString()).length);
+      const got = await get(urls.find((u) => u.includes(initrd.id))!);
+      expect(got.status).toBe(200);
+      expect(Buffer.compare(got.body, Buffer.from(initrd.bytes))).toBe(0);
+      // A machine it never saw cannot be answered from a cache.
+      expect((await get(scriptUrl(relay, randomMac()))).status).toBe(503);
+
+      const port = relay.port;
+      await relay.close();
+      relay = await startTestRelay(creds, { stateDir: relay.stateDir, port });
+      const after = await get(scriptUrl(relay, mac));
+      expect(after.status).toBe(200);
+      const k = await get(fileUrls(after.body.toString()).find((u) => u.includes(kernel.id))!);
+      expect(Buffer.compare(k.body, Buffer.from(kernel.bytes))).toBe(0);
+      // Grants minted before the restart still work (the key is in the state dir).
+      expect((await get(fileUrls(first.body.toString())[0]!)).status).toBe(200);
+    } finally {
+      await cloud.start();
+    }
+  });
+});
+
+describe('nonces and grants', () => {
+  it('a nonce expires after its lifetime and binds to the first address when issued without one', () => {
+    let now = 1_000_000;
+    const n = new NonceRegistry({ ttlMs: 1000, now: () => now });
+    const mac = '52:54:00:aa:bb:cc';
+    const a = n.issue(mac, '10.0.0.5');
+    expect(n.check(a, '52-54-00-AA-BB-CC', '::ffff:10.0.0.5')).toBe('ok');
+    now += 1000;
+    expect(n.check(a, mac, '10.0.0.5')).toBe('expired');
+    const b = n.issue(mac, null);
+    expect(n.check(b, mac, '10.0.0.9')).toBe('ok');
+    expect(n.check(b, mac, '10.0.0.8')).toBe('wrong-address');
+    expect(n.check(null, mac, '10.0.0.9')).toBe('missing');
+  });
+
+  it('keeps a bounded number of nonces, forgetting the oldest', () => {
+    const n = new NonceRegistry({ max: 3 });
+    const first = n.issue('52:54:00:00:00:01', '10.0.0.1');
+    for (let i = 0; i < 3; i++) n.issue('52:54:00:00:00:02', '10.0.0.2');
+    expect(n.size).toBe(3);
+    expect(n.check(first, '52:54:00:00:00:01', '10.0.0.1')).toBe('unknown');
+  });
+
+  it('a grant is valid only for its image, its client address and until its expiry', () => {
+    let now = 5_000_000;
+    const g = new FileGrants(Buffer.alloc(32, 7), { ttlMs: 60_000, now: () => now });
+    const t = g.mint('img_a', '10.0.0.5', '52:54:00:aa:bb:cc');
+    expect(g.verify('img_a', '10.0.0.5', t)).toBe('52:54:00:aa:bb:cc');
+    expect(g.verify('img_b', '10.0.0.5', t)).toBeNull();
+    expect(g.verify('img_a', '10.0.0.6', t)).toBeNull();
+    expect(g.verify('img_a', '10.0.0.5', t.replace(/\.[0-9a-f]{12}\./, '.525400aabbcd.'))).toBeNull();
+    now += 60_000;
+    expect(g.verify('img_a', '10.0.0.5', t)).toBeNull();
+    expect(new FileGrants(Buffer.alloc(32, 8)).verify('img_a', '10.0.0.5', t)).toBeNull();
+  });
+
+  it('writes the script URL for iPXE with the MAC spelled out and the arch', () => {
+    expect(bootScriptUrl('http://10.0.0.1:8080', '52:54:00:AA:BB:CC', 'n0nce', 7)).toBe('http://10.0.0.1:8080/boot?mac=52-54-00-aa-bb-cc&nonce=n0nce&arch=7');
+  });
+});

@@ -1,0 +1,158 @@
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../../cloud/src/ports/sql-database.ts';
+import { createLogger } from '../../relay/src/log.ts';
+import { createCloudClient } from '../../relay/src/sync/cloud-client.ts';
+import type { Credentials } from '../../relay/src/sync/credentials.ts';
+import { EventQueue } from '../../relay/src/sync/event-queue.ts';
+import { randomMac } from '../contract/target.ts';
+import { startTestRelay, tempDir, until } from './support/relay-harness.ts';
+import { createSite, enrolledCredentials, startTestCloud, type TestCloud } from './support/test-cloud.ts';
+
+const quiet = createLogger({ write: () => undefined });
+let cloud: TestCloud;
+let creds: Credentials;
+
+beforeAll(async () => {
+  cloud = await startTestCloud();
+  creds = await enrolledCredentials(cloud, await createSite(cloud));
+});
+afterAll(async () => {
+  await cloud?.close();
+});
+
+/** The `n` detail of every stored event of this relay, in order. */
+async function storedSeq(relayId: string, mac: string): Promise<number[]> {
+  const rows = await cloud.deps.db.all<{ detail: string }>(sql('SELECT detail FROM boot_events WHERE relay_id = ? AND mac = ?', relayId, mac));
+  return rows.map((r) => (JSON.parse(r.detail) as { n: number }).n).sort((a, b) => a - b);
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+describe('event queue', () => {
+  it('delivers every event exactly once across a cloud outage and a relay restart', async () => {
+    const mac = randomMac();
+    const relay = await startTestRelay(creds);
+    for (const n of range(0, 50)) relay.context.events.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    await until('the first events shipped', async () => (await storedSeq(creds.relayId, mac)).length === 50);
+
+    await cloud.stop();
+    for (const n of range(50, 120)) relay.context.events.emit({ mac, stage: 'tftp-start', detail: { n } });
+    await until('the queue to try and fail', () => relay.queue.depth === 70 && relay.sync.failures > 0);
+    await relay.close(); // the relay goes down too, with 70 events unshipped
+
+    const again = await startTestRelay(creds, { stateDir: relay.stateDir });
+    try {
+      expect(again.queue.depth).toBe(70);
+      for (const n of range(120, 130)) again.context.events.emit({ mac, stage: 'tftp-done', detail: { n } });
+      await cloud.start();
+      await until('everything shipped', () => again.queue.depth === 0, 15_000);
+      expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 130));
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('re-sends a batch whose acknowledgement was lost, and the cloud keeps one copy', async () => {
+    const mac = randomMac();
+    const dir = tempDir('events');
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    for (const n of range(0, 10)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
+    q.start();
+    await until('shipped', () => q.depth === 0);
+    await q.stop();
+    q.close();
+    // A crash between the cloud's 2xx and the ack write: the ack still points at the start.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'ack.json'), JSON.stringify({ segment: 1, offset: 0 }));
+    const replay = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    expect(replay.depth).toBe(10);
+    const posts = cloud.requests.length;
+    replay.start();
+    await until('replayed', () => replay.depth === 0);
+    await replay.stop();
+    replay.close();
+    await client.close();
+    expect(cloud.requests.slice(posts).filter((r) => r.path === '/v1/relay/events')).toHaveLength(1);
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 10));
+  });
+
+  it('ships in batches of at most 500 events and 60 KiB', async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });
+    const big = 'x'.repeat(200);
+    for (const n of range(0, 1200)) q.emit({ mac, stage: 'dhcp-discover', detail: { n, ...(n >= 600 ? { big } : {}) } });
+    const before = cloud.requests.length;
+    q.start();
+    await until('shipped', () => q.depth === 0, 20_000);
+    await q.stop();
+    q.close();
+    await client.close();
+    const posts = cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events');
+    expect(posts.length).toBeGreaterThanOrEqual(3);
+    for (const p of posts) expect(p.bodyBytes).toBeLessThanOrEqual(60 * 1024);
+    expect(Math.max(...posts.map((p) => p.bodyBytes))).toBeGreaterThan(50 * 1024); // the byte bound did the splitting
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 1200));
+  });
+
+  it('keeps its disk use under the cap by dropping the oldest events, and counts them', async () => {
+    const dir = tempDir('events');
+    const client = createCloudClient({ baseUrl: 'http://127.0.0.1:9', token: creds.token, retries: 0 });
+    const q = new EventQueue({ dir, client, log: quiet, maxBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+    const mac = randomMac();
+    for (const n of range(0, 2000)) {
+      q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+      if (n % 100 === 0) q.flush();
+    }
+    q.flush();
+    const bytes = readdirSync(dir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .reduce((s, f) => s + readFileSync(join(dir, f)).length, 0);
+    expect(bytes).toBeLessThanOrEqual(64 * 1024 + 16 * 1024);
+    expect(q.dropped).toBeGreaterThan(0);
+    expect(q.depth + q.dropped).toBe(2000);
+    // What is kept is the newest history.
+    const kept = readdirSync(dir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean))
+      .map((l) => (JSON.parse(l) as { detail: { n: number } }).detail.n);
+    expect(kept.at(-1)).toBe(1999);
+    expect(kept[0]).toBe(q.dropped);
+    q.close();
+    await client.close();
+  });
+
+  it('cuts a torn last line left by a crash and keeps the events before it', async () => {
+    const dir = tempDir('events');
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const mac = randomMac();
+    const q = new EventQueue({ dir, client, log: quiet });
+    for (const n of range(0, 3)) q.emit({ mac, stage: 'dhcp-ack', detail: { n } });
+    q.close();
+    appendFileSync(join(dir, '000000000001.jsonl'), '{"id":"evt_torn","mac":');
+    const again = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    expect(again.depth).toBe(3);
+    again.emit({ mac, stage: 'dhcp-ack', detail: { n: 3 } });
+    again.start();
+    await until('shipped', () => again.depth === 0);
+    await again.stop();
+    again.close();
+    await client.close();
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 4));
+  });
+
+  it('keeps an event the cloud would refuse out of the queue', () => {
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });
+    q.emit({ mac: 'not-a-mac', stage: 'dhcp-ack' });
+    q.emit({ mac: randomMac(), stage: 'dhcp-ack', detail: { text: 'y'.repeat(300) } });
+    expect(q.invalid).toBe(2);
+    expect(q.depth).toBe(0);
+    q.close();
+    void client.close();
+  });
+});

@@ -23,6 +23,8 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  *   composition root map one (DHCP knows which MAC it gave which address).
  */
 
+const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
+
 export interface TftpEvent {
   mac?: string;
   /** The client's IP address. */
@@ -258,7 +260,11 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     try {
       pkt = decodeTftp(msg);
     } catch (err) {
-      return drop('malformed', from, err);
+      drop('malformed', from, err);
+      // A broken request still gets an answer (a client waiting on it learns why); other garbage
+      // gets silence. The answer is a fixed few bytes, so this reflects nothing larger than it gets.
+      if (msg.length >= 2 && msg[0] === 0 && (msg[1] === 1 || msg[1] === 2)) listener?.send(MALFORMED_REQUEST, from.port, from.address);
+      return;
     }
     if (pkt.op === 'wrq') return refuse(from, 'write', ERROR_CODE.ACCESS_VIOLATION, 'Read-only server');
     if (pkt.op !== 'rrq') return drop('not-a-request', from);

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstOf, folderProvider, memoryProvider } from '../../../../relay/src/tftp/content.ts';
+import { createTftpServer, type TftpEvent, type TftpServer, type TftpServerOptions } from '../../../../relay/src/tftp/server.ts';
+
+/**
+ * A temp tree: `<dir>/root` is served, `<dir>/secret` lies beside it (what an escape would leak),
+ * plus links out of the root, a directory and a FIFO inside it.
+ */
+export interface Tree {
+  dir: string;
+  root: string;
+  files: Map<string, Buffer>;
+  cleanup(): void;
+}
+
+export const SECRET = Buffer.from('outside the root: never served\n');
+
+export function makeTree(sizes: Record<string, number>): Tree {
+  const dir = mkdtempSync(join(tmpdir(), 'eb-tftp-'));
+  const root = join(dir, 'root');
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  writeFileSync(join(dir, 'secret'), SECRET);
+  const files = new Map<string, Buffer>();
+  for (const [name, size] of Object.entries(sizes)) {
+    const bytes = randomBytes(size);
+    writeFileSync(join(root, name), bytes);
+    files.set(name, bytes);
+  }
+  symlinkSync(join(dir, 'secret'), join(root, 'escape'));
+  symlinkSync('../secret', join(root, 'escape-relative'));
+  symlinkSync(dir, join(root, 'outdir'));
+  symlinkSync('/etc/passwd', join(root, 'passwd'));
+  symlinkSync('/dev/zero', join(root, 'zero'));
+  execFileSync('mkfifo', [join(root, 'fifo')]);
+  return { dir, root, files, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Running {
+  server: TftpServer;
+  at: { address: string; port: number };
+  events: TftpEvent[];
+}
+
+/** Our server on 127.0.0.1, an ephemeral port, memory content first, then the folder. */
+export async function startServer(root: string, memory: Map<string, Buffer>, extra: Partial<TftpServerOptions> = {}): Promise<Running> {
+  const events: TftpEvent[] = [];
+  const server = createTftpServer({
+    address: '127.0.0.1',
+    port: 0,
+    content: firstOf(memoryProvider(memory), folderProvider(root)),
+    onEvent: (e) => events.push(e),
+    ...extra,
+  });
+  const at = await server.listen();
+  return { server, at, events };
+}
+
+export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -200,17 +200,24 @@ function checkWire(o: DhcpOption): void {
 
 /** Framing of encapsulated sub-options (RFC 3046 §2.0, iPXE's 175); PXE's 43 allows pads and END. */
 export function checkTlv(code: number, data: Uint8Array): void {
+  forEachSubOption(code, data, () => {});
+}
+
+/** Walks code/length/value sub-options, skipping pads (0) and stopping at END (255). */
+export function forEachSubOption(code: number, data: Uint8Array, visit: (sub: number, value: Uint8Array) => void): void {
   let i = 0;
   while (i < data.length) {
     const sub = data[i]!;
-    if (sub === 0 || sub === 255) {
+    if (sub === 0) {
       i++;
       continue;
     }
+    if (sub === 255) return;
     if (i + 1 >= data.length) throw new DecodeError(`option ${code} sub-option ${sub} has no length byte`);
     const len = data[i + 1]!;
     const left = data.length - i - 2;
     if (len > left) throw new DecodeError(`option ${code}.${sub} claims ${len} bytes, ${left} left`);
+    visit(sub, data.subarray(i + 2, i + 2 + len));
     i += 2 + len;
   }
 }

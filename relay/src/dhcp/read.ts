@@ -1,4 +1,4 @@
-import { DecodeError, getOption, ipToString, latin1, type DhcpPacket } from './codec.ts';
+import { forEachSubOption, getOption, ipToString, latin1, type DhcpPacket } from './codec.ts';
 import { OPT } from './options.ts';
 
 /**
@@ -80,23 +80,10 @@ export type SubOptions = Map<number, Uint8Array>;
  */
 export function subOptions(code: number, data: Uint8Array): SubOptions {
   const out: SubOptions = new Map();
-  let i = 0;
-  while (i < data.length) {
-    const sub = data[i]!;
-    if (sub === 0) {
-      i++;
-      continue;
-    }
-    if (sub === 255) break;
-    if (i + 1 >= data.length) throw new DecodeError(`option ${code} sub-option ${sub} has no length byte`);
-    const len = data[i + 1]!;
-    const left = data.length - i - 2;
-    if (len > left) throw new DecodeError(`option ${code}.${sub} claims ${len} bytes, ${left} left`);
-    const v = data.slice(i + 2, i + 2 + len);
+  forEachSubOption(code, data, (sub, v) => {
     const prev = out.get(sub);
-    out.set(sub, prev ? Uint8Array.from([...prev, ...v]) : v);
-    i += 2 + len;
-  }
+    out.set(sub, prev ? Uint8Array.from([...prev, ...v]) : v.slice());
+  });
   return out;
 }
 

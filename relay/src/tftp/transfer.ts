@@ -56,7 +56,10 @@ export function negotiate(asked: RequestOptions, size: number, limits: TransferL
     timeoutMs = asked.timeout * 1000;
     answered.set('timeout', String(asked.timeout));
   }
-  if (asked.tsize !== undefined) answered.set('tsize', String(size));
+  // An empty file's tsize is left out: curl rejects `tsize 0` in an OACK as invalid (and so fails on
+  // tftp-hpa too); RFC 2347 lets a server omit any option, and the client then learns the size by
+  // the transfer itself.
+  if (asked.tsize !== undefined && size > 0) answered.set('tsize', String(size));
   if (answered.size === 0) return { blksize, windowsize, timeoutMs, oack: null };
   const oack: Array<[string, string]> = [];
   for (const [name] of order) {

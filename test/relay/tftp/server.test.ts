@@ -9,7 +9,7 @@ import { exchange, scriptedGet, seeded } from './support/scripted-client.ts';
 const MiB = 1 << 20;
 let tree: Tree;
 let srv: Running;
-const ipxe = Buffer.alloc(1_100_000 + 77, 7).map((_, i) => (i * 31) & 0xff);
+const ipxe = Buffer.from(Array.from({ length: 1_100_077 }, (_, i) => (i * 31) & 0xff));
 
 beforeAll(async () => {
   tree = makeTree({ 'big.bin': MiB + 3, 'small.bin': 3000 });

@@ -46,7 +46,7 @@ export interface Running {
 }
 
 /** Our server on 127.0.0.1, an ephemeral port, memory content first, then the folder. */
-export async function startServer(root: string, memory: Map<string, Buffer>, extra: Partial<TftpServerOptions> = {}): Promise<Running> {
+export async function startServer(root: string, memory: ReadonlyMap<string, Uint8Array>, extra: Partial<TftpServerOptions> = {}): Promise<Running> {
   const events: TftpEvent[] = [];
   const server = createTftpServer({
     address: '127.0.0.1',

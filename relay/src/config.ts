@@ -61,7 +61,14 @@ export const RelayConfig = z.strictObject({
       port: Port.default(8080),
       public_url: BaseUrl.meta({ description: 'the LAN base URL iPXE reaches this relay at' }),
     }),
-  cache: z.strictObject({ dir: Dir.optional(), max_bytes: Size.default(20 * 1024 ** 3) }).prefault({}),
+  cache: z
+    .strictObject({
+      dir: Dir.optional(),
+      max_bytes: Size.default(20 * 1024 ** 3),
+      /** Hot objects held in memory while they are being served (dropped after 30 s idle). */
+      memory_bytes: Size.default(512 * 1024 ** 2),
+    })
+    .prefault({}),
   events: z.strictObject({ max_bytes: Size.default(64 * 1024 ** 2), fsync_interval_ms: z.coerce.number().int().min(0).max(60_000).default(1_000) }).prefault({}),
   sync: z.strictObject({ wait_seconds: z.coerce.number().int().min(0).max(30).default(25) }).prefault({}),
   /** Read by the DHCP layer (relay/src/dhcp). */
@@ -85,6 +92,7 @@ export const FLAGS = {
   'public-url': 'http.public_url',
   'cache-dir': 'cache.dir',
   'cache-max-bytes': 'cache.max_bytes',
+  'cache-memory-bytes': 'cache.memory_bytes',
   'dhcp-port': 'dhcp.port',
   'tftp-port': 'tftp.port',
 } as const;

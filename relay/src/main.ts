@@ -79,7 +79,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   const queue = new EventQueue({ dir: join(config.state_dir, 'events'), client, log: log.child('events'), maxBytes: config.events.max_bytes, fsyncIntervalMs: config.events.fsync_interval_ms });
   const nonces = new NonceRegistry();
   const grants = new FileGrants(grantKey(config.state_dir));
-  const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes });
+  const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes, memoryBytes: config.cache.memory_bytes });
   const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, dir: join(config.state_dir, 'scripts') });
 
   const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);

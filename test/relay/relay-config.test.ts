@@ -22,6 +22,7 @@ describe('relay.toml', () => {
     expect(c.mode).toBe('dhcp');
     expect(c.http).toEqual({ listen: '0.0.0.0', port: 9090, public_url: 'http://10.1.2.3:8080' });
     expect(c.cache.max_bytes).toBe(512 * 1024 * 1024);
+    expect(c.cache.memory_bytes).toBe(512 * 1024 * 1024);
     expect(c.state_dir).toBe(join(f, '..', 'state'));
     expect(c.cache.dir).toBe(join(f, '..', 'state', 'cache'));
     expect(c.chaining).toBe('via-relay');

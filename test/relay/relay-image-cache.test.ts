@@ -81,8 +81,11 @@ describe('image cache', () => {
     expect(metrics).toMatch(/^edgeboot_relay_cache_misses_total 20$/m);
   });
 
-  it('answers Range requests while filling and from the cache, with 416 past the end', async () => {
-    const relay = await relayWith();
+  it.each([
+    ['disk', '0'],
+    ['a memory copy', '64MiB'],
+  ])('answers Range requests while filling and from the cache (hits served from %s), with 416 past the end', async (_name, memory) => {
+    const relay = await relayWith({ 'cache-memory-bytes': memory });
     const bytes = randomBytesOf(1024 * 1024);
     const img = await imageThroughRelay(relay, bytes);
     const during = await get(img.url, { headers: { range: 'bytes=1000-1999' } });
@@ -100,7 +103,11 @@ describe('image cache', () => {
     const head = await get(img.url, { method: 'HEAD' });
     expect(head.headers['content-length']).toBe(String(bytes.length));
     expect(head.headers.etag).toBe(`"${img.sha256}"`);
+    const whole = await get(img.url);
+    expect(same(whole.body, bytes)).toBe(true);
     expect(upstreamFetches(img.id)).toHaveLength(1);
+    const metrics = (await get(`${relay.httpUrl}/metrics`)).body.toString();
+    expect(metrics).toMatch(new RegExp(`^edgeboot_relay_cache_memory_bytes ${memory === '0' ? 0 : bytes.length}$`, 'm'));
   });
 
   it('evicts the least recently used objects to stay under its size bound', async () => {

@@ -39,13 +39,22 @@ export function parseWrk(out: string): WrkResult {
 /** Runs wrk for `seconds` at `connections` against `url` (bounded in time; loopback only). */
 export async function wrk(
   url: string,
-  opts: { connections: number; seconds: number; headers?: Record<string, string>; /** a wrk Lua script (e.g. rotating paths) */ script?: string },
+  opts: {
+    connections: number;
+    seconds: number;
+    headers?: Record<string, string>;
+    /** a wrk Lua script (e.g. rotating paths) */
+    script?: string;
+    /** wrk's per-request timeout (its default, 2 s, is shorter than one big file over many connections) */
+    timeoutSeconds?: number;
+  },
 ): Promise<WrkResult> {
   const u = new URL(url);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) throw new Error('benchmarks only target loopback');
   const args = ['-t', String(Math.min(2, opts.connections)), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
   if (opts.script) args.push('-s', opts.script);
+  if (opts.timeoutSeconds) args.push('--timeout', `${opts.timeoutSeconds}s`);
   args.push(url);
   const { stdout } = await run('wrk', args, { timeout: (opts.seconds + 30) * 1000 });
   return parseWrk(stdout);

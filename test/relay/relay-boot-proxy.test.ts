@@ -4,7 +4,8 @@ import { NonceRegistry } from '../../relay/src/http/nonces.ts';
 import { bootScriptUrl } from '../../relay/src/http/script-proxy.ts';
 import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { call, randomMac } from '../contract/target.ts';
-import { get, startTestRelay, type RelayUnderTest } from './support/relay-harness.ts';
+import { get, startTestRelay, until, type RelayUnderTest } from './support/relay-harness.ts';
+import { sql } from '../../cloud/src/ports/sql-database.ts';
 import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from './support/test-cloud.ts';
 
 let cloud: TestCloud;
@@ -47,6 +48,24 @@ describe('boot script proxy', () => {
     const k = await get(urls.find((u) => u.includes(kernel.id))!);
     expect(k.status).toBe(200);
     expect(Buffer.compare(k.body, Buffer.from(kernel.bytes))).toBe(0);
+    // The relay reports what it served, through its event queue.
+    const stages = await until('the relay events in the cloud', async () => {
+      const rows = await cloud.deps.db.all<{ stage: string }>(sql("SELECT stage FROM boot_events WHERE mac = ? AND source = 'relay' ORDER BY at", mac));
+      return rows.length >= 3 ? rows.map((x) => x.stage) : null;
+    });
+    expect(stages.sort()).toEqual(['file-done', 'file-fetched', 'script-fetched']);
+  });
+
+  it('passes installers\' callbacks through to the cloud, with the cloud\'s answer', async () => {
+    const { mac } = await bootableMachine(cloud, site, [kernel.id]);
+    const script = (await get(scriptUrl(relay, mac))).body.toString();
+    const m = /edgeboot\.callback=(\S+) edgeboot\.token=(ebc_\S+)/.exec(script)!;
+    expect(m[1]).toBe(`${relay.httpUrl}/v1/callback`);
+    const started = await fetch(`${m[1]}/started?mac=${mac}`, { method: 'POST', headers: { authorization: `Bearer ${m[2]}`, 'content-type': 'application/json' }, body: '{"message":"partitioning"}' });
+    expect(started.status).toBe(200);
+    expect(await started.json()).toMatchObject({ state: 'started' });
+    const forged = await fetch(`${m[1]}/started`, { method: 'POST', headers: { authorization: `Bearer ebc_${'a'.repeat(32)}` } });
+    expect(forged.status).toBe(401);
   });
 
   it('refuses without a nonce, with a used one, or with another MAC\'s (403)', async () => {

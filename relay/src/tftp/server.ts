@@ -1,4 +1,5 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import { isIPv4 } from 'node:net';
 import type { Logger } from '../log.ts';
 import { decodeTftp, encodeDataHeader, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
 import type { Content, ContentProvider } from './content.ts';
@@ -22,6 +23,16 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  *   requests cannot flood the event queue. The server knows addresses, not MACs: `macFor` lets the
  *   composition root map one (DHCP knows which MAC it gave which address).
  */
+
+/**
+ * dgram resolves the address of every send through dns.lookup, which for an IP literal still costs a
+ * process.nextTick per packet (measurable at one send per block). We only ever send to the literal
+ * address a packet came from, so answer synchronously and refuse anything else.
+ */
+const literalLookup: SocketOptions['lookup'] = (address, _options, callback) => {
+  if (isIPv4(address)) callback(null, address, 4);
+  else callback(Object.assign(new Error(`not an IPv4 literal: ${address}`), { code: 'EINVAL' }), '', 4);
+};
 
 const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
 
@@ -216,7 +227,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     const content = opened.content;
     const negotiation = negotiate(requestOptions(req.options), content.size, limits, req.options);
     const transfer = new Transfer(content.size, negotiation, limits);
-    const socket = createSocket({ type: 'udp4' });
+    const socket = createSocket({ type: 'udp4', lookup: literalLookup });
     const r: Running = {
       key,
       client,
@@ -275,7 +286,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     listen() {
       return new Promise((resolve, reject) => {
         // Bursts (every machine of a rack powered on at once) queue here while the loop works.
-        const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+        const s = createSocket({ type: 'udp4', recvBufferSize: 4 << 20, lookup: literalLookup });
         listener = s;
         s.once('error', reject);
         s.on('message', (msg, from) => {

@@ -100,26 +100,31 @@ describe('TFTP server with scripted clients', () => {
   });
 });
 
+/** A client that reads the first DATA and never ACKs, keeping its port open until closed. */
+async function stalled(at: { address: string; port: number }, localAddress: string) {
+  const sock = createSocket('udp4');
+  const first = new Promise<Buffer>((r) => sock.once('message', (m) => r(m)));
+  await new Promise<void>((r) => sock.bind({ address: localAddress, port: 0 }, () => r()));
+  sock.send(encodeRequest('rrq', 'small.bin'), at.port, at.address);
+  expect(decodeTftp(await first)).toMatchObject({ op: 'data', block: 1 });
+  return sock;
+}
+
 describe('TFTP limits', () => {
   it('refuses beyond the per-client and overall limits, and frees a slot when a stalled transfer gives up', async () => {
     const limited = await startServer(tree.root, new Map(), { maxTransfers: 3, maxPerClient: 2, limits: { defaultTimeoutMs: 300, maxRetries: 2 } });
+    const stalls = [];
     try {
-      // Stalled clients: they read the first DATA and never ACK.
-      const stall = (localAddress: string) => exchange(limited.at, encodeRequest('rrq', 'small.bin'), 50).then((g) => ({ g, localAddress }));
-      const first = await Promise.all([stall('127.0.0.1'), stall('127.0.0.1')]);
-      expect(first.every(({ g }) => g[0]?.pkt.op === 'data')).toBe(true);
+      stalls.push(await stalled(limited.at, '127.0.0.1'), await stalled(limited.at, '127.0.0.1'));
       expect(limited.server.stats().active).toBe(2);
       const third = await exchange(limited.at, encodeRequest('rrq', 'small.bin'), 50);
       expect(third[0]?.pkt).toMatchObject({ op: 'error', code: 0, message: 'Too many transfers from this client' });
       const other = await scriptedGet(limited.at, 'small.bin', { localAddress: '127.0.0.2' });
       expect(other.data.equals(tree.files.get('small.bin')!)).toBe(true);
-      const slow = createSocket('udp4');
-      await new Promise<void>((r) => slow.bind({ address: '127.0.0.3', port: 0 }, () => r()));
-      slow.send(encodeRequest('rrq', 'small.bin'), limited.at.port, limited.at.address);
-      await waitFor(() => limited.server.stats().active === 3);
+      stalls.push(await stalled(limited.at, '127.0.0.3'));
+      expect(limited.server.stats().active).toBe(3);
       const busy = await scriptedGet(limited.at, 'small.bin', { localAddress: '127.0.0.4' });
       expect(busy.error).toEqual({ code: 0, message: 'Server busy, try again' });
-      slow.close();
       // 300 ms × (1 + 2 retries): every stalled transfer is abandoned within a second or so.
       await waitFor(() => limited.server.stats().active === 0, 3000);
       expect(limited.server.stats().transfersAborted).toBe(3);
@@ -127,7 +132,20 @@ describe('TFTP limits', () => {
       const again = await scriptedGet(limited.at, 'small.bin');
       expect(again.data.equals(tree.files.get('small.bin')!)).toBe(true);
     } finally {
+      for (const s of stalls) s.close();
       await limited.server.close();
+    }
+  });
+
+  it('ends a transfer at once when the client closes its port (ICMP unreachable), without waiting for retries', async () => {
+    const quick = await startServer(tree.root, new Map(), { limits: { defaultTimeoutMs: 100, maxRetries: 50 } });
+    try {
+      (await stalled(quick.at, '127.0.0.1')).close();
+      // The first retransmission (100 ms) meets a closed port; 50 retries would take 5 s.
+      await waitFor(() => quick.server.stats().active === 0, 1000);
+      expect(quick.events.filter((e) => e.stage === 'tftp-error').map((e) => e.detail.reason)).toEqual(['client-gone']);
+    } finally {
+      await quick.server.close();
     }
   });
 });

@@ -178,10 +178,7 @@ export function requestOptions(options: ReadonlyArray<readonly [string, string]>
 // sendmsg (dgram's `send([header, payload])`) without copying the payload.
 
 export function encodeDataHeader(block: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt16BE(OPCODE.DATA, 0);
-  b.writeUInt16BE(block & 0xffff, 2);
-  return b;
+  return opAndBlock(OPCODE.DATA, block);
 }
 
 export function encodeData(block: number, data: Uint8Array): Buffer {
@@ -189,8 +186,13 @@ export function encodeData(block: number, data: Uint8Array): Buffer {
 }
 
 export function encodeAck(block: number): Buffer {
+  return opAndBlock(OPCODE.ACK, block);
+}
+
+/** Block numbers are 16 bits on the wire: a caller counting past 65535 gets the rolled-over number. */
+function opAndBlock(op: number, block: number): Buffer {
   const b = Buffer.allocUnsafe(4);
-  b.writeUInt16BE(OPCODE.ACK, 0);
+  b.writeUInt16BE(op, 0);
   b.writeUInt16BE(block & 0xffff, 2);
   return b;
 }

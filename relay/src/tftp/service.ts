@@ -1,0 +1,85 @@
+import { isIPv4 } from 'node:net';
+import { z } from 'zod';
+import { ConfigError } from '../config.ts';
+import { DEFAULT_BOOT_FILES } from '../dhcp/boot-target.ts';
+import type { LanService, RelayContext } from '../main.ts';
+import { firstOf, folderProvider, loadFiles, memoryProvider } from './content.ts';
+import { createTftpServer, type TftpServer } from './server.ts';
+
+/**
+ * The TFTP server as a LAN service of the relay (main.ts `lanServices`): the iPXE binaries of
+ * `boot_files` held in memory, the rest of that folder served from disk (root-confined), limits and
+ * drop counters exported to /metrics, transfers reported as boot events when the MAC is known.
+ *
+ * `[tftp]` keys (relay.toml; config.ts leaves the table open for this layer):
+ *   port = 69, address = "<the relay's LAN IPv4>" (default: the host of http.public_url when it is an
+ *   IPv4 literal, else 0.0.0.0), max_transfers = 512, max_per_client = 8, max_blksize = 1468,
+ *   max_windowsize = 64, timeout_ms = 1000, retries = 5.
+ */
+export const TftpConfig = z.strictObject({
+  port: z.coerce.number().int().min(1).max(65535).default(69),
+  address: z.string().refine(isIPv4, 'an IPv4 address').optional(),
+  max_transfers: z.coerce.number().int().min(1).max(10_000).default(512),
+  max_per_client: z.coerce.number().int().min(1).max(10_000).default(8),
+  max_blksize: z.coerce.number().int().min(512).max(65464).default(1468),
+  max_windowsize: z.coerce.number().int().min(1).max(65535).default(64),
+  timeout_ms: z.coerce.number().int().min(50).max(255_000).default(1000),
+  retries: z.coerce.number().int().min(0).max(100).default(5),
+});
+
+/** The iPXE binaries kept in memory (the ones DHCP hands out, and the SNP-only variant). */
+export const MEMORY_BOOT_FILES = [DEFAULT_BOOT_FILES.bios, DEFAULT_BOOT_FILES.uefiX64, 'snponly.efi'];
+
+export interface TftpServiceOptions {
+  /** Address → MAC (from DHCP); without one a transfer cannot be reported (events carry a MAC). */
+  macFor?: (address: string) => string | undefined;
+}
+
+export function tftpService(o: TftpServiceOptions = {}) {
+  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'>): Promise<LanService & { server: TftpServer; port: number }> => {
+    const parsed = TftpConfig.safeParse(ctx.config.tftp);
+    if (!parsed.success) throw new ConfigError(`[tftp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
+    const c = parsed.data;
+    const host = new URL(ctx.config.http.public_url).hostname;
+    const address = c.address ?? (isIPv4(host) ? host : '0.0.0.0');
+    const memory = loadFiles(ctx.config.boot_files, MEMORY_BOOT_FILES);
+    const log = ctx.log.child('tftp');
+    const server = createTftpServer({
+      address,
+      port: c.port,
+      content: firstOf(memoryProvider(memory), folderProvider(ctx.config.boot_files)),
+      maxTransfers: c.max_transfers,
+      maxPerClient: c.max_per_client,
+      limits: { maxBlksize: c.max_blksize, maxWindowsize: c.max_windowsize, defaultTimeoutMs: c.timeout_ms, maxRetries: c.retries },
+      logger: ctx.log,
+      ...(o.macFor ? { macFor: o.macFor } : {}),
+      onEvent: (e) => {
+        if (!e.mac) return;
+        ctx.events.emit({ mac: e.mac, stage: e.stage, at: e.at, ...(e.durationMs === undefined ? {} : { durationMs: e.durationMs }), detail: { ...e.detail, client: e.client } });
+      },
+    });
+    const at = await server.listen();
+    log.info('tftp listening', { address: at.address, port: at.port, inMemory: [...memory.keys()] });
+    registerMetrics(ctx.metrics, server);
+    return { server, port: at.port, close: () => server.close() };
+  };
+}
+
+/** Totals are read from `stats()` at scrape time (gauges of monotonic values, hence no `_total`). */
+function registerMetrics(m: RelayContext['metrics'], server: TftpServer): void {
+  m.gauge('edgeboot_relay_tftp_transfers', 'TFTP transfers by outcome since start (probe = UEFI size probe)', () => {
+    const s = server.stats();
+    return [
+      [{ state: 'started' }, s.transfersStarted],
+      [{ state: 'completed' }, s.transfersCompleted],
+      [{ state: 'aborted' }, s.transfersAborted],
+      [{ state: 'probe' }, s.sizeProbes],
+    ];
+  });
+  m.gauge('edgeboot_relay_tftp_active', 'TFTP transfers in progress', () => server.stats().active);
+  m.gauge('edgeboot_relay_tftp_sent_bytes', 'TFTP payload bytes sent since start, retransmissions included', () => server.stats().bytesSent);
+  m.gauge('edgeboot_relay_tftp_drops', 'TFTP packets ignored since start, by reason', () => Object.entries(server.stats().drops).map(([reason, n]) => [{ reason }, n]));
+  m.gauge('edgeboot_relay_tftp_refused', 'TFTP requests answered with an ERROR since start, by reason', () =>
+    Object.entries(server.stats().refused).map(([reason, n]) => [{ reason }, n]),
+  );
+}

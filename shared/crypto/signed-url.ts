@@ -15,6 +15,8 @@
  * token cannot be stretched), keys rotate by id, and the MAC is compared in constant time.
  */
 
+import { base64url, fromBase64url } from './base64url.ts';
+
 export interface SigningKey {
   /** Short identifier carried in the token: 1–16 of [a-z0-9-]. */
   kid: string;
@@ -64,19 +66,6 @@ function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
     keyCache.set(secret, k);
   }
   return k;
-}
-
-function base64url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-}
-
-function fromBase64url(s: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(s.replaceAll('-', '+').replaceAll('_', '/') + '='.repeat((4 - (s.length % 4)) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 function checkKey(key: SigningKey): void {

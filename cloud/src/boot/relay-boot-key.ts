@@ -1,4 +1,5 @@
 import { verifyToken, type SigningKey } from '../../../shared/crypto/signed-url.ts';
+import { base64url, fromBase64url } from '../../../shared/crypto/base64url.ts';
 import { randomBase32 } from '../../../shared/ids.ts';
 import { AppError } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
@@ -26,14 +27,11 @@ export interface RelayBootKey {
 }
 
 export function newRelayBootKey(): RelayBootKey {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const secret = btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
-  return { kid: `b${randomBase32(12)}`, secret };
+  return { kid: `b${randomBase32(12)}`, secret: base64url(crypto.getRandomValues(new Uint8Array(32))) };
 }
 
 function decodeKey(kid: string, secret: string): SigningKey {
-  const bin = atob(secret.replaceAll('-', '+').replaceAll('_', '/'));
-  return { kid, secret: Uint8Array.from(bin, (ch) => ch.charCodeAt(0)) };
+  return { kid, secret: fromBase64url(secret) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { base64url, fromBase64url } from '../../../shared/crypto/base64url.ts';
 import { randomBase32 } from '../../../shared/ids.ts';
 import type { SigningKey } from '../../../shared/crypto/signed-url.ts';
 import { sql, type SqlDatabase, type SqlStatement } from '../ports/sql-database.ts';
@@ -17,13 +18,11 @@ export interface SigningKeySet {
 }
 
 function toKey(r: KeyRow): SigningKey {
-  const bin = atob(r.secret.replaceAll('-', '+').replaceAll('_', '/'));
-  return { kid: r.kid, secret: Uint8Array.from(bin, (ch) => ch.charCodeAt(0)) };
+  return { kid: r.kid, secret: fromBase64url(r.secret) };
 }
 
 function newSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+  return base64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 /**

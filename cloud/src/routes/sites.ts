@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { newId } from '../../../shared/ids.ts';
-import { Cursor, Limit, page } from '../../../shared/schemas/common.ts';
+import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import { Site, SiteCreate, SitePatch } from '../../../shared/schemas/site.ts';
 import { auditOk } from '../audit.ts';
 import { assertRead, assertRole, assertWrite, siteScope } from '../auth/principal.ts';
@@ -71,7 +71,7 @@ export function siteRoutes() {
         tags,
         summary: 'Create a site (admin)',
         request: { body: body(SiteCreate) },
-        responses: { 201: json(Site, 'created'), 409: json(Site, 'name taken'), ...errorResponses },
+        responses: { 201: json(Site, 'created'), 409: json(ErrorEnvelope, 'name taken'), ...errorResponses },
       }),
       async (c) => {
         assertRole(c.get('principal')!, 'admin');
@@ -166,7 +166,7 @@ export function siteRoutes() {
         tags,
         summary: 'Delete an empty site (admin)',
         request: { params: IdParams },
-        responses: { 204: { description: 'deleted' }, 409: json(Site, 'site still has machines or relays'), ...errorResponses },
+        responses: { 204: { description: 'deleted' }, 409: json(ErrorEnvelope, 'site still has machines or relays'), ...errorResponses },
       }),
       async (c) => {
         assertRole(c.get('principal')!, 'admin');

@@ -26,7 +26,7 @@ import { z } from 'zod';
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?$/;
 const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
 
-const Size = z.union([
+export const Size = z.union([
   z.number().int().min(0),
   z
     .string()

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
+import { normalizeMac } from '../../shared/mac.ts';
 import { Enrolled } from '../../shared/schemas/access.ts';
 import { ConfigError, FLAGS, loadConfig, type RelayConfig } from './config.ts';
 import type { EventSink } from './events.ts';
@@ -21,8 +22,11 @@ import { FileGrants } from './http/file-grants.ts';
 import { ImageCache } from './http/image-cache.ts';
 import { MetricsRegistry } from './http/metrics.ts';
 import { NonceRegistry } from './http/nonces.ts';
-import { bootScriptUrl, ScriptProxy } from './http/script-proxy.ts';
+import { ScriptProxy } from './http/script-proxy.ts';
 import { createHttpServer, type Health } from './http/server.ts';
+import { AddressBook } from './dhcp/address-book.ts';
+import { scriptUrl } from './dhcp/boot-target.ts';
+import { dhcpService } from './dhcp/service.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createCloudClient } from './sync/cloud-client.ts';
 import { ensureStateDir, grantKey, loadCredentials, saveCredentials, type Credentials } from './sync/credentials.ts';
@@ -30,6 +34,8 @@ import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
 import { SnapshotStore } from './sync/snapshot-store.ts';
 import { SyncClient } from './sync/sync-client.ts';
+import { folderProvider, type ContentProvider } from './tftp/content.ts';
+import { tftpService } from './tftp/service.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -41,7 +47,7 @@ export interface RelayContext {
   snapshot: SnapshotStore;
   /** `issue(mac, ip)` → the nonce for the script URL handed to iPXE (see scriptUrl). */
   nonces: NonceRegistry;
-  /** The via-relay script URL for iPXE: `http://<relay>/boot?mac=…&nonce=…&arch=…`. */
+  /** The via-relay script URL for iPXE (`dhcp/boot-target.ts` scriptUrl), with a fresh nonce for this MAC and address. */
   scriptUrl(mac: string, ip: string | null, archCode: number | null): string;
   events: EventSink;
   metrics: MetricsRegistry;
@@ -102,7 +108,16 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     queueDepth: queue.depth,
     cloudReachable: client.reachable && sync.failures === 0,
   });
-  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health });
+  let bootFiles: ContentProvider | null | undefined;
+  const bootFileProvider = () => {
+    try {
+      bootFiles ??= folderProvider(config.boot_files);
+    } catch (err) {
+      log.once('boot-files', 'the boot_files folder cannot be read', { dir: config.boot_files, err });
+    }
+    return bootFiles ?? null;
+  };
+  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFileProvider });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.listen, () => {
@@ -120,13 +135,12 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     log,
     snapshot,
     nonces,
-    scriptUrl: (mac, ip, archCode) => bootScriptUrl(config.http.public_url, mac, nonces.issue(mac, ip), archCode),
+    scriptUrl: (mac, ip, archCode) => scriptUrl(config.http.public_url, { mac: normalizeMac(mac) ?? mac, arch: archCode, nonce: nonces.issue(mac, ip) }),
     events: queue,
     metrics,
     credentials,
   };
-  // LAN servers: DHCP (relay/src/dhcp/server.ts) and TFTP (relay/src/tftp/server.ts) are attached
-  // here by the entry point below once they exist; they decide only from `context`.
+  // LAN servers (DHCP, TFTP), chosen by the caller (run() below: both); they decide only from `context`.
   const lan: LanService[] = [];
   for (const start of opts.lanServices ?? []) lan.push(await start(context));
 
@@ -150,6 +164,12 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
         await client.close();
       })()),
   };
+}
+
+/** DHCP and TFTP, sharing what DHCP learns of which MAC holds which address (for TFTP's boot events). */
+export function defaultLanServices(): LanServiceFactory[] {
+  const addresses = new AddressBook();
+  return [dhcpService({ addresses }), tftpService({ macFor: (ip) => addresses.macFor(ip) })];
 }
 
 function addressOf(url: string): { address?: string } {
@@ -202,7 +222,7 @@ async function run(argv: string[]): Promise<void> {
   const creds = loadCredentials(config.state_dir);
   if (!creds) throw new ConfigError(`no credentials in ${config.state_dir}: run \`edgeboot-relay enroll --cloud URL --code CODE --state-dir ${config.state_dir}\` first`);
   const log = createLogger({ component: 'relay', quiet: config.log.quiet });
-  const relay = await startRelay(config, creds, { log });
+  const relay = await startRelay(config, creds, { log, lanServices: defaultLanServices() });
   log.info('relay running', { http: relay.httpUrl, publicUrl: config.http.public_url, relayId: creds.relayId, siteId: creds.siteId });
   const stop = (signal: string) => {
     log.info('stopping', { signal });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileGrants } from '../../relay/src/http/file-grants.ts';
 import { NonceRegistry } from '../../relay/src/http/nonces.ts';
-import { bootScriptUrl } from '../../relay/src/http/script-proxy.ts';
+import { scriptUrl as bootScriptUrl } from '../../relay/src/dhcp/boot-target.ts';
 import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { call, randomMac } from '../contract/target.ts';
 import { get, startTestRelay, until, type RelayUnderTest } from './support/relay-harness.ts';
@@ -185,6 +185,6 @@ describe('nonces and grants', () => {
   });
 
   it('writes the script URL for iPXE with the MAC spelled out and the arch', () => {
-    expect(bootScriptUrl('http://10.0.0.1:8080', '52:54:00:AA:BB:CC', 'n0nce', 7)).toBe('http://10.0.0.1:8080/boot?mac=52-54-00-aa-bb-cc&nonce=n0nce&arch=7');
+    expect(bootScriptUrl('http://10.0.0.1:8080', { mac: '52:54:00:aa:bb:cc', nonce: 'n0nce', arch: 7 })).toBe('http://10.0.0.1:8080/boot?mac=52-54-00-aa-bb-cc&nonce=n0nce&arch=7&uuid=${uuid}');
   });
 });

@@ -79,7 +79,7 @@ export function bootTarget(c: Extract<Classification, { pxe: true }>, ctx: Targe
  *   an unset uuid expands to nothing, which the cloud accepts.
  * ~100 bytes for an IPv4 relay: fits the 128-byte `file` field; longer URLs go in option 67 only.
  */
-export function scriptUrl(httpBase: string, p: { mac: string; arch: number; nonce: string }): string {
+export function scriptUrl(httpBase: string, p: { mac: string; arch: number | null; nonce: string }): string {
   const mac = p.mac.replaceAll(':', '-');
-  return `${httpBase}${SCRIPT_PATH}?mac=${mac}&nonce=${encodeURIComponent(p.nonce)}&arch=${p.arch}&uuid=\${uuid}`;
+  return `${httpBase}${SCRIPT_PATH}?mac=${mac}&nonce=${encodeURIComponent(p.nonce)}${p.arch === null ? '' : `&arch=${p.arch}`}&uuid=\${uuid}`;
 }

@@ -163,13 +163,3 @@ function readCached(path: string): CachedScript | null {
     return null;
   }
 }
-
-/**
- * The script URL the DHCP layer gives iPXE (option 67 / the `file` field). The MAC is written out,
- * not `${net0/mac}`: the DHCP layer knows it, and firmware PXE stacks expand nothing.
- */
-export function bootScriptUrl(baseUrl: string, mac: string, nonce: string, archCode: number | null): string {
-  const q = new URLSearchParams({ mac: (normalizeMac(mac) ?? mac).replaceAll(':', '-'), nonce });
-  if (archCode !== null) q.set('arch', String(archCode));
-  return `${baseUrl}/boot?${q}`;
-}

@@ -7,6 +7,7 @@ import type { FileGrants } from './file-grants.ts';
 import { simple, type ImageCache } from './image-cache.ts';
 import type { MetricsRegistry } from './metrics.ts';
 import { normalizeIp } from './nonces.ts';
+import type { ContentProvider } from '../tftp/content.ts';
 import type { ScriptProxy } from './script-proxy.ts';
 
 /*
@@ -14,6 +15,7 @@ import type { ScriptProxy } from './script-proxy.ts';
  *
  *   GET  /boot?mac&nonce&arch[&choose]     boot script via the relay (http/script-proxy.ts)
  *   GET  /files/<imageId>/<grant>          image cache (http/image-cache.ts), HEAD and Range too
+ *   GET  /ipxe/<file>                      iPXE binaries for UEFI HTTP-boot firmware (dhcp/boot-target.ts)
  *   POST /v1/callback/*                    installers' callbacks, passed to the cloud
  *   GET  /healthz                          sync age, queue depth, cloud reachability (JSON)
  *   GET  /metrics                          Prometheus text format
@@ -33,7 +35,12 @@ export interface HttpServerDeps {
   metrics: MetricsRegistry;
   log: Logger;
   health: () => Health;
+  /** The boot_files folder (root-confined, the same name policy as TFTP); null: not served. */
+  bootFiles: () => ContentProvider | null;
 }
+
+/** iPXE binaries are ~1 MB; anything much larger in that folder is not one. */
+const MAX_BOOT_FILE = 64 * 1024 * 1024;
 
 const FILE_PATH = /^\/files\/(img_[0-9a-z]{26})\/([^/]{1,128})$/;
 
@@ -69,6 +76,10 @@ export function createHttpServer(d: HttpServerDeps): Server {
       }
       return 'files';
     }
+    if (path.startsWith('/ipxe/') && read) {
+      serveBootFile(d.bootFiles(), path.slice('/ipxe/'.length), req, res);
+      return 'ipxe';
+    }
     if (path.startsWith('/v1/callback/')) {
       await proxyCallback(d.client, req, res, url);
       return 'callback';
@@ -100,4 +111,26 @@ export function createHttpServer(d: HttpServerDeps): Server {
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
+}
+
+/** UEFI HTTP boot fetches its iPXE binary with a plain GET; the name policy is TFTP's (tftp/content.ts). */
+function serveBootFile(provider: ContentProvider | null, name: string, req: IncomingMessage, res: ServerResponse): void {
+  const opened = provider?.open(decodeURIComponentSafe(name));
+  if (!opened?.ok) return simple(res, 404, 'no such boot file\n');
+  const { content } = opened;
+  try {
+    if (content.size > MAX_BOOT_FILE) return simple(res, 404, 'no such boot file\n');
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': content.size, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : content.read(0, content.size));
+  } finally {
+    content.close();
+  }
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

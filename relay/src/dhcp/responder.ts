@@ -1,0 +1,182 @@
+import type { StageEvent } from '../events.ts';
+import type { BootTarget, TargetResult } from './boot-target.ts';
+import { classify, type Classification } from './classify.ts';
+import type { DhcpPacket } from './codec.ts';
+import { inSubnet, ipToInt, type Subnet } from './ipv4.ts';
+import type { LeaseTable } from './leases.ts';
+import { MESSAGE_TYPES } from './options.ts';
+import { messageType, requestedAddress, serverId } from './read.ts';
+import { fullReply, informAck, nak, proxyAck, proxyOffer, type Destination, type LeaseOffer, type PxeClient, type Reply, type ReplyContext } from './reply.ts';
+
+/**
+ * What to answer one decoded request, without sockets: the decisions of both modes in one place,
+ * so the socket loop (server.ts) stays receive → decode → respond → send.
+ *
+ * Proxy mode (beside the site router's DHCP server):
+ *   - port 67, DISCOVER from a PXE/HTTP-boot/iPXE client the snapshot says to netboot → proxy OFFER;
+ *   - port 4011, REQUEST (or INFORM) from such a client → ACK with the boot file (PXE 2.1 §2.2.5);
+ *   - nothing else, ever: no addresses, and no REQUEST on port 67 (those belong to the router).
+ * Full mode (an isolated provisioning network): RFC 2131 for every client — addresses for all, boot
+ * instructions only for PXE clients the snapshot says to netboot — plus the 4011 ACK above for
+ * firmware that asks there anyway.
+ *
+ * `target(client, ip)` is the composition root's decision (snapshot, nonce, direct signing); it is
+ * asked before any lease changes, so the only await sits ahead of every state change.
+ */
+export type Arrival = { port: 'dhcp' | 'proxy'; from: Destination };
+
+/**
+ * `reason` is a short fixed code (a metrics label: never a value taken from the packet); `note` says
+ * the particulars, for a log line or an event.
+ */
+export type Outcome =
+  | { answer: Reply; event?: StageEvent; note?: string }
+  | { answer: null; reason: IgnoreReason; event?: StageEvent; note?: string };
+
+export type IgnoreReason =
+  | 'not-request'
+  | 'bootp'
+  | 'router-request'
+  | 'unexpected-type'
+  | 'not-pxe'
+  | 'no-boot'
+  | 'other-subnet'
+  | 'not-ethernet'
+  | 'pool-exhausted'
+  | 'other-server'
+  | 'no-address'
+  | 'declined'
+  | 'released'
+  | 'unknown-lease';
+
+export interface FullModeConfig {
+  table: LeaseTable;
+  /** The served subnet: local clients and relay agents' giaddr must be inside it. */
+  subnet: Subnet;
+  leaseSeconds: number;
+  subnetMask: string;
+  routers: string[];
+  dnsServers: string[];
+  domainName?: string;
+}
+
+export interface ResponderOptions {
+  mode: 'proxy' | 'dhcp';
+  reply: ReplyContext;
+  target(c: PxeClient, ip: string | null): TargetResult | Promise<TargetResult>;
+  full?: FullModeConfig;
+  /** Told which address a PXE client has, whenever a packet says so (TFTP maps addresses to MACs with it). */
+  learn?(mac: string, ip: string): void;
+}
+
+const ZERO = '0.0.0.0';
+
+export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival: Arrival) => Promise<Outcome> {
+  if (o.mode === 'dhcp' && !o.full) throw new Error('full DHCP mode needs a pool');
+  const ignore = (reason: IgnoreReason, note?: string, event?: StageEvent): Outcome => ({ answer: null, reason, ...(note ? { note } : {}), ...(event ? { event } : {}) });
+
+  /** Boot target for a PXE client, or null with the reason the client gets no boot answer. */
+  async function bootFor(c: Classification, ip: string | null): Promise<{ target: BootTarget; reason?: undefined } | { target: null; reason: string }> {
+    if (!c.pxe) return { target: null, reason: c.reason };
+    const t = await o.target(c, ip);
+    return t.ok ? { target: t.target } : { target: null, reason: t.reason };
+  }
+  const skipped = (c: PxeClient, reason: string): StageEvent => ({ mac: c.mac, stage: 'dhcp-discover', detail: { answered: false, reason: reason.slice(0, 200), arch: c.arch.arch } });
+
+  async function proxy(req: DhcpPacket, type: number | undefined, arrival: Arrival): Promise<Outcome> {
+    const onProxyPort = arrival.port === 'proxy';
+    if (!onProxyPort && type === MESSAGE_TYPES.REQUEST) {
+      // The client's REQUEST to the site router names the address it is taking: remember it.
+      const mac = macOf(req);
+      const address = requestedAddress(req) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
+      if (mac && address) o.learn?.(mac, address);
+      return ignore('router-request');
+    }
+    if (!onProxyPort && type !== MESSAGE_TYPES.DISCOVER) return ignore('unexpected-type', `message type ${type} on port 67`);
+    if (onProxyPort && type !== MESSAGE_TYPES.REQUEST && type !== MESSAGE_TYPES.INFORM) return ignore('unexpected-type', `message type ${type} on port 4011`);
+    const c = classify(req);
+    if (!c.pxe) return ignore('not-pxe', c.reason);
+    const b = await bootFor(c, req.ciaddr === ZERO ? null : req.ciaddr);
+    if (!b.target) return ignore('no-boot', b.reason, skipped(c, b.reason));
+    const target = b.target;
+    if (onProxyPort) {
+      const answer = proxyAck(req, c, target, o.reply, arrival.from);
+      return { answer, event: { mac: c.mac, stage: 'dhcp-ack', detail: { proxy: true, kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
+    }
+    const answer = proxyOffer(req, c, target, o.reply);
+    return { answer, event: { mac: c.mac, stage: 'proxy-offer', detail: { kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
+  }
+
+  async function full(req: DhcpPacket, type: number | undefined, arrival: Arrival, f: FullModeConfig): Promise<Outcome> {
+    if (arrival.port === 'proxy') return proxy(req, type, arrival);
+    if (req.giaddr !== ZERO && !inSubnet(ipToInt(req.giaddr), f.subnet)) return ignore('other-subnet', `relayed from ${req.giaddr}, outside the served subnet`);
+    const c = classify(req);
+    const mac = macOf(req);
+    if (mac === null) return ignore('not-ethernet', `hardware type ${req.htype}/${req.hlen}`);
+    const lease = (address: string): LeaseOffer => ({ address, leaseSeconds: f.leaseSeconds, subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) });
+    const withBoot = async (ip: string) => {
+      const b = await bootFor(c, ip);
+      return { target: b.target, note: b.reason };
+    };
+
+    switch (type) {
+      case MESSAGE_TYPES.DISCOVER: {
+        const requested = requestedAddress(req);
+        const ip = f.table.offer(mac, requested && f.table.owns(requested) ? requested : undefined);
+        if (ip === null) return ignore('pool-exhausted', `no free address for ${mac}`);
+        const { target, note } = await withBoot(ip);
+        const answer = fullReply('offer', req, lease(ip), c, target, o.reply);
+        return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-offer', detail: { ip, boot: target ? describe(target) : `none: ${note}`.slice(0, 200) } } } : {}) };
+      }
+      case MESSAGE_TYPES.REQUEST: {
+        const sid = serverId(req);
+        if (sid !== undefined && sid !== o.reply.serverIp) {
+          f.table.cancelOffer(mac);
+          return ignore('other-server');
+        }
+        const address = requestedAddress(req) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
+        if (address === undefined) return ignore('no-address', 'REQUEST with neither option 50 nor ciaddr');
+        const inSubnetHere = inSubnet(ipToInt(address), f.subnet);
+        const bound = inSubnetHere ? f.table.request(mac, address, f.leaseSeconds * 1000) : { ok: false as const, reason: `${address} is not on this network` };
+        if (!bound.ok) return { answer: nak(req, o.reply, bound.reason), note: bound.reason };
+        o.learn?.(mac, address);
+        const { target, note } = await withBoot(address);
+        const answer = fullReply('ack', req, lease(address), c, target, o.reply);
+        return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-ack', detail: { ip: address, boot: target ? describe(target) : `none: ${note}`.slice(0, 200) } } } : {}) };
+      }
+      case MESSAGE_TYPES.DECLINE: {
+        const address = requestedAddress(req);
+        if (address && f.table.owns(address) && f.table.decline(mac, address)) return ignore('declined', `${address} declined by ${mac}: in use on the network`);
+        return ignore('unknown-lease', 'DECLINE of an address this client does not hold');
+      }
+      case MESSAGE_TYPES.RELEASE:
+        if (req.ciaddr !== ZERO && f.table.owns(req.ciaddr) && f.table.release(mac, req.ciaddr)) return ignore('released');
+        return ignore('unknown-lease', 'RELEASE of an address this client does not hold');
+      case MESSAGE_TYPES.INFORM: {
+        if (req.ciaddr === ZERO) return ignore('no-address', 'INFORM without ciaddr');
+        const { target } = await withBoot(req.ciaddr);
+        return { answer: informAck(req, { subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) }, c, target, o.reply) };
+      }
+      default:
+        return ignore('unexpected-type', `message type ${type}`);
+    }
+  }
+
+  return async (req, arrival) => {
+    if (req.op !== 1) return ignore('not-request');
+    const type = messageType(req);
+    if (type === undefined) return ignore('bootp', 'no message type: BOOTP is not served');
+    return o.mode === 'proxy' ? proxy(req, type, arrival) : full(req, type, arrival, o.full!);
+  };
+}
+
+/** Ethernet clients only: the lease is keyed by the MAC in chaddr. */
+function macOf(req: DhcpPacket): string | null {
+  if (req.htype !== 1 || req.hlen !== 6) return null;
+  return Array.from(req.chaddr.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The boot instruction in an event's detail: a file name, or a URL without its nonce. */
+function describe(t: { kind: string; file?: string; url?: string }): string {
+  return (t.kind === 'tftp' ? `tftp:${t.file}` : `${t.kind}:${(t.url ?? '').replace(/([?&]nonce=)[^&]*/, '$1…').replace(/([?&]sig=)[^&]*/, '$1…')}`).slice(0, 200);
+}

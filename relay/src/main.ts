@@ -34,8 +34,8 @@ import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
 import { SnapshotStore } from './sync/snapshot-store.ts';
 import { SyncClient } from './sync/sync-client.ts';
-import { folderProvider, type ContentProvider } from './tftp/content.ts';
-import { tftpService } from './tftp/service.ts';
+import { bootFileContent } from './tftp/content.ts';
+import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -52,6 +52,8 @@ export interface RelayContext {
   events: EventSink;
   metrics: MetricsRegistry;
   credentials: Credentials;
+  /** The boot binaries (`boot_files`), iPXE's in memory: served by TFTP and, for HTTP boot, by /ipxe/. */
+  bootFiles: ReturnType<typeof bootFileContent>;
 }
 
 /** A LAN server started by the relay; `close` stops it (sockets closed, timers cleared). */
@@ -108,16 +110,9 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     queueDepth: queue.depth,
     cloudReachable: client.reachable && sync.failures === 0,
   });
-  let bootFiles: ContentProvider | null | undefined;
-  const bootFileProvider = () => {
-    try {
-      bootFiles ??= folderProvider(config.boot_files);
-    } catch (err) {
-      log.once('boot-files', 'the boot_files folder cannot be read', { dir: config.boot_files, err });
-    }
-    return bootFiles ?? null;
-  };
-  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFileProvider });
+  const bootFiles = bootFileContent(config.boot_files, MEMORY_BOOT_FILES);
+  if (bootFiles.folderError) log.warn('the boot_files folder cannot be served', { dir: config.boot_files, error: bootFiles.folderError });
+  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.listen, () => {
@@ -139,6 +134,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     events: queue,
     metrics,
     credentials,
+    bootFiles,
   };
   // LAN servers (DHCP, TFTP), chosen by the caller (run() below: both); they decide only from `context`.
   const lan: LanService[] = [];

@@ -35,8 +35,8 @@ export interface HttpServerDeps {
   metrics: MetricsRegistry;
   log: Logger;
   health: () => Health;
-  /** The boot_files folder (root-confined, the same name policy as TFTP); null: not served. */
-  bootFiles: () => ContentProvider | null;
+  /** The boot binaries (tftp/content.ts bootFileContent: the same files and name policy as TFTP). */
+  bootFiles: ContentProvider;
 }
 
 /** iPXE binaries are ~1 MB; anything much larger in that folder is not one. */
@@ -77,7 +77,7 @@ export function createHttpServer(d: HttpServerDeps): Server {
       return 'files';
     }
     if (path.startsWith('/ipxe/') && read) {
-      serveBootFile(d.bootFiles(), path.slice('/ipxe/'.length), req, res);
+      serveBootFile(d.bootFiles, path.slice('/ipxe/'.length), req, res);
       return 'ipxe';
     }
     if (path.startsWith('/v1/callback/')) {
@@ -114,9 +114,9 @@ export function createHttpServer(d: HttpServerDeps): Server {
 }
 
 /** UEFI HTTP boot fetches its iPXE binary with a plain GET; the name policy is TFTP's (tftp/content.ts). */
-function serveBootFile(provider: ContentProvider | null, name: string, req: IncomingMessage, res: ServerResponse): void {
-  const opened = provider?.open(decodeURIComponentSafe(name));
-  if (!opened?.ok) return simple(res, 404, 'no such boot file\n');
+function serveBootFile(provider: ContentProvider, name: string, req: IncomingMessage, res: ServerResponse): void {
+  const opened = provider.open(decodeURIComponentSafe(name));
+  if (!opened.ok) return simple(res, 404, 'no such boot file\n');
   const { content } = opened;
   try {
     if (content.size > MAX_BOOT_FILE) return simple(res, 404, 'no such boot file\n');

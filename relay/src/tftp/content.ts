@@ -179,3 +179,17 @@ export function loadFiles(dir: string, names: readonly string[]): Map<string, Ui
   }
   return out;
 }
+
+/**
+ * The relay's boot binaries, shared by TFTP and the HTTP-boot route: the named iPXE files held in
+ * memory (read once, through symlinks), then the rest of the folder from disk, root-confined. A folder
+ * that does not exist serves only what could be read (nothing): the relay still starts and says so.
+ */
+export function bootFileContent(dir: string, inMemory: readonly string[]): { provider: ContentProvider; inMemory: string[]; folderError: string | null } {
+  const memory = loadFiles(dir, inMemory);
+  try {
+    return { provider: firstOf(memoryProvider(memory), folderProvider(dir)), inMemory: [...memory.keys()], folderError: null };
+  } catch (err) {
+    return { provider: memoryProvider(memory), inMemory: [...memory.keys()], folderError: (err as Error).message };
+  }
+}

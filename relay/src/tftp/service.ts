@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config.ts';
 import { DEFAULT_BOOT_FILES } from '../dhcp/boot-target.ts';
 import type { LanService, RelayContext } from '../main.ts';
-import { firstOf, folderProvider, loadFiles, memoryProvider } from './content.ts';
+import { bootFileContent } from './content.ts';
 import { createTftpServer, type TftpServer } from './server.ts';
 
 /**
@@ -36,18 +36,18 @@ export interface TftpServiceOptions {
 }
 
 export function tftpService(o: TftpServiceOptions = {}) {
-  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'>): Promise<LanService & { server: TftpServer; port: number }> => {
+  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'> & Partial<Pick<RelayContext, 'bootFiles'>>): Promise<LanService & { server: TftpServer; port: number }> => {
     const parsed = TftpConfig.safeParse(ctx.config.tftp);
     if (!parsed.success) throw new ConfigError(`[tftp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
     const c = parsed.data;
     const host = new URL(ctx.config.http.public_url).hostname;
     const address = c.address ?? (isIPv4(host) ? host : '0.0.0.0');
-    const memory = loadFiles(ctx.config.boot_files, MEMORY_BOOT_FILES);
+    const files = ctx.bootFiles ?? bootFileContent(ctx.config.boot_files, MEMORY_BOOT_FILES);
     const log = ctx.log.child('tftp');
     const server = createTftpServer({
       address,
       port: c.port,
-      content: firstOf(memoryProvider(memory), folderProvider(ctx.config.boot_files)),
+      content: files.provider,
       maxTransfers: c.max_transfers,
       maxPerClient: c.max_per_client,
       limits: { maxBlksize: c.max_blksize, maxWindowsize: c.max_windowsize, defaultTimeoutMs: c.timeout_ms, maxRetries: c.retries },
@@ -59,7 +59,7 @@ export function tftpService(o: TftpServiceOptions = {}) {
       },
     });
     const at = await server.listen();
-    log.info('tftp listening', { address: at.address, port: at.port, inMemory: [...memory.keys()] });
+    log.info('tftp listening', { address: at.address, port: at.port, inMemory: files.inMemory });
     registerMetrics(ctx.metrics, server);
     return { server, port: at.port, close: () => server.close() };
   };

@@ -6,6 +6,7 @@ import { OPT } from '../../../relay/src/dhcp/options.ts';
 import { fullReply, informAck, nak, proxyAck, proxyOffer, type PxeClient, type ReplyContext } from '../../../relay/src/dhcp/reply.ts';
 import { ipxeOptions, toHex } from '../../../relay/src/dhcp/read.ts';
 import { fixture } from './fixtures.ts';
+import { expectSameAsDnsmasq } from './same-as-dnsmasq.ts';
 
 /** The same setting dnsmasq ran with in fixtures/regenerate.sh: proxy at 10.77.0.2, menu text `edgeboot`. */
 const ctx: ReplyContext = { serverIp: '10.77.0.2', menuText: 'edgeboot' };
@@ -30,20 +31,6 @@ const text = (p: DhcpPacket, code: number) => {
   const v = getOption(p, code);
   return v && new TextDecoder().decode(v);
 };
-
-/** The fields a proxy reply must share with dnsmasq's (issue C): op, addresses, 53/54/60/97/43. */
-function expectSameAsDnsmasq(ours: DhcpPacket, theirs: DhcpPacket, opts: { option43: boolean }) {
-  expect(ours.op).toBe(theirs.op);
-  expect(ours.xid).toBe(theirs.xid);
-  expect(toHex(ours.chaddr)).toBe(toHex(theirs.chaddr));
-  expect(ours.yiaddr).toBe(theirs.yiaddr);
-  expect(ours.ciaddr).toBe(theirs.ciaddr);
-  expect(ours.siaddr).toBe(theirs.siaddr);
-  for (const code of [OPT.messageType, OPT.serverId, OPT.vendorClass, OPT.clientGuid]) {
-    expect({ code, value: hex(ours, code) }).toEqual({ code, value: hex(theirs, code) });
-  }
-  if (opts.option43) expect(hex(ours, OPT.vendorEncap)).toBe(hex(theirs, OPT.vendorEncap));
-}
 
 describe('proxy replies, compared with dnsmasq', () => {
   it('offers a BIOS PXE ROM the same menu and boot server as dnsmasq (43.6/8/9/10)', () => {

@@ -1,0 +1,89 @@
+/**
+ * The relay as a site runs it, inside a network namespace: the real `edgeboot-relay run` process with
+ * its DHCP, TFTP and HTTP servers on a LAN of namespaces, talking to a test cloud in this process.
+ *
+ *   [client ns] ── LAN bridge ── [relay ns: edgeboot-relay + unix-forward 127.0.0.1:8787] ══unix══ test cloud
+ *
+ * The cloud (test-cloud.ts) listens on loopback in the test process; a unix socket in a temp dir
+ * pipes to it (unix sockets are files, so they cross network namespaces), and `unix-forward.ts` in
+ * the relay's namespace turns it back into TCP. Stopping the cloud is a WAN cut: the relay's
+ * connections are reset, exactly as when the uplink goes away.
+ */
+import { createConnection, createServer, type Server } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
+import type { Spawned, Testbed } from '../../support/netns.ts';
+import type { TestCloud } from './test-cloud.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+export const RELAY_MAIN = join(ROOT, 'relay/src/main.ts');
+const FORWARD = join(ROOT, 'test/support/unix-forward.ts');
+/** Where the relay reaches the cloud inside its namespace. */
+export const CLOUD_IN_NS = '127.0.0.1:8787';
+
+/** A unix socket at `path` whose connections are piped to the test cloud's TCP port (while it is up). */
+export async function cloudBridge(cloud: TestCloud, path: string): Promise<Server> {
+  const port = Number(new URL(cloud.url).port);
+  const server = createServer((down) => {
+    const up = createConnection({ host: '127.0.0.1', port });
+    up.on('error', () => down.destroy());
+    down.on('error', () => up.destroy());
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return server;
+}
+
+/** `unix-forward.ts` in `ns`: TCP 127.0.0.1:8787 there → the cloud bridge's unix socket. */
+export async function startForwarder(bed: Testbed, ns: string, unixPath: string): Promise<Spawned> {
+  const fwd = bed.spawn(ns, process.execPath, [FORWARD, CLOUD_IN_NS, unixPath]);
+  await fwd.waitForLine(/^listening/, 10_000);
+  return fwd;
+}
+
+export interface RelayInNs {
+  process: Spawned;
+  stateDir: string;
+  configPath: string;
+  /** Log lines (JSON) the relay printed so far, parsed. */
+  logs(): Array<Record<string, unknown>>;
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `edgeboot-relay run --config <stateDir>/relay.toml` in `ns`. `toml` is the
+ * configuration (state_dir and cloud.url are set here); resolves once DHCP, TFTP and the first
+ * snapshot are up.
+ */
+export async function startRelayInNs(bed: Testbed, ns: string, o: { creds: Credentials; stateDir: string; toml: string; waitForSnapshot?: boolean }): Promise<RelayInNs> {
+  saveCredentials(o.stateDir, { ...o.creds, cloudUrl: `http://${CLOUD_IN_NS}` });
+  const configPath = join(o.stateDir, 'relay.toml');
+  writeFileSync(configPath, `state_dir = ${JSON.stringify(o.stateDir)}\n${o.toml}`);
+  const p = bed.spawn(ns, process.execPath, [RELAY_MAIN, 'run', '--config', configPath]);
+  const parsed = () =>
+    p.stdout.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  const waitForLog = async (msg: string, timeoutMs = 15_000) => JSON.parse(await p.waitForLine((l) => l.includes(`"msg":${JSON.stringify(msg)}`), timeoutMs)) as Record<string, unknown>;
+  await Promise.all([waitForLog('dhcp listening'), waitForLog('tftp listening'), ...(o.waitForSnapshot === false ? [] : [waitForLog('snapshot updated')])]).catch((err: unknown) => {
+    throw new Error(`the relay did not start: ${(err as Error).message}\nstdout:\n${p.stdout.join('\n')}\nstderr:\n${p.stderr.join('\n')}`);
+  });
+  return { process: p, stateDir: o.stateDir, configPath, logs: parsed, waitForLog, stop: () => p.kill() };
+}
+
+/** The scripted PXE client (test/relay/dhcp/support/pxe-client.ts) run once in `ns`; its JSON lines. */
+export async function pxeClient(bed: Testbed, ns: string, spec: Record<string, unknown>, timeoutMs = 30_000): Promise<Array<Record<string, unknown>>> {
+  const r = await bed.run(ns, process.execPath, [join(ROOT, 'test/relay/dhcp/support/pxe-client.ts'), JSON.stringify(spec)], { timeoutMs });
+  const lines = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  if (r.code !== 0) throw new Error(`pxe-client failed (${r.code}): ${lines.filter((l) => l.event !== 'reply').map((l) => JSON.stringify(l)).join('\n')}\n${r.stderr}`);
+  return lines;
+}

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { REPO_ROOT, spawnEntry } from '../support/spawned-entry.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
-import { startEdgebootWorker, startTrivialWorker } from './lib/workerd.ts';
+import { startEdgebootWorker, startTrivialWorker } from '../support/workerd.ts';
 
 const { values } = parseArgs({
   options: {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
-import { startEdgebootWorker, startTrivialWorker } from './lib/workerd.ts';
+import { startEdgebootWorker, startTrivialWorker } from '../support/workerd.ts';
 
 const { values } = parseArgs({
   options: {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { REPO_ROOT, spawnEntry } from '../support/spawned-entry.ts';
-import { startEdgebootWorker } from './lib/workerd.ts';
+import { startEdgebootWorker } from '../support/workerd.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
 
 const { values } = parseArgs({

@@ -1,5 +1,4 @@
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import { fromHex, ipxeOptions, messageType } from '../../relay/src/dhcp/read.ts'
 import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { randomMac } from '../contract/target.ts';
 import { createTestbed, requireTools, type Testbed } from '../support/netns.ts';
-import { cloudBridge, pxeClient, startForwarder, startRelayInNs, type RelayInNs } from './support/lan.ts';
+import { cloudBridge, type CloudBridge, pxeClient, startForwarder, startRelayInNs, type RelayInNs } from './support/lan.ts';
 import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from './support/test-cloud.ts';
 
 /**
@@ -24,7 +23,7 @@ const RANGE = ['10.89.0.100', '10.89.0.103'];
 
 let bed: Testbed;
 let cloud: TestCloud;
-let bridge: Server;
+let bridge: CloudBridge;
 let creds: Credentials;
 let relay: RelayInNs;
 let stateDir: string;

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +10,7 @@ import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { call, randomMac, unique } from '../contract/target.ts';
 import { createTestbed, requireTools, type Spawned, type Testbed } from '../support/netns.ts';
 import { expectSameAsDnsmasq } from './dhcp/same-as-dnsmasq.ts';
-import { cloudBridge, pxeClient, startForwarder, startRelayInNs, type RelayInNs } from './support/lan.ts';
+import { cloudBridge, type CloudBridge, pxeClient, startForwarder, startRelayInNs, type RelayInNs } from './support/lan.ts';
 import { until } from './support/relay-harness.ts';
 import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from './support/test-cloud.ts';
 
@@ -35,7 +34,7 @@ type Kind = (typeof KINDS)[number];
 
 let bed: Testbed;
 let cloud: TestCloud;
-let bridge: Server;
+let bridge: CloudBridge;
 let creds: Credentials;
 let site: string;
 let relay: RelayInNs;

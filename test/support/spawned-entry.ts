@@ -27,8 +27,10 @@ export async function spawnEntry(options: {
   listening: RegExp;
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /** An existing data folder (a restart keeps its data); it is then left in place by stop(). */
+  dataDir?: string;
 }): Promise<SpawnedEntry> {
-  const dataDir = mkdtempSync(join(tmpdir(), `edgeboot-${options.name}-`));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `edgeboot-${options.name}-`));
   const adminToken = `ebt_${options.name.replace(/[^a-z0-9]/gi, '')}admintoken`.padEnd(36, '0');
   const child = spawn(options.command, options.args(dataDir), {
     cwd: REPO_ROOT,
@@ -45,7 +47,7 @@ export async function spawnEntry(options: {
       await exited;
       clearTimeout(killer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
   try {

@@ -9,12 +9,11 @@
  * the relay's namespace turns it back into TCP. Stopping the cloud is a WAN cut: the relay's
  * connections are reset, exactly as when the uplink goes away.
  */
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
 import type { Spawned, Testbed } from '../../support/netns.ts';
-import type { TestCloud } from './test-cloud.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 export const RELAY_MAIN = join(ROOT, 'relay/src/main.ts');
@@ -22,17 +21,44 @@ const FORWARD = join(ROOT, 'test/support/unix-forward.ts');
 /** Where the relay reaches the cloud inside its namespace. */
 export const CLOUD_IN_NS = '127.0.0.1:8787';
 
-/** A unix socket at `path` whose connections are piped to the test cloud's TCP port (while it is up). */
-export async function cloudBridge(cloud: TestCloud, path: string): Promise<Server> {
-  const port = Number(new URL(cloud.url).port);
-  const server = createServer((down) => {
-    const up = createConnection({ host: '127.0.0.1', port });
-    up.on('error', () => down.destroy());
-    down.on('error', () => up.destroy());
-    down.pipe(up).pipe(down);
+export interface CloudBridge {
+  close(): void;
+  /** The WAN goes down: open connections are reset and new ones refused, until restore(). */
+  cut(): void;
+  restore(): void;
+}
+
+/** A unix socket at `path` whose connections are piped to the cloud's TCP port (while it is up). */
+export async function cloudBridge(cloud: { url: string }, path: string): Promise<CloudBridge> {
+  const { hostname, port } = new URL(cloud.url);
+  const open = new Set<Socket>();
+  let down = false;
+  const server = createServer((lan) => {
+    if (down) return void lan.destroy();
+    const up = createConnection({ host: hostname, port: Number(port) });
+    open.add(lan).add(up);
+    const end = () => {
+      lan.destroy();
+      up.destroy();
+      open.delete(lan);
+      open.delete(up);
+    };
+    up.on('error', end).on('close', end);
+    lan.on('error', end).on('close', end);
+    lan.pipe(up).pipe(lan);
   });
   await new Promise<void>((r) => server.listen(path, r));
-  return server;
+  return {
+    close: () => {
+      server.close();
+      for (const s of open) s.destroy();
+    },
+    cut: () => {
+      down = true;
+      for (const s of open) s.resetAndDestroy();
+    },
+    restore: () => void (down = false),
+  };
 }
 
 /** `unix-forward.ts` in `ns`: TCP 127.0.0.1:8787 there → the cloud bridge's unix socket. */

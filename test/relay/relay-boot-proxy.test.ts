@@ -54,6 +54,13 @@ describe('boot script proxy', () => {
       return rows.length >= 3 ? rows.map((x) => x.stage) : null;
     });
     expect(stages.sort()).toEqual(['file-done', 'file-fetched', 'script-fetched']);
+    // Again, now from the relay's hot memory copy (written in one go): still a completed download.
+    expect((await get(urls.find((u) => u.includes(kernel.id))!)).complete).toBe(true);
+    const done = await until('the second file-done', async () => {
+      const rows = await cloud.deps.db.all<{ stage: string }>(sql("SELECT stage FROM boot_events WHERE mac = ? AND stage LIKE 'file-%' AND stage != 'file-fetched'", mac));
+      return rows.length >= 2 ? rows.map((x) => x.stage) : null;
+    });
+    expect(done).toEqual(['file-done', 'file-done']);
   });
 
   it('passes installers\' callbacks through to the cloud, with the cloud\'s answer', async () => {

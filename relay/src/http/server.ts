@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { finished } from 'node:stream/promises';
 import type { EventSink } from '../events.ts';
 import type { Logger } from '../log.ts';
 import type { CloudClient } from '../sync/cloud-client.ts';
@@ -71,6 +72,9 @@ export function createHttpServer(d: HttpServerDeps): Server {
       const outcome = await d.cache.serve(req, res, imageId);
       fileRequests.inc({ outcome });
       if (req.method === 'GET' && !req.headers.range) {
+        // serve() may return once the last bytes are handed to the socket (a hot object is written in
+        // one go): the download is complete only when the response has finished, not before.
+        await finished(res).catch(() => {});
         const complete = res.writableFinished && res.statusCode < 300;
         d.events.emit({ mac, stage: complete ? 'file-done' : 'file-error', durationMs: Date.now() - started, detail: { imageId, cache: outcome } });
       }

@@ -38,6 +38,8 @@ export interface VmOptions {
   uuid?: string;
   /** Kill the VM after this long (it normally powers itself off). */
   timeoutMs?: number;
+  /** Each console line as it arrives (the demo shows them live). */
+  onLine?: (line: string, ms: number) => void;
 }
 
 export interface VmRun {
@@ -120,7 +122,10 @@ export async function startSite(o: SiteOptions): Promise<Site> {
       const vm: Spawned = bed.spawn('lan', 'qemu-system-x86_64', args);
       const at: number[] = [];
       const seen = () => {
-        while (at.length < vm.stdout.length) at.push(Date.now() - started);
+        while (at.length < vm.stdout.length) {
+          at.push(Date.now() - started);
+          v.onLine?.(stripAnsi(vm.stdout[at.length - 1]!), at.at(-1)!);
+        }
       };
       const tick = setInterval(seen, 20);
       const timer = setTimeout(() => void vm.kill(), v.timeoutMs ?? 120_000);

@@ -8,12 +8,12 @@
  *   npm run demo                 # a BIOS machine
  *   npm run demo -- --uefi       # an OVMF machine: its own PXE → TFTP ipxe.efi → iPXE → script
  */
-import { accessSync, constants } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { randomMac } from '../test/contract/target.ts';
 import { startNodeCloud, type E2eCloud } from '../test/e2e/support/cloud.ts';
 import { assign, osFiles, testOsProfile, timeline } from '../test/e2e/support/machines.ts';
 import { OVMF_CODE, startSite, type Site } from '../test/e2e/support/site.ts';
+import { missingPeers } from '../test/support/netns.ts';
 
 const { values } = parseArgs({ options: { uefi: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
 if (values.help) {
@@ -21,39 +21,14 @@ if (values.help) {
   process.exit(0);
 }
 
-/** What the demo needs from the distribution: command or file → Debian package. */
-const NEEDS: Array<[string, string]> = [
-  ['qemu-system-x86_64', 'qemu-system-x86'],
-  ['dnsmasq', 'dnsmasq-base'],
-  ['ip', 'iproute2'],
-  ['apt-get', 'apt (to download the Debian kernel the test OS boots; it is unpacked, not installed)'],
-  ['dpkg-deb', 'dpkg'],
+/** What the demo needs from the distribution, besides the commands below: file → Debian package. */
+const FILES: Array<[string, string]> = [
   ['/bin/busybox', 'busybox-static'],
   ['/usr/lib/ipxe/undionly.kpxe', 'ipxe'],
   ['/usr/lib/ipxe/ipxe.efi', 'ipxe'],
-  ['mformat', 'mtools'],
   ['/usr/lib/syslinux/mbr/mbr.bin', 'syslinux-common'],
-  ['syslinux', 'syslinux'],
 ];
-
-function missing(): string[] {
-  const out = new Set<string>();
-  const path = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']);
-  for (const [what, pkg] of [...NEEDS, ...(values.uefi ? ([[OVMF_CODE, 'ovmf']] as Array<[string, string]>) : [])]) {
-    const candidates = what.startsWith('/') ? [what] : path.map((d) => `${d}/${what}`);
-    if (!candidates.some((c) => canRead(c))) out.add(`${what} (Debian package: ${pkg})`);
-  }
-  return [...out];
-}
-
-function canRead(p: string): boolean {
-  try {
-    accessSync(p, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const TOOLS = ['qemu-system-x86_64', 'dnsmasq', 'ip', 'apt-get', 'dpkg-deb', 'mformat', 'syslinux'];
 
 const say = (s: string) => console.log(`\x1b[1;36m▸ ${s}\x1b[0m`);
 
@@ -66,9 +41,9 @@ async function main(): Promise<number> {
     console.error('The demo needs root: it creates network namespaces, a bridge and a tap device (run: sudo npm run demo).');
     return 2;
   }
-  const lacking = missing();
+  const lacking = missingPeers(TOOLS, [...FILES, ...(values.uefi ? ([[OVMF_CODE, 'ovmf']] as Array<[string, string]>) : [])]);
   if (lacking.length) {
-    console.error(`The demo needs these, which this machine lacks:\n  ${lacking.join('\n  ')}\n` +
+    console.error(`The demo needs these, which this machine lacks:\n  ${lacking.map((m) => `${m.what} (Debian package: ${m.pkg})`).join('\n  ')}\n` +
       'On Debian or Ubuntu: sudo apt-get install qemu-system-x86 ovmf ipxe dnsmasq-base busybox-static syslinux syslinux-common mtools');
     return 2;
   }

@@ -372,7 +372,7 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** The Debian package that provides each tool the tests run. */
+/** The Debian package that provides each tool the tests (and the demo) run. */
 const PACKAGES: Record<string, string> = {
   ip: 'iproute2',
   dnsmasq: 'dnsmasq-base',
@@ -383,18 +383,42 @@ const PACKAGES: Record<string, string> = {
   curl: 'curl',
   tftp: 'tftp-hpa',
   atftp: 'atftp',
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'apt-get': 'apt',
+  'dpkg-deb': 'dpkg',
+  mformat: 'mtools',
+  syslinux: 'syslinux',
 };
+
+/**
+ * What this machine lacks, each with the Debian package that provides it: `tools` are commands looked
+ * up on PATH, `files` absolute paths with their package.
+ */
+export function missingPeers(tools: string[], files: Array<[path: string, pkg: string]> = []): Array<{ what: string; pkg: string }> {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  const out = tools.filter((t) => !dirs.some((d) => executable(join(d, t)))).map((t) => ({ what: t, pkg: PACKAGES[t] ?? `(the package providing ${t})` }));
+  for (const [path, pkg] of files) if (!readable(path)) out.push({ what: path, pkg });
+  return out;
+}
 
 /**
  * Throws, naming the Debian packages, when a tool is not on PATH. Tests call it and fail: a missing
  * peer must not turn into a silently skipped test.
  */
 export function requireTools(tools: string[]): void {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  const missing = tools.filter((t) => !dirs.some((d) => executable(join(d, t))));
+  const missing = missingPeers(tools);
   if (missing.length === 0) return;
-  const pkgs = [...new Set(missing.map((t) => PACKAGES[t] ?? `(the package providing ${t})`))];
-  throw new Error(`missing tools: ${missing.join(', ')} — install the Debian packages: apt-get install ${pkgs.join(' ')}`);
+  const pkgs = [...new Set(missing.map((m) => m.pkg))];
+  throw new Error(`missing tools: ${missing.map((m) => m.what).join(', ')} — install the Debian packages: apt-get install ${pkgs.join(' ')}`);
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function executable(path: string): boolean {

@@ -100,6 +100,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     [{ reason: 'invalid' }, queue.invalid],
   ]);
   metrics.gauge('edgeboot_relay_events_shipped', 'events acknowledged by the cloud in this run', () => queue.shipped);
+  metrics.gauge('process_resident_memory_bytes', 'resident memory of the relay process', () => process.memoryUsage.rss());
   metrics.gauge('edgeboot_relay_cloud_reachable', '1 when the last cloud request got an answer', () => (client.reachable ? 1 : 0));
 
   const health = (): Health => ({

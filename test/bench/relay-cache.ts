@@ -4,7 +4,7 @@
  * and after the load. The cache is warmed the way a fill leaves it (objects/<sha256> and
  * sources.json), with a grant minted by the relay's own key for 127.0.0.1.
  *
- *   npm run bench:cache [-- --seconds 10 --connections 50 --rounds 2 --cache-memory-bytes 0]
+ *   npm run bench:cache [-- --seconds 10 --connections 50 --rounds 2 --cache-memory-bytes 0 --from-source]
  *
  * `--cache-memory-bytes 0` measures serving from disk only (fs reads; no memory copy).
  *
@@ -21,9 +21,10 @@ import { grantKey, saveCredentials } from '../../relay/src/sync/credentials.ts';
 import { freePort, get, tempDir, until } from '../relay/support/relay-harness.ts';
 import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage } from '../relay/support/test-cloud.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
+import { buildRelay } from '../../scripts/build-relay.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '2' }, 'relay-node-flags': { type: 'string', default: '' }, 'cache-memory-bytes': { type: 'string', default: '512MiB' } } });
+const { values } = parseArgs({ options: { 'from-source': { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '2' }, 'relay-node-flags': { type: 'string', default: '' }, 'cache-memory-bytes': { type: 'string', default: '512MiB' } } });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
@@ -73,9 +74,13 @@ try {
   const grant = new FileGrants(grantKey(stateDir)).mint(img.id, '127.0.0.1', '52:54:00:be:7c:00');
 
   const relayPort = await freePort();
+  // What a site runs is the bundle (scripts/build-relay.ts); --from-source runs relay/src/main.ts.
+  const main = values['from-source'] ? join(REPO_ROOT, 'relay/src/main.ts') : await buildRelay();
+  // DHCP and TFTP start too (as on a site), on free ports: this benchmark sends them nothing.
+  const lanPorts = ['--dhcp-port', String(await freePort()), '--tftp-port', String(await freePort())];
   const relay = spawn(
     join(REPO_ROOT, 'node_modules/.bin/node'),
-    [...values['relay-node-flags']!.split(' ').filter(Boolean), join(REPO_ROOT, 'relay/src/main.ts'), 'run', '--state-dir', stateDir, '--http-listen', '127.0.0.1', '--http-port', String(relayPort), '--public-url', `http://127.0.0.1:${relayPort}`, '--cache-memory-bytes', values['cache-memory-bytes']!],
+    [...values['relay-node-flags']!.split(' ').filter(Boolean), main, 'run', '--state-dir', stateDir, '--http-listen', '127.0.0.1', '--http-port', String(relayPort), '--public-url', `http://127.0.0.1:${relayPort}`, '--cache-memory-bytes', values['cache-memory-bytes']!, ...lanPorts],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(relay);

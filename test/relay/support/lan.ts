@@ -13,10 +13,13 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
+import { buildRelay } from '../../../scripts/build-relay.ts';
 import type { Spawned, Testbed } from '../../support/netns.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-export const RELAY_MAIN = join(ROOT, 'relay/src/main.ts');
+/** The relay as sites run it: the bundle (scripts/build-relay.ts), built once per test process from the current sources. */
+let bundle: Promise<string> | undefined;
+export const relayMain = () => (bundle ??= buildRelay());
 const FORWARD = join(ROOT, 'test/support/unix-forward.ts');
 /** Where the relay reaches the cloud inside its namespace. */
 export const CLOUD_IN_NS = '127.0.0.1:8787';
@@ -87,7 +90,7 @@ export async function startRelayInNs(bed: Testbed, ns: string, o: { creds: Crede
   saveCredentials(o.stateDir, { ...o.creds, cloudUrl: `http://${CLOUD_IN_NS}` });
   const configPath = join(o.stateDir, 'relay.toml');
   writeFileSync(configPath, `state_dir = ${JSON.stringify(o.stateDir)}\n${o.toml}`);
-  const p = bed.spawn(ns, process.execPath, [RELAY_MAIN, 'run', '--config', configPath]);
+  const p = bed.spawn(ns, process.execPath, [await relayMain(), 'run', '--config', configPath]);
   const parsed = () =>
     p.stdout.flatMap((l) => {
       try {

@@ -80,7 +80,7 @@ describe('end to end, proxy mode beside the site router, cloud on workerd', () =
     const boot = tl.boots.find((b: any) => b.outcome === 'succeeded');
     const stages: Array<{ stage: string; durationMs: number | null; detail: any }> = boot.stages;
     const names = stages.map((s) => s.stage);
-    for (const s of ['proxy-offer', 'dhcp-ack', 'tftp-start', 'tftp-done', 'script-fetched', 'script-rendered', 'file-fetched', 'file-done', 'callback-succeeded']) expect(names, s).toContain(s);
+    for (const s of ['proxy-offer', 'dhcp-request', 'tftp-start', 'tftp-done', 'script-fetched', 'script-rendered', 'file-fetched', 'file-done', 'callback-succeeded']) expect(names, s).toContain(s);
     // Two files (kernel, initrd) were fetched and finished, each with its own duration.
     const done = stages.filter((s) => s.stage === 'file-done');
     expect(new Set(done.map((s) => s.detail?.imageId)).size).toBe(2);

@@ -86,11 +86,16 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
   async function proxy(req: DhcpPacket, type: number | undefined, arrival: Arrival): Promise<Outcome> {
     const onProxyPort = arrival.port === 'proxy';
     if (!onProxyPort && type === MESSAGE_TYPES.REQUEST) {
-      // The client's REQUEST to the site router names the address it is taking: remember it.
+      // The client's REQUEST to the site router names the address it is taking: remember it, and for
+      // a PXE client report it (firmware told to use the offer's boot file never comes to 4011, so
+      // this is the timeline's evidence that DHCP completed).
       const mac = macOf(req);
       const address = requestedAddress(req) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
-      if (mac && address) o.learn?.(mac, address);
-      return ignore('router-request');
+      if (!mac || !address) return ignore('router-request');
+      o.learn?.(mac, address);
+      const c = classify(req);
+      const router = serverId(req);
+      return ignore('router-request', undefined, c.pxe ? { mac, stage: 'dhcp-request', detail: { ip: address, kind: c.kind, ...(router ? { server: router } : {}) } } : undefined);
     }
     if (!onProxyPort && type !== MESSAGE_TYPES.DISCOVER) return ignore('unexpected-type', `message type ${type} on port 67`);
     if (onProxyPort && type !== MESSAGE_TYPES.REQUEST && type !== MESSAGE_TYPES.INFORM) return ignore('unexpected-type', `message type ${type} on port 4011`);

@@ -52,7 +52,8 @@ export interface DhcpStats {
 }
 
 export interface DhcpServer {
-  listen(): Promise<{ port: number; proxyPort: number | null }>;
+  /** `recvBufferBytes`: what the kernel granted the port-67 socket (capped by net.core.rmem_max). */
+  listen(): Promise<{ port: number; proxyPort: number | null; recvBufferBytes: number }>;
   close(): Promise<void>;
   stats(): DhcpStats;
 }
@@ -142,7 +143,8 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
         main.close();
         throw err;
       });
-      return { port: main.address().port, proxyPort: proxy ? proxy.address().port : null };
+      // Linux reports twice the size asked (its bookkeeping overhead); that is what holds a storm.
+      return { port: main.address().port, proxyPort: proxy ? proxy.address().port : null, recvBufferBytes: main.getRecvBufferSize() };
     },
     async close() {
       await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -166,7 +166,10 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     });
     const at = await server.listen();
     checkBroadcastRoute(lan, log);
-    log.info('dhcp listening', { mode: ctx.config.mode, serverIp: lan.serverIp, subnet: `${intToIp(lan.subnet.network)}/${lan.subnet.prefix}`, interface: lan.interface, port: at.port, proxyPort: at.proxyPort, ...(full ? { range: c.range, leases: full.table.counts() } : {}) });
+    // The kernel silently caps the buffer at net.core.rmem_max (Debian's default: 208 KiB); a storm of
+    // DISCOVERs then overflows it and clients wait for their retransmissions.
+    if (at.recvBufferBytes < 2 * c.recv_buffer) log.warn('the DHCP receive buffer is smaller than configured', { asked: c.recv_buffer, granted: at.recvBufferBytes, fix: `sysctl -w net.core.rmem_max=${c.recv_buffer}` });
+    log.info('dhcp listening', { mode: ctx.config.mode, recvBufferBytes: at.recvBufferBytes, serverIp: lan.serverIp, subnet: `${intToIp(lan.subnet.network)}/${lan.subnet.prefix}`, interface: lan.interface, port: at.port, proxyPort: at.proxyPort, ...(full ? { range: c.range, leases: full.table.counts() } : {}) });
     registerMetrics(ctx.metrics, server, full);
     return {
       server,

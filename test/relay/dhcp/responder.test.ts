@@ -49,6 +49,7 @@ describe('responder, proxy mode', () => {
     const ovmf = await respond(fixture('ovmf-discover'), BCAST);
     expect(type(ovmf)).toBe(MESSAGE_TYPES.OFFER);
     expect(ovmf.answer!.packet.file).toBe('ipxe.efi');
+    expect(toHex(getOption(ovmf.answer!.packet, OPT.vendorEncap)!)).toBe('060108ff');
     expect(ovmf.answer!.packet.yiaddr).toBe('0.0.0.0');
     expect(ovmf.event).toMatchObject({ stage: 'proxy-offer', detail: { kind: 'firmware', boot: 'tftp:ipxe.efi' } });
     const ipxe = await respond(fixture('ipxe-discover'), BCAST);
@@ -68,7 +69,7 @@ describe('responder, proxy mode', () => {
   it("never answers a REQUEST on port 67 (it is the router's), but learns the address it names", async () => {
     const { respond, learned } = setup('proxy');
     const out = await respond(fixture('ovmf-request'), BCAST);
-    expect(out).toMatchObject({ answer: null, reason: 'router-request' });
+    expect(out).toMatchObject({ answer: null, reason: 'router-request', event: { mac: '52:54:00:e8:00:02', stage: 'dhcp-request', detail: { kind: 'firmware' } } });
     expect(learned).toHaveLength(1);
     expect(learned[0]![0]).toBe('52:54:00:e8:00:02');
   });

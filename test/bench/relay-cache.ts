@@ -23,6 +23,7 @@ import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadI
 import { REPO_ROOT } from '../support/spawned-entry.ts';
 import { buildRelay } from '../../scripts/build-relay.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
+import { stopChild } from './lib/process.ts';
 
 const { values } = parseArgs({ options: { 'from-source': { type: 'boolean', default: false }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '2' }, 'relay-node-flags': { type: 'string', default: '' }, 'cache-memory-bytes': { type: 'string', default: '512MiB' } } });
 const seconds = Number(values.seconds);
@@ -41,18 +42,6 @@ function memory(pid: number): string {
   const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)![1]);
   return `RSS ${(kb('Rss') / 1024).toFixed(1)} MiB (private ${((kb('Private_Clean') + kb('Private_Dirty')) / 1024).toFixed(1)} MiB)`;
-}
-
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill(signal);
-  });
 }
 
 const cloud = await startTestCloud();

@@ -156,8 +156,8 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       subnet: full?.subnet ?? lan.subnet,
       respond: async (req, arrival) => {
         const out = await respond(req, arrival);
-        // Compaction is amortised O(1): at most once per ~2× the live leases' worth of changes.
-        if (full && journal!.wantsCompaction(full.table.size)) journal!.compact(full.table.entries());
+        // Compaction is amortised O(1) (once per ~2× the live leases' worth of changes) and off the loop.
+        if (full && journal!.wantsCompaction(full.table.size)) void journal!.compact(full.table.entries());
         return out;
       },
       onEvent: (e) => ctx.events.emit(e),

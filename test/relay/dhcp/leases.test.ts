@@ -185,16 +185,30 @@ describe('lease journal', () => {
     expect(again.skipped).toBe(3);
   });
 
-  it('compacts to the live entries and keeps appending after them', () => {
+  it('compacts to the live entries and keeps appending after them', async () => {
     const p = path();
     const j = new LeaseJournal({ path: p, log, compactMargin: 4 });
     for (let i = 0; i < 10; i++) j.append({ ip: '10.0.0.10', mac: A, state: i % 2 ? 'free' : 'bound', expiresAt: i });
     expect(j.wantsCompaction(1)).toBe(true);
-    j.compact([{ ip: '10.0.0.10', mac: A, state: 'free', expiresAt: 9 }]);
+    await j.compact([{ ip: '10.0.0.10', mac: A, state: 'free', expiresAt: 9 }]);
     expect(j.wantsCompaction(1)).toBe(false);
     j.append({ ip: '10.0.0.11', mac: B, state: 'bound', expiresAt: 10 });
     j.close();
     expect(readFileSync(p, 'utf8').trim().split('\n')).toHaveLength(2);
     expect(new LeaseJournal({ path: p, log }).load().map((c) => c.ip)).toEqual(['10.0.0.10', '10.0.0.11']);
+  });
+
+  it('loses nothing appended while a compaction is writing off the loop, and starts no second one', async () => {
+    const p = path();
+    const j = new LeaseJournal({ path: p, log, compactMargin: 0 });
+    for (let i = 0; i < 6; i++) j.append({ ip: '10.0.0.10', mac: A, state: 'bound', expiresAt: i });
+    const running = j.compact([{ ip: '10.0.0.10', mac: A, state: 'bound', expiresAt: 5 }]);
+    expect(j.wantsCompaction(0)).toBe(false);
+    j.append({ ip: '10.0.0.11', mac: B, state: 'bound', expiresAt: 6 });
+    j.append({ ip: '10.0.0.12', mac: C, state: 'bound', expiresAt: 7 });
+    await running;
+    j.append({ ip: '10.0.0.13', mac: '52:54:00:00:00:0d', state: 'bound', expiresAt: 8 });
+    j.close();
+    expect(new LeaseJournal({ path: p, log }).load().map((c) => `${c.ip}@${c.expiresAt}`)).toEqual(['10.0.0.10@5', '10.0.0.11@6', '10.0.0.12@7', '10.0.0.13@8']);
   });
 });

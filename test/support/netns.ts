@@ -396,8 +396,8 @@ const PACKAGES: Record<string, string> = {
  */
 export function missingPeers(tools: string[], files: Array<[path: string, pkg: string]> = []): Array<{ what: string; pkg: string }> {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  const out = tools.filter((t) => !dirs.some((d) => executable(join(d, t)))).map((t) => ({ what: t, pkg: PACKAGES[t] ?? `(the package providing ${t})` }));
-  for (const [path, pkg] of files) if (!readable(path)) out.push({ what: path, pkg });
+  const out = tools.filter((t) => !dirs.some((d) => can(join(d, t), constants.X_OK))).map((t) => ({ what: t, pkg: PACKAGES[t] ?? `(the package providing ${t})` }));
+  for (const [path, pkg] of files) if (!can(path, constants.R_OK)) out.push({ what: path, pkg });
   return out;
 }
 
@@ -412,18 +412,9 @@ export function requireTools(tools: string[]): void {
   throw new Error(`missing tools: ${missing.map((m) => m.what).join(', ')} — install the Debian packages: apt-get install ${pkgs.join(' ')}`);
 }
 
-function readable(path: string): boolean {
+function can(path: string, mode: number): boolean {
   try {
-    accessSync(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
+    accessSync(path, mode);
     return true;
   } catch {
     return false;

@@ -1,8 +1,7 @@
 import { archFromCode, type ClientArch } from '../../../shared/boot/arch.ts';
-import { normalizeMac } from '../../../shared/mac.ts';
 import type { DhcpPacket } from './codec.ts';
 import { IPXE_FEATURES, IPXE_SUBOPTIONS } from './options.ts';
-import { clientArch, clientGuid, ipxeOptions, toHex, userClass, vendorClass } from './read.ts';
+import { chaddrMac, clientArch, clientGuid, ipxeOptions, userClass, vendorClass } from './read.ts';
 
 /**
  * Who is asking, from a decoded request alone (pure). Three kinds of client get a boot answer:
@@ -38,8 +37,8 @@ export type Classification =
 
 export function classify(req: DhcpPacket): Classification {
   if (req.op !== 1) return { pxe: false, reason: 'not a BOOTREQUEST' };
-  if (req.htype !== 1 || req.hlen !== 6) return { pxe: false, reason: `hardware type ${req.htype}/${req.hlen} is not Ethernet` };
-  const mac = normalizeMac(toHex(req.chaddr.subarray(0, 6)))!;
+  const mac = chaddrMac(req);
+  if (mac === null) return { pxe: false, reason: `hardware type ${req.htype}/${req.hlen} is not Ethernet` };
 
   const vc = vendorClass(req) ?? null;
   const ipxeOpts = ipxeOptions(req);

@@ -228,11 +228,11 @@ export class LeaseTable {
   restore(c: LeaseChange): void {
     if (!this.owns(c.ip)) return;
     const n = ipToInt(c.ip);
-    if (c.state === 'declined') {
-      const e = this.#take(n, '', 'declined', c.expiresAt);
-      this.#byMac.delete('');
-      e.mac = '';
-    } else this.#take(n, c.mac, c.state, c.expiresAt);
+    if (c.state !== 'declined') return void this.#take(n, c.mac, c.state, c.expiresAt);
+    // A quarantined address has no owner: whoever held it no longer does.
+    const held = this.#byIp.get(n);
+    if (held && this.#byMac.get(held.mac) === held) this.#byMac.delete(held.mac);
+    this.#byIp.set(n, { ip: n, mac: '', state: 'declined', expiresAt: c.expiresAt });
   }
 
   /** What the journal needs to rebuild the table: every address with an owner or a quarantine. */

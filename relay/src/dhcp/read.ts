@@ -99,6 +99,14 @@ export function ipxeOptions(p: DhcpPacket): SubOptions | undefined {
   return b && subOptions(OPT.ipxeEncap, b);
 }
 
+/** The client's MAC in canonical colon form, for Ethernet (htype 1, hlen 6); null for anything else. */
+export function chaddrMac(p: DhcpPacket): string | null {
+  if (p.htype !== 1 || p.hlen !== 6) return null;
+  let s = '';
+  for (let i = 0; i < 6; i++) s += (i ? ':' : '') + p.chaddr[i]!.toString(16).padStart(2, '0');
+  return s;
+}
+
 export function toHex(b: Uint8Array): string {
   let s = '';
   for (const x of b) s += x.toString(16).padStart(2, '0');

@@ -5,7 +5,7 @@ import type { DhcpPacket } from './codec.ts';
 import { inSubnet, ipToInt, type Subnet } from './ipv4.ts';
 import type { LeaseTable } from './leases.ts';
 import { MESSAGE_TYPES } from './options.ts';
-import { messageType, requestedAddress, serverId } from './read.ts';
+import { chaddrMac, messageType, requestedAddress, serverId } from './read.ts';
 import { fullReply, informAck, nak, proxyAck, proxyOffer, type Destination, type LeaseOffer, type PxeClient, type Reply, type ReplyContext } from './reply.ts';
 
 /**
@@ -65,7 +65,7 @@ export interface ResponderOptions {
   reply: ReplyContext;
   target(c: PxeClient, ip: string | null): TargetResult | Promise<TargetResult>;
   full?: FullModeConfig;
-  /** Told which address a PXE client has, whenever a packet says so (TFTP maps addresses to MACs with it). */
+  /** Proxy mode: told which address a client has whenever a packet says so (TFTP maps addresses to MACs with it; full mode asks its lease table). */
   learn?(mac: string, ip: string): void;
 }
 
@@ -89,7 +89,7 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
       // The client's REQUEST to the site router names the address it is taking: remember it, and for
       // a PXE client report it (firmware told to use the offer's boot file never comes to 4011, so
       // this is the timeline's evidence that DHCP completed).
-      const mac = macOf(req);
+      const mac = chaddrMac(req);
       const address = requestedAddress(req) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
       if (!mac || !address) return ignore('router-request');
       o.learn?.(mac, address);
@@ -101,6 +101,7 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
     if (onProxyPort && type !== MESSAGE_TYPES.REQUEST && type !== MESSAGE_TYPES.INFORM) return ignore('unexpected-type', `message type ${type} on port 4011`);
     const c = classify(req);
     if (!c.pxe) return ignore('not-pxe', c.reason);
+    if (req.ciaddr !== ZERO) o.learn?.(c.mac, req.ciaddr);
     const b = await bootFor(c, req.ciaddr === ZERO ? null : req.ciaddr);
     if (!b.target) return ignore('no-boot', b.reason, skipped(c, b.reason));
     const target = b.target;
@@ -116,7 +117,7 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
     if (arrival.port === 'proxy') return proxy(req, type, arrival);
     if (req.giaddr !== ZERO && !inSubnet(ipToInt(req.giaddr), f.subnet)) return ignore('other-subnet', `relayed from ${req.giaddr}, outside the served subnet`);
     const c = classify(req);
-    const mac = macOf(req);
+    const mac = chaddrMac(req);
     if (mac === null) return ignore('not-ethernet', `hardware type ${req.htype}/${req.hlen}`);
     const lease = (address: string): LeaseOffer => ({ address, leaseSeconds: f.leaseSeconds, subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) });
     const withBoot = async (ip: string) => {
@@ -144,7 +145,6 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
         const inSubnetHere = inSubnet(ipToInt(address), f.subnet);
         const bound = inSubnetHere ? f.table.request(mac, address, f.leaseSeconds * 1000) : { ok: false as const, reason: `${address} is not on this network` };
         if (!bound.ok) return { answer: nak(req, o.reply, bound.reason), note: bound.reason };
-        o.learn?.(mac, address);
         const { target, note } = await withBoot(address);
         const answer = fullReply('ack', req, lease(address), c, target, o.reply);
         return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-ack', detail: { ip: address, boot: target ? describe(target) : `none: ${note}`.slice(0, 200) } } } : {}) };
@@ -173,12 +173,6 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
     if (type === undefined) return ignore('bootp', 'no message type: BOOTP is not served');
     return o.mode === 'proxy' ? proxy(req, type, arrival) : full(req, type, arrival, o.full!);
   };
-}
-
-/** Ethernet clients only: the lease is keyed by the MAC in chaddr. */
-function macOf(req: DhcpPacket): string | null {
-  if (req.htype !== 1 || req.hlen !== 6) return null;
-  return Array.from(req.chaddr.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The boot instruction in an event's detail: a file name, or a URL without its nonce. */

@@ -1,6 +1,6 @@
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
-import { isIPv4 } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { StageEvent } from '../events.ts';
+import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
 import { decodeDhcp, DecodeError } from './codec.ts';
 import { inSubnet, ipToInt, type Subnet } from './ipv4.ts';
@@ -62,12 +62,6 @@ const TYPE_NAMES: Record<number, string> = { 2: 'offer', 5: 'ack', 6: 'nak' };
 /** The same (MAC, stage) within this window is one event: firmware retransmits, the timeline should not. */
 const EVENT_DEDUP_MS = 2_000;
 const EVENT_DEDUP_MAX = 4_096;
-
-/** Replies go to IPv4 literals only: answer dgram's lookup synchronously (see tftp/server.ts). */
-const literalLookup: SocketOptions['lookup'] = (address, _options, callback) => {
-  if (isIPv4(address)) callback(null, address, 4);
-  else callback(Object.assign(new Error(`not an IPv4 literal: ${address}`), { code: 'EINVAL' }), '', 4);
-};
 
 export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const log = o.log?.child('dhcp');

@@ -64,7 +64,7 @@ export function resolveLan(cfg: Pick<RelayContext['config'], 'interface' | 'http
   const wanted = dhcp.address ?? (cfg.interface ? undefined : isIpv4(host) ? host : undefined);
   for (const [name, addrs] of Object.entries(nics)) {
     if (cfg.interface && name !== cfg.interface) continue;
-    const a = (addrs ?? []).find((x) => x.family === 'IPv4' && !x.internal && (wanted === undefined || x.address === wanted)) ?? (addrs ?? []).find((x) => x.family === 'IPv4' && (wanted === undefined || x.address === wanted));
+    const a = addrs?.find((x) => x.family === 'IPv4' && (wanted === undefined || x.address === wanted));
     if (a) return { serverIp: a.address, subnet: subnetOf(a.address, a.netmask), interface: name };
   }
   if (cfg.interface) throw new ConfigError(`interface ${cfg.interface} has no IPv4 address${wanted ? ` ${wanted}` : ''}: the DHCP server needs the relay's LAN address`);
@@ -135,7 +135,6 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     if (full) addresses.lookup = (ip) => full.table.holder(ip);
 
     const target = async (client: Parameters<typeof bootTarget>[0], ip: string | null): Promise<TargetResult> => {
-      if (ip) addresses.set(ip, client.mac);
       if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
       if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
       // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.

@@ -1,5 +1,5 @@
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
-import { isIPv4 } from 'node:net';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
 import { decodeTftp, encodeDataHeader, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
 import type { Content, ContentProvider } from './content.ts';
@@ -28,16 +28,6 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  *   requests cannot flood the event queue. The server knows addresses, not MACs: `macFor` lets the
  *   composition root map one (DHCP knows which MAC it gave which address).
  */
-
-/**
- * dgram resolves the address of every send through dns.lookup, which for an IP literal still costs a
- * process.nextTick per packet (measurable at one send per block). We only ever send to the literal
- * address a packet came from, so answer synchronously and refuse anything else.
- */
-const literalLookup: SocketOptions['lookup'] = (address, _options, callback) => {
-  if (isIPv4(address)) callback(null, address, 4);
-  else callback(Object.assign(new Error(`not an IPv4 literal: ${address}`), { code: 'EINVAL' }), '', 4);
-};
 
 const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
 

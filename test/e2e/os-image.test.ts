@@ -14,8 +14,8 @@ import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestbed, requireTools, type Testbed } from '../support/netns.ts';
-import { decodeCpio, encodeCpio, type CpioEntry } from './support/cpio.ts';
-import { readModinfo, resolveModules, moduleBytes } from './support/kernel-modules.ts';
+import { decodeCpio, encodeCpio, type CpioEntry } from '../../imager/build/cpio.ts';
+import { readModinfo, resolveModules, moduleBytes } from '../../imager/build/kernel-modules.ts';
 import { buildInitramfs, buildLocalDisk, debianKernel, E2E_CACHE, type DebianKernel } from './support/os-image.ts';
 
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -89,7 +89,7 @@ describe('Debian package cache', () => {
   it('downloads and unpacks a package once when two processes ask for it at the same time', async () => {
     const cache = join(work, 'cache');
     const script = `
-      const { debianPackage } = await import(${JSON.stringify(join(import.meta.dirname, 'support/debian-package.ts'))});
+      const { debianPackage } = await import(${JSON.stringify(join(import.meta.dirname, '../../imager/build/debian-package.ts'))});
       console.log(JSON.stringify(await debianPackage(process.argv[1], 'systemd-boot-efi')));`;
     const child = () =>
       new Promise<string>((resolve, reject) =>

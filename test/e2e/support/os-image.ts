@@ -14,61 +14,24 @@
  * Host tools: apt-get + dpkg-deb (kernel, systemd-boot), busybox-static, and for the disk syslinux,
  * syslinux-common and mtools.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { encodeCpio, type CpioEntry } from './cpio.ts';
-import { candidate, debianPackage } from './debian-package.ts';
-import { hasModule, moduleBytes, resolveModules } from './kernel-modules.ts';
+import { encodeCpio, type CpioEntry } from '../../../imager/build/cpio.ts';
+import { debianKernel, type DebianKernel } from '../../../imager/build/debian-kernel.ts';
+import { debianPackage } from '../../../imager/build/debian-package.ts';
+import { busyboxEntries, text, withParents, writeAtomically } from '../../../imager/build/initramfs.ts';
+import { hasModule, moduleBytes, resolveModules } from '../../../imager/build/kernel-modules.ts';
+
+export { debianKernel, KERNEL_METAPACKAGES, type DebianKernel, type KernelFlavour } from '../../../imager/build/debian-kernel.ts';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../../..');
 
 /** Where downloaded packages go unless a caller says otherwise (the same folder as support/machines.ts). */
 export const E2E_CACHE = process.env.EDGEBOOT_E2E_CACHE ?? join(ROOT, '.cache', 'e2e');
-
-/**
- * Debian's kernel flavours, by metapackage. `cloud-amd64` (bookworm: ~27 MB .deb, LZ4 vmlinuz ~14 MB)
- * has virtio-net, virtio-blk and ata_piix but no e1000/e1000e/ahci, so VMs need
- * `-device virtio-net-pci`; `amd64` (~71 MB .deb, XZ vmlinuz ~8 MB) drives every qemu NIC.
- */
-export const KERNEL_METAPACKAGES = { 'cloud-amd64': 'linux-image-cloud-amd64', amd64: 'linux-image-amd64' } as const;
-export type KernelFlavour = keyof typeof KERNEL_METAPACKAGES;
-
-export interface DebianKernel {
-  /** The bzImage (also an EFI executable: Debian enables CONFIG_EFI_STUB). */
-  vmlinuz: string;
-  /** `<unpacked>/lib/modules/<version>` (no modules.dep: Debian's depmod runs at install time). */
-  modulesDir: string;
-  /** Kernel release, e.g. `6.1.0-57-cloud-amd64`. */
-  version: string;
-  /** The versioned package it came from, e.g. `linux-image-6.1.0-57-cloud-amd64` `6.1.192-3`. */
-  package: string;
-  packageVersion: string;
-}
-
-/**
- * The kernel apt would install for `flavour` (default `cloud-amd64`: the smallest that boots in qemu),
- * downloaded once into `cacheDir` and unpacked there.
- */
-export async function debianKernel(cacheDir: string, opts: { flavour?: KernelFlavour } = {}): Promise<DebianKernel> {
-  const meta = KERNEL_METAPACKAGES[opts.flavour ?? 'cloud-amd64'];
-  const pkg = (await candidate(meta)).depends.find((d) => /^linux-image-\d/.test(d));
-  if (!pkg) throw new Error(`${meta} depends on no versioned linux-image package`);
-  const unpacked = await debianPackage(cacheDir, pkg);
-  const version = pkg.slice('linux-image-'.length);
-  const kernel = {
-    vmlinuz: join(unpacked.root, 'boot', `vmlinuz-${version}`),
-    modulesDir: join(unpacked.root, 'lib', 'modules', version),
-    version,
-    package: pkg,
-    packageVersion: unpacked.version,
-  };
-  for (const p of [kernel.vmlinuz, kernel.modulesDir]) if (!existsSync(p)) throw new Error(`${pkg} unpacked without ${p}`);
-  return kernel;
-}
 
 /**
  * Modules the netboot initramfs loads when the kernel has them: the NIC drivers of qemu's
@@ -275,69 +238,7 @@ exit 0
 // ---------------------------------------------------------------------------------------------------
 // Archive contents
 
-const BUSYBOX = '/bin/busybox';
 const MBR_BIN = '/usr/lib/syslinux/mbr/mbr.bin';
-
-let busyboxCache: CpioEntry[] | undefined;
-
-/** Debian's busybox-static as /bin/busybox, every applet symlinked beside it, and /dev/console. */
-function busyboxEntries(): CpioEntry[] {
-  if (busyboxCache) return busyboxCache;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(BUSYBOX);
-  } catch {
-    throw new Error(`${BUSYBOX} is missing: apt-get install busybox-static`);
-  }
-  if (hasInterpreter(bytes)) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static (it replaces busybox)`);
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox' && a !== 'init' && a !== 'linuxrc');
-  busyboxCache = [
-    { type: 'file', path: 'bin/busybox', data: bytes, mode: 0o755 },
-    ...applets.map((a): CpioEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
-    { type: 'symlink', path: 'sbin', target: 'bin' },
-    { type: 'dir', path: 'usr' },
-    { type: 'symlink', path: 'usr/bin', target: '../bin' },
-    { type: 'symlink', path: 'usr/sbin', target: '../bin' },
-    // The kernel opens /dev/console for init before anything mounts devtmpfs: without this node init
-    // runs with no stdout ("Warning: unable to open an initial console").
-    { type: 'dir', path: 'dev' },
-    { type: 'char', path: 'dev/console', major: 5, minor: 1 },
-    { type: 'char', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
-    ...['proc', 'sys', 'tmp', 'etc', 'root', 'mnt', 'run'].map((d): CpioEntry => ({ type: 'dir', path: d })),
-  ];
-  return busyboxCache;
-}
-
-/** Adds each missing parent directory before its first child: the kernel's unpacker creates none. */
-function withParents(entries: readonly CpioEntry[]): CpioEntry[] {
-  const seen = new Set<string>();
-  const out: CpioEntry[] = [];
-  for (const e of entries) {
-    const parts = e.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join('/');
-      if (!seen.has(dir)) {
-        seen.add(dir);
-        out.push({ type: 'dir', path: dir });
-      }
-    }
-    if (seen.has(e.path)) continue; // a directory already implied
-    seen.add(e.path);
-    out.push(e);
-  }
-  return out;
-}
-
-/** True for an ELF executable with a PT_INTERP program header (dynamically linked). */
-function hasInterpreter(elf: Uint8Array): boolean {
-  const v = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
-  if (v.getUint32(0) !== 0x7f454c46 || elf[4] !== 2) return false;
-  const phoff = Number(v.getBigUint64(0x20, true));
-  const phentsize = v.getUint16(0x36, true);
-  const phnum = v.getUint16(0x38, true);
-  for (let i = 0; i < phnum; i++) if (v.getUint32(phoff + i * phentsize, true) === 3) return true;
-  return false;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Disk layout
@@ -394,15 +295,6 @@ function copyInto(fd: number, from: string, at: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-const text = (s: string) => new TextEncoder().encode(s);
-
-function writeAtomically(path: string, bytes: Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
 
 async function run(cmd: string, args: string[]): Promise<void> {
   await exec(cmd, args, { maxBuffer: 16 << 20 }).catch((e: Error & { stderr?: string }) => {

@@ -1,0 +1,117 @@
+/**
+ * The imager: a Debian kernel and an initramfs of busybox, zstd (with its libraries and loader, from
+ * Debian packages), the NIC and disk drivers, and imager/rootfs (init, edgeboot-imager, the udhcpc
+ * script). Everything comes from packages fetched with `apt-get download` and unpacked, never
+ * installed; `npm run build:imager` (scripts/build-imager.ts) calls this.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { encodeCpio, type CpioEntry } from './cpio.ts';
+import { candidate, debianPackage } from './debian-package.ts';
+import { debianKernel, type DebianKernel, type KernelFlavour } from './debian-kernel.ts';
+import { busyboxEntries, programEntries, text, withParents, writeAtomically, type ProgramOptions } from './initramfs.ts';
+import { hasModule, moduleBytes, resolveModules } from './kernel-modules.ts';
+
+export const IMAGER_ROOTFS = resolve(import.meta.dirname, '../rootfs');
+
+/**
+ * Drivers the imager loads when the kernel ships them (each with its dependencies): what servers and
+ * small boxes netboot with and write to. Firmware blobs (bnx2x, ice, some Realtek parts) live in
+ * Debian's non-free firmware packages and are not included.
+ */
+export const IMAGER_MODULES = {
+  virtual: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'vmxnet3', 'vmw_pvscsi', 'hv_netvsc', 'hv_storvsc'],
+  nics: ['e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'r8169', 'tg3', 'bnx2', 'bnx2x', 'bnxt_en', 'be2net', 'mlx4_en', 'mlx5_core', 'atlantic', 'ena', 'sfc', 'qede'],
+  disks: ['nvme', 'ahci', 'ata_piix', 'sd_mod', 'megaraid_sas', 'mpt3sas', 'hpsa', 'smartpqi', 'aacraid', 'sdhci_pci', 'mmc_block', 'xhci_pci', 'ehci_pci', 'usb_storage', 'uas'],
+} as const;
+
+export interface ImagerOptions {
+  /** Downloaded and unpacked Debian packages (reused across builds). */
+  cacheDir: string;
+  /** Where vmlinuz and the initramfs go. */
+  outDir: string;
+  /** Debian kernel flavour (default `amd64`: real hardware; `cloud-amd64` is enough for VMs). */
+  flavour?: KernelFlavour;
+  /** File name of the initramfs in outDir (default `initramfs.img`). */
+  initramfsName?: string;
+  /** More programs to copy in with their libraries (the benchmark adds the host's curl). */
+  extraPrograms?: ProgramOptions[];
+}
+
+export interface ImagerBuild {
+  vmlinuz: string;
+  initramfs: string;
+  kernel: DebianKernel;
+  /** Modules in the order init loads them. */
+  modules: string[];
+  /** Wanted drivers this kernel has neither built in nor as a module. */
+  absentModules: string[];
+  /** Shared libraries copied for zstd (and the extra programs). */
+  libraries: string[];
+}
+
+export async function buildImager(o: ImagerOptions): Promise<ImagerBuild> {
+  const kernel = await debianKernel(o.cacheDir, { flavour: o.flavour ?? 'amd64' });
+  const wanted = Object.values(IMAGER_MODULES).flat();
+  const present = wanted.filter((m) => hasModule(kernel.modulesDir, m));
+  const mods = resolveModules(kernel.modulesDir, present);
+
+  const zstd = await zstdEntries(o.cacheDir);
+  const extra = (o.extraPrograms ?? []).map((p) => programEntries(p));
+  const rootfs = (name: string) => readFileSync(join(IMAGER_ROOTFS, name));
+  const release = `kernel=${kernel.version} (${kernel.package} ${kernel.packageVersion})\nbuilt=${new Date().toISOString()}\n`;
+  const entries: CpioEntry[] = [
+    ...busyboxEntries(),
+    // Listed after busybox so that a real program replaces nothing: zstd is no busybox applet.
+    ...zstd.entries,
+    ...extra.flatMap((x) => x.entries),
+    ...mods.map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${m.name}.ko`, data: moduleBytes(m.path) })),
+    { type: 'file', path: 'etc/edgeboot/modules', data: text(`${mods.map((m) => m.name).join('\n')}\n`) },
+    { type: 'file', path: 'etc/edgeboot/release', data: text(release) },
+    { type: 'file', path: 'usr/share/udhcpc/default.script', data: rootfs('udhcpc.script'), mode: 0o755 },
+    { type: 'file', path: 'bin/edgeboot-imager', data: rootfs('edgeboot-imager'), mode: 0o755 },
+    { type: 'file', path: 'init', data: rootfs('init'), mode: 0o755 },
+  ];
+  mkdirSync(o.outDir, { recursive: true });
+  const vmlinuz = join(o.outDir, 'vmlinuz');
+  writeAtomically(vmlinuz, readFileSync(kernel.vmlinuz));
+  const initramfs = join(o.outDir, o.initramfsName ?? 'initramfs.img');
+  writeAtomically(initramfs, gzipSync(encodeCpio(withParents(entries)), { level: 6 }));
+  return {
+    vmlinuz,
+    initramfs,
+    kernel,
+    modules: mods.map((m) => m.name),
+    absentModules: wanted.filter((m) => !present.includes(m)),
+    libraries: [...zstd.libraries, ...extra.flatMap((x) => x.libraries)],
+  };
+}
+
+/**
+ * Debian's zstd with the libraries its DT_NEEDED names, from the packages it depends on (libzstd1,
+ * liblzma5, liblz4-1, zlib1g, libc6 with the loader): busybox has no zstd applet.
+ */
+export async function zstdEntries(cacheDir: string): Promise<{ entries: CpioEntry[]; libraries: string[] }> {
+  const main = await debianPackage(cacheDir, 'zstd');
+  const roots = [main.root];
+  const seen = new Set(['zstd']);
+  let frontier = (await candidate('zstd')).depends;
+  // The direct dependencies hold every library zstd needs; a second level covers a package split.
+  for (let level = 0; level < 2; level++) {
+    const next: string[] = [];
+    for (const name of frontier) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      roots.push((await debianPackage(cacheDir, name)).root);
+      if (level === 0) next.push(...(await candidate(name)).depends);
+    }
+    try {
+      return programEntries({ binary: '/usr/bin/zstd', dest: 'bin/zstd', roots });
+    } catch (e) {
+      if (level === 1) throw e;
+    }
+    frontier = next;
+  }
+  throw new Error('unreachable');
+}

@@ -113,7 +113,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   });
   const bootFiles = bootFileContent(config.boot_files, MEMORY_BOOT_FILES);
   if (bootFiles.folderError) log.warn('the boot_files folder cannot be served', { dir: config.boot_files, error: bootFiles.folderError });
-  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider });
+  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider, baseUrl: config.http.public_url });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.listen, () => {

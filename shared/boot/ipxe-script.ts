@@ -23,8 +23,12 @@ export class RenderError extends Error {
 const SAFE_VALUE = /^[A-Za-z0-9._:/?&=%+@,~-]*$/;
 const VAR = /\{\{\s*([a-zA-Z][a-zA-Z0-9]*(?:\.[a-z0-9]([a-z0-9._/-]*[a-z0-9])?)?)\s*\}\}/g;
 
-/** Variables a template may use. `label.<key>` reads one label. */
-export const TEMPLATE_VARIABLES = ['mac', 'machineId', 'hostname', 'uuid', 'serial', 'siteId', 'arch', 'callbackUrl', 'callbackToken', 'bootId'] as const;
+/**
+ * Variables a template may use. `label.<key>` reads one label. `filesUrl` is where this boot's
+ * answer files are served (`{{filesUrl}}/<name>`; the callback token is part of it, so installers
+ * that only take a URL can fetch them).
+ */
+export const TEMPLATE_VARIABLES = ['mac', 'machineId', 'hostname', 'uuid', 'serial', 'siteId', 'arch', 'callbackUrl', 'callbackToken', 'bootId', 'filesUrl'] as const;
 export type TemplateVars = Partial<Record<(typeof TEMPLATE_VARIABLES)[number], string | null>> & { labels?: Record<string, string> };
 
 /** Names a template uses that are not variables: for validating profiles when they are saved. */
@@ -126,6 +130,8 @@ export function renderScript(spec: ProfileSpec, ctx: RenderContext): string {
           `initrd --name BCD ${checkUrl(ctx.fileUrl(spec.bcd))}`,
           `initrd --name boot.sdi ${checkUrl(ctx.fileUrl(spec.bootSdi))}`,
           `initrd --name boot.wim ${checkUrl(ctx.fileUrl(spec.bootWim))}`,
+          // wimboot copies every further initrd, by its name, into X:\Windows\System32 of WinPE.
+          ...answerFileUrls(spec.files, ctx).map(({ name, url }) => `initrd --name ${name} ${url}`),
           'boot',
         ]),
       ];
@@ -155,10 +161,38 @@ export function renderScript(spec: ProfileSpec, ctx: RenderContext): string {
       lines = [...header(ctx, 'ipxe'), body.trimEnd()];
       break;
     }
-    case 'imaging':
-      throw new RenderError('imaging profiles boot the edgeboot imager, which is not available yet');
+    case 'imaging': {
+      // The imager finds its job with the callback token: without one there is nothing to image.
+      const callback = ctx.vars.callbackUrl;
+      const token = ctx.vars.callbackToken;
+      if (!callback || !token) throw new RenderError('an imaging boot needs a callback URL and token');
+      const initrdNames = spec.initrds.map((_, i) => `initrd${i}`);
+      const args = [
+        `edgeboot.callback=${renderTemplate('{{callbackUrl}}', ctx.vars)}`,
+        `edgeboot.token=${renderTemplate('{{callbackToken}}', ctx.vars)}`,
+        `edgeboot.mac=${renderTemplate('{{mac}}', ctx.vars)}`,
+        cmdline(spec.cmdline, ctx),
+        ...(isUefi(ctx.arch) ? initrdNames.map((n) => `initrd=${n}`) : []),
+      ].filter((s) => s !== '');
+      lines = [
+        ...header(ctx, 'imaging'),
+        ...withRetries(ctx, 'download the edgeboot imager', [
+          `kernel --name vmlinuz ${checkUrl(ctx.fileUrl(spec.kernel))} ${args.join(' ')}`,
+          ...spec.initrds.map((id, i) => `initrd --name ${initrdNames[i]} ${checkUrl(ctx.fileUrl(id))}`),
+          'boot',
+        ]),
+      ];
+      break;
+    }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The URLs wimboot fetches a profile's answer files from (served by the callback routes). */
+function answerFileUrls(files: readonly { name: string }[] | undefined, ctx: RenderContext): { name: string; url: string }[] {
+  if (!files || files.length === 0) return [];
+  if (!ctx.vars.filesUrl) throw new RenderError('answer files need a callback URL and token');
+  return files.map((f) => ({ name: f.name, url: checkUrl(`${renderTemplate('{{filesUrl}}', ctx.vars)}/${f.name}`) }));
 }
 
 /**

@@ -20,7 +20,7 @@ export const RELAY_STAGES = [
   'file-done',
   'file-error',
 ] as const;
-export const CLOUD_STAGES = ['script-rendered', 'file-served', 'callback-started', 'callback-progress', 'callback-succeeded', 'callback-failed'] as const;
+export const CLOUD_STAGES = ['script-rendered', 'file-served', 'callback-started', 'callback-job', 'callback-progress', 'callback-succeeded', 'callback-failed'] as const;
 export const RelayStage = z.enum(RELAY_STAGES);
 export const BootStage = z.enum([...RELAY_STAGES, ...CLOUD_STAGES]);
 export type BootStage = z.infer<typeof BootStage>;
@@ -61,6 +61,7 @@ export const CallbackProgressBody = z
     bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     totalBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     percent: z.number().min(0).max(100).optional(),
+    rate: z.number().min(0).max(1e12).optional().meta({ description: 'bytes per second' }),
     message: CallbackMessage.optional(),
   })
   .meta({ id: 'CallbackProgress' });

@@ -8,11 +8,23 @@ const Template = z.string().max(16_384);
 /** Text shown in iPXE menus: plain characters only, so nothing in it can be read as script (see ipxe-script.ts). */
 const MenuText = z.string().regex(/^[A-Za-z0-9 ._:+@()\/,-]*$/, 'letters, digits, space and . _ : + @ ( ) / , - only');
 
+/**
+ * Answer files for installers (Debian preseed, Ubuntu autoinstall, kickstart, cloud-init, Windows
+ * unattend): templates rendered per machine and served with the boot's callback token at
+ * `{{filesUrl}}/<name>`. Names are plain file names so they can be appended to a URL as they are.
+ */
+export const AnswerFile = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a plain file name: letters, digits, . _ - (up to 64)'),
+  template: z.string().max(32 * 1024),
+});
+const AnswerFiles = z.array(AnswerFile).max(8).refine((files) => new Set(files.map((f) => f.name)).size === files.length, 'file names must be unique');
+
 export const LinuxSpec = z.strictObject({
   kind: z.literal('linux'),
   kernel: ImageRef,
   initrds: z.array(ImageRef).max(8).default([]),
   cmdline: Template.max(4096).regex(/^[^\r\n]*$/, 'one line').default(''),
+  files: AnswerFiles.optional(),
 });
 export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), script: Template });
 export const LocalSpec = z.strictObject({ kind: z.literal('local') });
@@ -31,18 +43,47 @@ export const MenuSpec = z.strictObject({
     .default([]),
   defaultItem: z.number().int().min(0).max(31).nullable().default(null).meta({ description: 'index into items; null = local disk' }),
 });
+/** wimboot injects every initrd by name into X:\Windows\System32 of the booted WinPE: `files` are how winpeshl.ini, startnet.cmd or unattend.xml get there. */
 export const WimbootSpec = z.strictObject({
   kind: z.literal('wimboot'),
   wimboot: ImageRef,
   bcd: ImageRef,
   bootSdi: ImageRef,
   bootWim: ImageRef,
+  files: AnswerFiles.optional(),
 });
-/** Filled in by issue E (imaging); kept minimal so assignments can already point at it. */
+
+/** Which disk the imager writes. Every given criterion must match; none given = the single non-removable disk. */
+export const TargetDisk = z
+  .strictObject({
+    path: z
+      .string()
+      .regex(/^\/dev\/[A-Za-z0-9][A-Za-z0-9/_.:-]{0,120}$/, 'a device path such as /dev/nvme0n1')
+      .optional(),
+    serial: z.string().min(1).max(128).optional(),
+    size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().meta({ description: 'exact size in bytes' }),
+  })
+  .meta({ id: 'TargetDisk' });
+export type TargetDisk = z.infer<typeof TargetDisk>;
+
+/**
+ * Write a base image to the machine's disk: iPXE boots the edgeboot imager (its kernel and
+ * initramfs are images too, built by `npm run build:imager`), which asks for its job with the
+ * boot's callback token, streams `diskImage` to the target disk, verifies it and hands the machine
+ * over to its disk.
+ */
 export const ImagingSpec = z.strictObject({
   kind: z.literal('imaging'),
-  diskImage: ImageRef,
-  targetDisk: z.string().max(256).optional(),
+  kernel: ImageRef.meta({ description: 'the imager kernel' }),
+  initrds: z.array(ImageRef).min(1).max(8).meta({ description: "the imager's initramfs" }),
+  diskImage: ImageRef.meta({ description: 'an image of kind disk-raw, disk-gz or disk-zst' }),
+  targetDisk: TargetDisk.optional(),
+  cmdline: Template.max(1024).regex(/^[^\r\n]*$/, 'one line').default('').meta({ description: 'extra kernel arguments, e.g. console=ttyS0' }),
+  verify: z.enum(['stream', 'readback']).default('readback').meta({
+    description: "stream: the sha256 of the downloaded file must match the image's; readback: also read back what was written and compare",
+  }),
+  onSuccess: z.enum(['reboot', 'poweroff']).default('reboot'),
+  onFailure: z.enum(['poweroff', 'shell']).default('poweroff').meta({ description: 'never reboot into a half-written disk: power off, or stay in the imager with a shell' }),
 });
 
 export const ProfileSpec = z

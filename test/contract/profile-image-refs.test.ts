@@ -12,30 +12,30 @@ import { call, unique } from './target.ts';
  */
 describe('profiles referencing images', () => {
   const t = inProcessTarget();
-  const image = async (): Promise<string> => {
+  const image = async (kind = 'file'): Promise<string> => {
     const id = newId('image');
     await t.deps.db.batch([
-      sql("INSERT INTO images (id, name, kind, content_type, object_key, created_at, updated_at) VALUES (?, ?, 'file', 'application/octet-stream', ?, 0, 0)", id, unique('img'), `images/${id}`),
+      sql("INSERT INTO images (id, name, kind, content_type, object_key, created_at, updated_at) VALUES (?, ?, ?, 'application/octet-stream', ?, 0, 0)", id, unique('img'), kind, `images/${id}`),
     ]);
     return id;
   };
   const profile = async (spec: Record<string, unknown>) => call(t, 'POST', '/v1/profiles', { json: { name: unique('p'), spec } });
 
   it('accepts every image-bearing kind when its images exist, and finds the profiles using an image', async () => {
-    const [kernel, initrd1, initrd2, wim, disk, unused] = await Promise.all([image(), image(), image(), image(), image(), image()]);
+    const [kernel, initrd1, initrd2, wim, disk, unused] = await Promise.all([image(), image(), image(), image(), image('disk-zst'), image()]);
     const linux = await profile({ kind: 'linux', kernel, initrds: [initrd1, initrd2], cmdline: `console=ttyS0 ${unused}` });
     expect(linux.status).toBe(201);
     expect(linux.body.spec).toEqual({ kind: 'linux', kernel, initrds: [initrd1, initrd2], cmdline: `console=ttyS0 ${unused}` });
     const wimboot = await profile({ kind: 'wimboot', wimboot: wim, bcd: wim, bootSdi: wim, bootWim: initrd2 });
     expect(wimboot.status).toBe(201);
-    const imaging = await profile({ kind: 'imaging', diskImage: disk });
+    const imaging = await profile({ kind: 'imaging', kernel, initrds: [initrd1], diskImage: disk });
     expect(imaging.status).toBe(201);
     // An id inside a template is text, not a reference.
     const script = await profile({ kind: 'ipxe', script: kernel });
     expect(script.status).toBe(201);
 
-    expect(await profilesUsingImage(t.deps.db, kernel)).toEqual([linux.body.id]);
-    expect(await profilesUsingImage(t.deps.db, initrd1)).toEqual([linux.body.id]);
+    expect(await profilesUsingImage(t.deps.db, kernel)).toEqual([linux.body.id, imaging.body.id].sort());
+    expect(await profilesUsingImage(t.deps.db, initrd1)).toEqual([linux.body.id, imaging.body.id].sort());
     expect(await profilesUsingImage(t.deps.db, initrd2)).toEqual([linux.body.id, wimboot.body.id].sort());
     expect(await profilesUsingImage(t.deps.db, wim)).toEqual([wimboot.body.id]);
     expect(await profilesUsingImage(t.deps.db, disk)).toEqual([imaging.body.id]);

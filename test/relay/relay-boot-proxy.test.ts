@@ -75,6 +75,47 @@ describe('boot script proxy', () => {
     expect(forged.status).toBe(401);
   });
 
+  it("hands the imager its job with the disk image as a cache grant for this client, and passes answer files through", async () => {
+    const diskBytes = randomBytesOf(256 * 1024);
+    const diskImg = await call(cloud, 'POST', '/v1/images', { json: { name: `disk-${randomMac()}`, kind: 'disk-raw' } });
+    const put = await call(cloud, 'PUT', `/v1/images/${diskImg.body.id}/content`, { body: diskBytes as unknown as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status, put.text).toBe(200);
+    const mac = randomMac();
+    const profile = await call(cloud, 'POST', '/v1/profiles', { json: { name: `imaging-${mac}`, spec: { kind: 'imaging', kernel: kernel.id, initrds: [initrd.id], diskImage: diskImg.body.id } } });
+    expect(profile.status, profile.text).toBe(201);
+    expect((await call(cloud, 'POST', '/v1/machines', { json: { mac, siteId: site, arch: 'bios' } })).status).toBe(201);
+    expect((await call(cloud, 'POST', '/v1/assignments', { json: { profileId: profile.body.id, selector: { mac } } })).status).toBe(201);
+    const script = (await get(scriptUrl(relay, mac))).body.toString();
+    const m = /edgeboot\.callback=(\S+) edgeboot\.token=(ebc_\S+) edgeboot\.mac=(\S+)/.exec(script)!;
+    expect([m[1], m[3]]).toEqual([`${relay.httpUrl}/v1/callback`, mac]);
+    const job = await fetch(`${m[1]}/job`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${m[2]}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ disks: [{ name: 'vda', path: '/dev/vda', size: 1 << 30 }] }),
+    });
+    expect(job.status).toBe(200);
+    const body = (await job.json()) as { image: { url: string; sha256: string; size: number } };
+    expect(body.image.url).toMatch(new RegExp(`^${relay.httpUrl}/files/${diskImg.body.id}/[0-9]+\\.[0-9a-f]{12}\\.[A-Za-z0-9_-]{22}$`));
+    const bytes = await get(body.image.url);
+    expect(bytes.status).toBe(200);
+    expect(Buffer.compare(bytes.body, Buffer.from(diskBytes))).toBe(0);
+    expect(body.image.size).toBe(diskBytes.length);
+
+    const linux = await call(cloud, 'POST', '/v1/profiles', {
+      json: { name: `preseed-${mac}`, spec: { kind: 'linux', kernel: kernel.id, cmdline: 'url={{filesUrl}}/preseed.cfg', files: [{ name: 'preseed.cfg', template: 'd-i netcfg/get_hostname string {{mac}}\n' }] } },
+    });
+    const mac2 = randomMac();
+    expect((await call(cloud, 'POST', '/v1/machines', { json: { mac: mac2, siteId: site, arch: 'bios' } })).status).toBe(201);
+    expect((await call(cloud, 'POST', '/v1/assignments', { json: { profileId: linux.body.id, selector: { mac: mac2 } } })).status).toBe(201);
+    const preseedUrl = /url=(\S+)/.exec((await get(scriptUrl(relay, mac2))).body.toString())![1]!;
+    expect(preseedUrl.startsWith(`${relay.httpUrl}/v1/callback/files/ebc_`)).toBe(true);
+    const preseed = await fetch(preseedUrl);
+    expect(preseed.status).toBe(200);
+    expect(await preseed.text()).toBe(`d-i netcfg/get_hostname string ${mac2}\n`);
+    expect((await fetch(preseedUrl, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${relay.httpUrl}/v1/callback/started`)).status).toBe(405);
+  });
+
   it('refuses without a nonce, with a used one, or with another MAC\'s (403)', async () => {
     const { mac } = await bootableMachine(cloud, site, [kernel.id]);
     expect((await get(`${relay.httpUrl}/boot?mac=${mac}&arch=0`)).status).toBe(403);

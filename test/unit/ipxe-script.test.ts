@@ -22,6 +22,8 @@ function ctx(arch: Arch, over: Partial<RenderContext> = {}): RenderContext {
       arch,
       callbackUrl: 'http://10.0.0.2:8080/v1/callback',
       callbackToken: 'ebc_abcdefghijklmnopqrstuvwxyz012345',
+      bootId: 'boot_01kc0000000000000000000000',
+      filesUrl: 'http://10.0.0.2:8080/v1/callback/files/ebc_abcdefghijklmnopqrstuvwxyz012345',
       labels: { rack: 'r12' },
     },
     fileUrl: (id) => `http://10.0.0.2:8080/v1/files/${id}?sig=v1.k1.1800000000.site_x.${'A'.repeat(43)}`,
@@ -49,6 +51,25 @@ const specs: Record<string, unknown> = {
     defaultItem: null,
   },
   wimboot: { kind: 'wimboot', wimboot: 'img_wimboot', bcd: 'img_bcd', bootSdi: 'img_sdi', bootWim: 'img_wim' },
+  'wimboot-files': {
+    kind: 'wimboot',
+    wimboot: 'img_wimboot',
+    bcd: 'img_bcd',
+    bootSdi: 'img_sdi',
+    bootWim: 'img_wim',
+    files: [
+      { name: 'winpeshl.ini', template: '[LaunchApps]\r\n"install.bat"\r\n' },
+      { name: 'install.bat', template: 'wpeinit\r\ncurl -X POST {{callbackUrl}}/succeeded?token={{callbackToken}}\r\n' },
+    ],
+  },
+  imaging: { kind: 'imaging', kernel: 'img_imager', initrds: ['img_imagerinitrd'], diskImage: 'img_disk', cmdline: 'console=ttyS0 hostname={{hostname}}' },
+  'linux-preseed': {
+    kind: 'linux',
+    kernel: 'img_kernel',
+    initrds: ['img_initrd'],
+    cmdline: 'auto=true priority=critical url={{filesUrl}}/preseed.cfg',
+    files: [{ name: 'preseed.cfg', template: 'd-i netcfg/get_hostname string {{hostname}}\n' }],
+  },
   ipxe: { kind: 'ipxe', script: '#!ipxe\necho hello {{hostname}}\nchain http://10.0.0.2:8080/custom?mac={{mac}}' },
 };
 

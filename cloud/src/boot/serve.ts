@@ -49,6 +49,9 @@ function imageIds(spec: ProfileSpec): string[] {
       return [spec.kernel, ...spec.initrds];
     case 'wimboot':
       return [spec.wimboot, spec.bcd, spec.bootSdi, spec.bootWim];
+    case 'imaging':
+      // The disk image is not in the script: the imager asks for it with its job (routes/imaging-job.ts).
+      return [spec.kernel, ...spec.initrds];
     default:
       return [];
   }
@@ -107,6 +110,7 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
       callbackUrl: callbackToken ? `${req.fileBase}/v1/callback` : null,
       callbackToken,
       bootId,
+      filesUrl: callbackToken ? `${req.fileBase}/v1/callback/files/${callbackToken}` : null,
     };
     try {
       const urls = await fileUrls({ db }, { base: req.fileBase, imageIds: imageIds(d.profile.spec), siteId: req.siteId, nowSec: Math.floor(now / 1000) });
@@ -129,8 +133,8 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
     if (bootId !== null && d.action === 'boot') {
       writes.push(
         sql(
-          `INSERT INTO boots (id, machine_id, site_id, relay_id, profile_id, assignment_id, once, callback_hash, callback_expires_at, state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'rendered', ?, ?)`,
+          `INSERT INTO boots (id, machine_id, site_id, relay_id, profile_id, assignment_id, once, callback_hash, callback_expires_at, state, file_base, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'rendered', ?, ?, ?)`,
           bootId,
           machine.id,
           req.siteId,
@@ -140,6 +144,7 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
           d.once ? 1 : 0,
           sha256Hex(callbackToken!),
           now + CALLBACK_TTL_MS,
+          req.fileBase,
           now,
           now,
         ),

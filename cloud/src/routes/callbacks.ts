@@ -1,6 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
-import { normalizeMac } from '../../../shared/mac.ts';
+import type { Context } from 'hono';
 import {
   CallbackFailedBody,
   CallbackProgressBody,
@@ -10,82 +9,22 @@ import {
   type BootState,
 } from '../../../shared/schemas/boot-events.ts';
 import { auditOk } from '../audit.ts';
-import { sha256Hex } from '../auth/secrets.ts';
+import { CallbackQuery, callbackAuth, type CallbackEnv } from '../auth/callback-token.ts';
 import { cloudEvent } from '../boot/cloud-event.ts';
 import type { AppEnv } from '../context.ts';
-import { AppError } from '../errors.ts';
 import { sql, type SqlStatement } from '../ports/sql-database.ts';
+import { answerFileRoutes } from './callback-files.ts';
+import { imagingJobRoutes } from './imaging-job.ts';
 import { errorResponses, json, router } from './openapi.ts';
 
 /**
- * Installers report on their boot with the per-boot callback token handed to them in the script:
- * `Authorization: Bearer ebc_…`, or `?token=` for tools that cannot set headers. The token is the
- * whole credential, so it is checked before anything else (bodies included) is looked at.
+ * Installers and the imager report on their boot with the per-boot callback token handed to them in
+ * the script (auth/callback-token.ts). Under the same prefix: the imager's job (imaging-job.ts) and
+ * installers' answer files (callback-files.ts).
  */
-
-interface CallbackBoot {
-  id: string;
-  machine_id: string;
-  site_id: string;
-  relay_id: string | null;
-  assignment_id: string | null;
-  once: number;
-  state: BootState;
-  callback_expires_at: number | null;
-  mac: string;
-}
-
-type CallbackEnv = { Variables: AppEnv['Variables'] & { boot: CallbackBoot } };
 
 /** The failure log kept per boot: its end, where the error usually is. */
 const LOG_TAIL_KEPT = 16 * 1024;
-const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
-const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
-const FINISHED: ReadonlySet<BootState> = new Set(['succeeded', 'failed']);
-
-const CallbackQuery = z.strictObject({
-  token: z.string().max(128).optional().meta({ description: 'the callback token, for tools that cannot set an Authorization header' }),
-  mac: z.string().max(40).optional().meta({ description: "the caller's MAC: a token of another machine is then refused with 404" }),
-});
-
-function tokenOf(c: Context<CallbackEnv>): string {
-  const header = c.req.header('authorization');
-  if (header !== undefined) {
-    const m = BEARER.exec(header);
-    if (!m) throw new AppError('unauthorized', 'Authorization must be "Bearer <callback token>"');
-    return m[1]!;
-  }
-  const q = c.req.query('token');
-  if (q === undefined) throw new AppError('unauthorized', 'this needs the callback token (Authorization: Bearer ebc_…, or ?token=)');
-  if (!TOKEN.test(q)) throw new AppError('unauthorized', 'malformed callback token');
-  return q;
-}
-
-/** Resolves the token to its boot: unknown or expired 401, another machine's 404, a finished boot 410. */
-function callbackAuth(): MiddlewareHandler<CallbackEnv> {
-  return async (c, next) => {
-    const { db, clock } = c.get('deps');
-    const boot = await db.first<CallbackBoot>(
-      sql(
-        `SELECT b.id, b.machine_id, b.site_id, b.relay_id, b.assignment_id, b.once, b.state, b.callback_expires_at, m.mac
-           FROM boots b JOIN machines m ON m.id = b.machine_id WHERE b.callback_hash = ?`,
-        sha256Hex(tokenOf(c)),
-      ),
-    );
-    if (!boot) throw new AppError('unauthorized', 'unknown callback token');
-    const macParam = c.req.query('mac');
-    if (macParam !== undefined) {
-      const mac = normalizeMac(macParam);
-      if (mac === null) throw new AppError('validation_failed', 'mac is not a MAC address', { issues: [{ path: 'mac', message: 'not a MAC address' }] });
-      // Another machine's token must not confirm that the boot exists.
-      if (mac !== boot.mac) throw new AppError('not_found', 'no boot of this machine has that token');
-    }
-    if (FINISHED.has(boot.state)) throw new AppError('gone', `this boot already ${boot.state}; its token is spent`);
-    if (boot.callback_expires_at !== null && boot.callback_expires_at <= clock.now()) throw new AppError('unauthorized', 'callback token expired');
-    c.set('boot', boot);
-    await next();
-  };
-}
 
 type Event = 'started' | 'progress' | 'succeeded' | 'failed';
 
@@ -123,6 +62,8 @@ const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entrie
 export function callbackRoutes() {
   const r = router<CallbackEnv>();
   r.use('*', callbackAuth());
+  imagingJobRoutes(r);
+  answerFileRoutes(r);
   return r
     .openapi(route('started', CallbackStartedBody, false, 'The installer started (callback token)'), async (c) => {
       const body = (c.req.valid('json') ?? {}) as z.infer<typeof CallbackStartedBody>;

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
+import { DISK_FORMATS } from '../../../shared/schemas/imaging.ts';
 import { Profile, ProfileCreate, ProfilePatch, type ProfileKind, type ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { auditOk } from '../audit.ts';
 import { assertRole, type Principal, assertCatalogRead } from '../auth/principal.ts';
@@ -44,7 +45,11 @@ function imageRefs(spec: ProfileSpec): [path: string, id: string][] {
     case 'wimboot':
       return (['wimboot', 'bcd', 'bootSdi', 'bootWim'] as const).map((k): [string, string] => [`spec.${k}`, spec[k]]);
     case 'imaging':
-      return [['spec.diskImage', spec.diskImage]];
+      return [
+        ['spec.kernel', spec.kernel],
+        ...spec.initrds.map((id, i): [string, string] => [`spec.initrds.${i}`, id]),
+        ['spec.diskImage', spec.diskImage],
+      ];
     default:
       return [];
   }
@@ -90,6 +95,11 @@ async function validateSpec(db: SqlDatabase, spec: ProfileSpec, selfId: string |
     images.map(([, id]) => id),
   );
   for (const [path, id] of images) if (!foundImages.has(id)) issues.push({ path, message: `no such image: ${id}` });
+  if (spec.kind === 'imaging' && foundImages.has(spec.diskImage)) {
+    // The imager writes raw images, gzip- or zstd-compressed; anything else would fail on the machine.
+    const disk = await db.first<{ kind: string }>(sql('SELECT kind FROM images WHERE id = ?', spec.diskImage));
+    if (disk && !(disk.kind in DISK_FORMATS)) issues.push({ path: 'spec.diskImage', message: `image ${spec.diskImage} is of kind ${disk.kind}; the imager writes disk-raw, disk-gz or disk-zst` });
+  }
 
   if (spec.kind === 'menu') {
     const targets = spec.items.map((i) => i.profileId);

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { writeFileAtomic } from '../sync/atomic-file.ts';
 import { CloudUnreachableError, header, type CloudClient } from '../sync/cloud-client.ts';
 import type { FileGrants } from './file-grants.ts';
+import { rewriteFileUrls } from './file-urls.ts';
 import { simple, type ImageCache } from './image-cache.ts';
 import type { Counter, MetricsRegistry } from './metrics.ts';
 import { normalizeIp, type NonceRegistry } from './nonces.ts';
@@ -43,7 +44,6 @@ export interface ScriptProxyDeps {
   timeoutMs?: number;
 }
 
-const FILE_URL = /https?:\/\/[^\s/]+\/v1\/files\/(img_[0-9a-z]{26})\?sig=([A-Za-z0-9._~-]+)/g;
 const CHOOSE_URL = /https?:\/\/[^\s/]+\/v1\/relay\/boot\?[^\s]*?[?&]choose=(prf_[0-9a-z]{26})/g;
 const ARCH = /^[0-9]{1,5}$/;
 const CHOOSE = /^prf_[0-9a-z]{26}$/;
@@ -141,12 +141,7 @@ export class ScriptProxy {
   #rewrite(script: string, mac: string, ip: string, arch: string | null): string {
     const base = this.#d.baseUrl;
     let menuNonce: string | null = null;
-    return script
-      .replace(FILE_URL, (_m, imageId: string, sig: string) => {
-        this.#d.cache.setSource(imageId, `/v1/files/${imageId}?sig=${sig}`);
-        return `${base}/files/${imageId}/${this.#d.grants.mint(imageId, ip, mac)}`;
-      })
-      .replace(CHOOSE_URL, (_m, profileId: string) => {
+    return rewriteFileUrls(this.#d, script, mac, ip).replace(CHOOSE_URL, (_m, profileId: string) => {
         menuNonce ??= this.#d.nonces.issue(mac, ip);
         const q = new URLSearchParams({ mac: mac.replaceAll(':', '-'), nonce: menuNonce });
         if (arch !== null) q.set('arch', arch);

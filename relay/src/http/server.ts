@@ -17,7 +17,8 @@ import type { ScriptProxy } from './script-proxy.ts';
  *   GET  /boot?mac&nonce&arch[&choose]     boot script via the relay (http/script-proxy.ts)
  *   GET  /files/<imageId>/<grant>          image cache (http/image-cache.ts), HEAD and Range too
  *   GET  /ipxe/<file>                      iPXE binaries for UEFI HTTP-boot firmware (dhcp/boot-target.ts)
- *   POST /v1/callback/*                    installers' callbacks, passed to the cloud
+ *   POST /v1/callback/*                    installers' callbacks and the imager's job, passed to the cloud
+ *   GET  /v1/callback/files/<token>/<name> installers' answer files, from the cloud
  *   GET  /healthz                          sync age, queue depth, cloud reachability (JSON)
  *   GET  /metrics                          Prometheus text format
  */
@@ -38,6 +39,8 @@ export interface HttpServerDeps {
   health: () => Health;
   /** The boot binaries (tftp/content.ts bootFileContent: the same files and name policy as TFTP). */
   bootFiles: ContentProvider;
+  /** http://<relay LAN address>[:port]: the base grants for the image cache are minted with. */
+  baseUrl: string;
 }
 
 /** iPXE binaries are ~1 MB; anything much larger in that folder is not one. */
@@ -85,7 +88,7 @@ export function createHttpServer(d: HttpServerDeps): Server {
       return 'ipxe';
     }
     if (path.startsWith('/v1/callback/')) {
-      await proxyCallback(d.client, req, res, url);
+      await proxyCallback(d, req, res, url);
       return 'callback';
     }
     if (path === '/healthz' && read) {

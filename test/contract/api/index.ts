@@ -8,6 +8,7 @@ import { callbacksContract } from './callbacks.contract.ts';
 import { eventsContract } from './events.contract.ts';
 import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
+import { imagingContract } from './imaging.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
 import { relaysContract } from './relays.contract.ts';
@@ -30,6 +31,7 @@ export function apiContract(target: () => ApiTarget): void {
   imagesContract(target);
   bootContract(target);
   callbacksContract(target);
+  imagingContract(target);
   eventsContract(target);
   timelineContract(target);
   syncContract(target);

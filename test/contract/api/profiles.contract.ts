@@ -63,7 +63,7 @@ export function profilesContract(target: () => ApiTarget) {
         [{ kind: 'linux', kernel: NO_IMAGE }, ['spec.kernel']],
         [{ kind: 'linux', kernel: NO_IMAGE, initrds: [NO_IMAGE, 'img_x'] }, ['spec.kernel', 'spec.initrds.0', 'spec.initrds.1']],
         [{ kind: 'wimboot', wimboot: NO_IMAGE, bcd: NO_IMAGE, bootSdi: NO_IMAGE, bootWim: NO_IMAGE }, ['spec.wimboot', 'spec.bcd', 'spec.bootSdi', 'spec.bootWim']],
-        [{ kind: 'imaging', diskImage: NO_IMAGE }, ['spec.diskImage']],
+        [{ kind: 'imaging', kernel: NO_IMAGE, initrds: [NO_IMAGE], diskImage: NO_IMAGE }, ['spec.kernel', 'spec.initrds.0', 'spec.diskImage']],
       ];
       for (const [spec, paths] of cases) {
         const r = await call(t, 'POST', '/v1/profiles', { json: { name: unique('bad'), spec } });
@@ -72,9 +72,9 @@ export function profilesContract(target: () => ApiTarget) {
         expect(issues(r).map((i) => i.path)).toEqual(paths);
       }
       const local = await createProfile(t, { kind: 'local' });
-      const patched = await call(t, 'PATCH', `/v1/profiles/${local.id}`, { json: { spec: { kind: 'imaging', diskImage: NO_IMAGE } } });
+      const patched = await call(t, 'PATCH', `/v1/profiles/${local.id}`, { json: { spec: { kind: 'wimboot', wimboot: NO_IMAGE, bcd: NO_IMAGE, bootSdi: NO_IMAGE, bootWim: NO_IMAGE } } });
       expect(patched.status).toBe(400);
-      expect(issues(patched).map((i) => i.path)).toEqual(['spec.diskImage']);
+      expect(issues(patched).map((i) => i.path)).toEqual(['spec.wimboot', 'spec.bcd', 'spec.bootSdi', 'spec.bootWim']);
       expect((await call(t, 'GET', `/v1/profiles/${local.id}`)).body.spec).toEqual({ kind: 'local' });
     });
 
@@ -87,8 +87,13 @@ export function profilesContract(target: () => ApiTarget) {
       const linux = await call(t, 'POST', '/v1/profiles', { json: { name: unique('linux'), spec: { kind: 'linux', kernel, initrds: [initrd], cmdline: 'console=ttyS0' } } });
       expect(linux.status).toBe(201);
       expect(linux.body.spec).toEqual({ kind: 'linux', kernel, initrds: [initrd], cmdline: 'console=ttyS0' });
-      const imaging = await call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', diskImage: disk } } });
+      const imaging = await call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', kernel, initrds: [initrd], diskImage: disk } } });
       expect(imaging.status).toBe(201);
+      expect(imaging.body.spec).toEqual({ kind: 'imaging', kernel, initrds: [initrd], diskImage: disk, cmdline: '', verify: 'readback', onSuccess: 'reboot', onFailure: 'poweroff' });
+      // The imager writes disk images only: a kernel as the disk image is refused by name.
+      const notDisk = await call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', kernel, initrds: [initrd], diskImage: initrd } } });
+      expect(notDisk.status).toBe(400);
+      expect(issues(notDisk)).toEqual([{ path: 'spec.diskImage', message: expect.stringContaining('disk-raw, disk-gz or disk-zst') }]);
       const mixed = await call(t, 'PATCH', `/v1/profiles/${linux.body.id}`, { json: { spec: { kind: 'linux', kernel, initrds: [initrd, NO_IMAGE] } } });
       expect(mixed.status).toBe(400);
       expect(issues(mixed).map((i) => i.path)).toEqual(['spec.initrds.1']);

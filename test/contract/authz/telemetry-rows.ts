@@ -44,6 +44,16 @@ export const telemetryRows: Row[] = [
   callbackRow('progress', { percent: 1 }),
   callbackRow('succeeded', {}),
   callbackRow('failed', { reason: 'x' }),
+  callbackRow('job', { disks: [] }),
+  {
+    // The token is in the path: whatever the caller's bearer, a token that is no boot's opens nothing.
+    route: 'GET /v1/callback/files/{token}/{name}',
+    sites: 'none',
+    expect: callbackTokenOnly,
+    setup: (w) => bootOf(w),
+    request: () => ({ method: 'GET', path: '/v1/callback/files/ebc_notaboottokennotaboottokennota/preseed.cfg' }),
+    after: async (w, _s, b: RenderedBoot) => expect(await stages(w.t, b.machineId)).toEqual(['script-rendered']),
+  },
   {
     route: 'POST /v1/relay/events',
     sites: 'none',

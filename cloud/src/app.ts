@@ -5,6 +5,7 @@ import { auditRest } from './audit.ts';
 import { authenticate, requireAuth } from './auth/authenticate.ts';
 import { principalCache } from './auth/principal-cache.ts';
 import { confineRelayTokens } from './auth/confine.ts';
+import { consoleRoutes } from './console/routes.tsx';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
@@ -90,6 +91,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/audit', auditRoutes());
   app.route('/v1/images', imageRoutes());
   app.route('/v1/signing-keys', signingKeyRoutes());
+
+  // The web console: plain Hono routes (not in the OpenAPI document) that call the routes above in process.
+  app.route('/console', consoleRoutes((request, env) => app.fetch(request, env)));
+  // Browsers opening the bare address land in the console; API clients keep the JSON 404.
+  app.get('/', async (c, next) => ((c.req.header('accept') ?? '').includes('text/html') ? c.redirect('/console', 302) : next()));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
+import { internalPrincipal } from './internal-principal.ts';
 import type { Principal } from './principal.ts';
 import { sha256Hex, timingSafeEqual } from './secrets.ts';
 
@@ -27,6 +28,12 @@ const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
  */
 export function authenticate(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    // The console's requests to the API carry the principal its session resolved (internal-principal.ts).
+    const internal = internalPrincipal(c.req.raw);
+    if (internal) {
+      c.set('principal', internal);
+      return next();
+    }
     c.set('principal', null);
     const header = c.req.header('authorization');
     if (header !== undefined) {

@@ -4,11 +4,15 @@
  * listening on 127.0.0.1:8787 (HOST, PORT). The only Node file that chooses adapters.
  */
 import { serve } from '@hono/node-server';
-import { createApp } from '../app.ts';
+import { registerTsx } from '../adapters/node/tsx-hooks.ts';
 import { systemClock } from '../ports/clock.ts';
 import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
 import { localSettings, openLocalDatabase, orExit } from './local.ts';
 import { ConfigError } from './settings.ts';
+
+// The web console's pages are .tsx: compile them on import (imported below, after the hook is in place).
+registerTsx();
+const { createApp } = await import('../app.ts');
 
 const { host, port, dataDir, adminToken } = await orExit(() => {
   const port = Number(process.env.PORT ?? 8787);

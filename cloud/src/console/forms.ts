@@ -1,0 +1,129 @@
+import type { z } from 'zod';
+import { AssignmentCreate, AssignmentPatch } from '../../../shared/schemas/assignment.ts';
+import { ImageCreate } from '../../../shared/schemas/image.ts';
+import { ProfileCreate } from '../../../shared/schemas/profile.ts';
+import { SitePatch } from '../../../shared/schemas/site.ts';
+import type { Issue } from '../errors.ts';
+
+/**
+ * Form fields → API bodies, checked with the API's own zod schemas so a person sees the same
+ * messages the API would give (the API checks again, and its answer is shown if it still refuses:
+ * references, conflicts, permissions). Pure: no request, no database.
+ */
+
+/** A parsed form body: repeated keys are arrays; uploaded files are not expected here. */
+export type FormData = Record<string, string | File | (string | File)[]>;
+
+export function field(f: FormData, name: string): string {
+  const v = f[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  return typeof first === 'string' ? first : '';
+}
+
+export function fields(f: FormData, name: string): string[] {
+  const v = f[name];
+  return (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter((x): x is string => typeof x === 'string' && x !== '');
+}
+
+export type Parsed<T> = { ok: true; body: T } | { ok: false; issues: Issue[] };
+
+function check<S extends z.ZodType>(schema: S, input: unknown, extra: Issue[] = []): Parsed<z.input<S>> {
+  const r = schema.safeParse(input);
+  const issues = [...extra, ...(r.success ? [] : r.error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.') || '(form)', message: i.message })))];
+  // The input, not the parsed value: the API applies its own defaults and transforms.
+  return issues.length === 0 ? { ok: true, body: input as z.input<S> } : { ok: false, issues };
+}
+
+/** `rack=r12, env=prod` (commas or new lines) → {rack: 'r12', env: 'prod'}. */
+export function parseLabels(text: string): { labels: Record<string, string>; issues: Issue[] } {
+  const labels: Record<string, string> = {};
+  const issues: Issue[] = [];
+  for (const part of text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean)) {
+    const at = part.indexOf('=');
+    if (at <= 0) issues.push({ path: 'selector.labels', message: `"${part.slice(0, 40)}" is not key=value` });
+    else labels[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return { labels, issues };
+}
+
+function integer(text: string, path: string, issues: Issue[]): number | undefined {
+  if (text.trim() === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n)) {
+    issues.push({ path, message: 'a whole number' });
+    return undefined;
+  }
+  return n;
+}
+
+/** The assignment form of the Assignments page: a profile and a selector. */
+export function assignmentCreate(f: FormData): Parsed<z.input<typeof AssignmentCreate>> {
+  const issues: Issue[] = [];
+  const selector: Record<string, unknown> = {};
+  for (const key of ['machineId', 'mac', 'siteId', 'arch'] as const) {
+    const v = field(f, key).trim();
+    if (v) selector[key] = v;
+  }
+  const labelsText = field(f, 'labels');
+  if (labelsText.trim()) {
+    const { labels, issues: li } = parseLabels(labelsText);
+    issues.push(...li);
+    selector.labels = labels;
+  }
+  const priority = integer(field(f, 'priority'), 'priority', issues);
+  const body = { profileId: field(f, 'profileId'), selector, once: field(f, 'once') === 'on', ...(priority === undefined ? {} : { priority }) };
+  return check(AssignmentCreate, body, issues);
+}
+
+/** "Assign a profile" on a machine's page: that machine, exactly. */
+export function machineAssignment(f: FormData, machineId: string): Parsed<z.input<typeof AssignmentCreate>> {
+  return check(AssignmentCreate, { profileId: field(f, 'profileId'), selector: { machineId }, once: field(f, 'once') === 'on' });
+}
+
+export function assignmentPatch(f: FormData): Parsed<z.input<typeof AssignmentPatch>> {
+  const issues: Issue[] = [];
+  const priority = integer(field(f, 'priority'), 'priority', issues);
+  return check(AssignmentPatch, { profileId: field(f, 'profileId'), once: field(f, 'once') === 'on', ...(priority === undefined ? {} : { priority }) }, issues);
+}
+
+/** Kinds the form builds from plain fields; the others are written as JSON in the spec box. */
+export const FRIENDLY_KINDS = ['linux', 'ipxe', 'local'] as const;
+
+/**
+ * The profile form: either the spec as JSON (any kind, so new kinds work without a form change),
+ * or, with the JSON box empty, a spec built from the fields of the common kinds.
+ */
+export function profileBody(f: FormData): Parsed<z.input<typeof ProfileCreate>> {
+  const issues: Issue[] = [];
+  const kind = field(f, 'kind');
+  const json = field(f, 'spec').trim();
+  let spec: unknown;
+  if (json) {
+    try {
+      spec = JSON.parse(json);
+    } catch (err) {
+      return { ok: false, issues: [{ path: 'spec', message: `not valid JSON: ${(err as Error).message.slice(0, 200)}` }] };
+    }
+    if (spec && typeof spec === 'object' && !Array.isArray(spec) && !('kind' in spec) && kind) spec = { kind, ...spec };
+  } else if (kind === 'linux') {
+    spec = { kind, kernel: field(f, 'kernel'), initrds: fields(f, 'initrds'), cmdline: field(f, 'cmdline') };
+  } else if (kind === 'ipxe') {
+    spec = { kind, script: field(f, 'script') };
+  } else if (kind === 'local') {
+    spec = { kind };
+  } else {
+    issues.push({ path: 'spec', message: kind ? `write the ${kind} spec as JSON` : 'choose a kind, or write the spec as JSON' });
+  }
+  const description = field(f, 'description');
+  return check(ProfileCreate, { name: field(f, 'name').trim(), ...(description ? { description } : {}), spec }, issues);
+}
+
+export function imageCreate(f: FormData): Parsed<z.input<typeof ImageCreate>> {
+  const contentType = field(f, 'contentType').trim();
+  return check(ImageCreate, { name: field(f, 'name').trim(), kind: field(f, 'kind') || undefined, ...(contentType ? { contentType } : {}) });
+}
+
+export function siteDefault(f: FormData): Parsed<z.input<typeof SitePatch>> {
+  const id = field(f, 'defaultProfileId');
+  return check(SitePatch, { defaultProfileId: id === '' ? null : id });
+}

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import type { Assignment } from '../../../shared/schemas/assignment.ts';
+import type { Image } from '../../../shared/schemas/image.ts';
+import type { Machine } from '../../../shared/schemas/machine.ts';
+import type { Profile } from '../../../shared/schemas/profile.ts';
+import type { Site } from '../../../shared/schemas/site.ts';
+import type { ApiClient } from '../api-client.ts';
+import { executePlan } from '../apply/execute.ts';
+import { formatPath, parseFleet } from '../apply/file.ts';
+import { planFleet, summarize, type Current, type Step } from '../apply/plan.ts';
+import { renderPlan } from '../apply/render.ts';
+import { contextOf } from '../context.ts';
+import { CliError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
+
+const EXAMPLE = `
+The file (YAML or JSON; every section optional; names, not ids):
+
+  profiles:
+    - name: ubuntu-24.04
+      spec: { kind: linux, kernel: ubuntu-24.04-vmlinuz, initrds: [ubuntu-24.04-initrd], cmdline: "ip=dhcp" }
+    - name: lyon-menu
+      spec: { kind: menu, title: Lyon, items: [{ label: Ubuntu 24.04, profileId: ubuntu-24.04 }] }
+  sites:
+    - name: lyon
+      description: Lyon office
+      defaultProfile: lyon-menu        # null: unknown machines boot their local disk
+  machines:
+    - mac: 52:54:00:12:34:56
+      site: lyon
+      hostname: web-1
+      labels: { rack: r12, role: web }
+  assignments:
+    - selector: { mac: 52:54:00:12:34:56 }
+      profile: ubuntu-24.04
+      once: true
+    - selector: { site: lyon, labels: { role: web } }
+      profile: ubuntu-24.04
+
+Sites and profiles are matched by name, machines by MAC, assignments by selector. Fields left out are
+not managed. Images are referenced by name and must exist (edgeboot images upload). Applying the
+same file again changes nothing. --prune deletes what a section of the file does not list (only
+sections the file has).`;
+
+async function fetchCurrent(api: ApiClient): Promise<Current> {
+  const [sites, profiles, images, machines, assignments] = await Promise.all([
+    api.list<Site>('/v1/sites'),
+    api.list<Profile>('/v1/profiles'),
+    api.list<Image>('/v1/images'),
+    api.list<Machine>('/v1/machines'),
+    api.list<Assignment>('/v1/assignments'),
+  ]);
+  return { sites, profiles, images, machines, assignments };
+}
+
+const stepJson = (s: Step, id: string | null = s.id) => ({ kind: s.kind, action: s.action, key: s.key, id, changes: s.changes });
+
+export function applyCommand(): Command {
+  return new Command('apply')
+    .description('create or update sites, profiles, machines and assignments from a file (idempotent)')
+    .requiredOption('-f, --file <path>', 'the fleet file (YAML or JSON); "-" reads standard input')
+    .option('--dry-run', 'print what would change, field by field, and change nothing')
+    .option('--prune', 'also delete objects a section of the file does not list')
+    .option('-v, --verbose', 'list unchanged objects too')
+    .addHelpText('after', EXAMPLE)
+    .action(async (o: { file: string; dryRun?: boolean; prune?: boolean; verbose?: boolean }, c: Command) => {
+      const ctx = contextOf(c);
+      let text: string;
+      try {
+        text = readFileSync(o.file === '-' ? 0 : o.file, 'utf8');
+      } catch (err) {
+        throw new CliError(EXIT.USAGE, `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const name = o.file === '-' ? '<stdin>' : o.file;
+      const { fleet, locate } = parseFleet(text, name);
+      const api = ctx.api();
+      const current = await fetchCurrent(api);
+      const plan = planFleet(fleet, current, { prune: o.prune });
+      if (plan.problems.length > 0) {
+        throw new CliError(EXIT.USAGE, `${name}: ${plan.problems.length} reference(s) cannot be resolved; nothing was changed`, {
+          details: plan.problems.map((p) => `  ${locate(p.path)}: ${formatPath(p.path)}: ${p.message}`),
+        });
+      }
+      if (o.dryRun) {
+        emit(ctx, { dryRun: true, summary: summarize(plan.steps), steps: plan.steps.map((s) => stepJson(s)) }, () => renderPlan(plan.steps, { verbose: o.verbose }));
+        return;
+      }
+      if (!ctx.out.json) ctx.out.stdout(renderPlan(plan.steps, { verbose: o.verbose }));
+      const results = await executePlan(api, plan.steps, current, (r) => {
+        if (!ctx.out.json && r.step.action !== 'unchanged') ctx.out.stdout(`${r.step.action === 'delete' ? 'deleted' : `${r.step.action}d`} ${r.step.kind} ${r.step.key}${r.id ? ` (${r.id})` : ''}`);
+      });
+      const summary = summarize(plan.steps);
+      emit(ctx, { dryRun: false, summary, steps: results.map((r) => stepJson(r.step, r.id)) }, () =>
+        summary.create + summary.update + summary.delete === 0 ? 'Nothing to do.' : `Applied: ${summary.create} created, ${summary.update} updated, ${summary.delete} deleted, ${summary.unchanged} unchanged.`,
+      );
+    });
+}
+
+function emit(ctx: ReturnType<typeof contextOf>, data: unknown, text: () => string) {
+  ctx.out.stdout(ctx.out.json ? JSON.stringify(data, null, 2) : text());
+}

@@ -1,0 +1,266 @@
+import { Command } from 'commander';
+import type { Assignment } from '../../../shared/schemas/assignment.ts';
+import type { BootExplanation } from '../../../shared/schemas/boot.ts';
+import type { Timeline } from '../../../shared/schemas/boot-events.ts';
+import { MachineState, type Machine } from '../../../shared/schemas/machine.ts';
+import { contextOf } from '../context.ts';
+import { usageError } from '../errors.ts';
+import { namesOf, type NameOf } from '../names.ts';
+import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
+import { collect, collectLabel, oneOf, parseArch, parseInteger, parseMac } from '../parse.ts';
+import { resolveMachine, resolveSite } from '../resolve.ts';
+
+const STATES = MachineState.options;
+
+export function machinesTable(rows: readonly Machine[], siteName: NameOf, now: number): string {
+  return formatTable(
+    rows,
+    [
+      { header: 'mac', value: (m) => m.mac },
+      { header: 'hostname', value: (m) => m.hostname },
+      { header: 'site', value: (m) => siteName(m.siteId) },
+      { header: 'state', value: (m) => m.state },
+      { header: 'arch', value: (m) => m.arch },
+      { header: 'labels', value: (m) => formatLabels(m.labels) },
+      { header: 'last seen', value: (m) => formatAgo(m.lastSeenAt, now) },
+      { header: 'id', value: (m) => m.id },
+    ],
+    '(no machines)',
+  );
+}
+
+interface FactOptions {
+  site?: string | false;
+  hostname?: string | false;
+  arch?: string | false;
+  uuid?: string | false;
+  serial?: string | false;
+  state?: string;
+}
+
+/** `--x value` sets, `--no-x` clears (null), absent leaves alone (undefined). */
+const setOrClear = <T>(v: T | false | undefined): T | null | undefined => (v === false ? null : v);
+
+export function machinesCommand(): Command {
+  const cmd = new Command('machines').alias('machine').description('machines by MAC: facts, labels, state, what they boot and how their boots went');
+
+  cmd
+    .command('list')
+    .alias('ls')
+    .description('list machines, filtered')
+    .option('--site <site>', 'only this site (name or id)')
+    .option('--state <state>', `only this state: ${STATES.join(', ')}`, oneOf(STATES))
+    .option('--arch <arch>', 'only this architecture', parseArch)
+    .option('-l, --label <key=value>', 'only machines with this label (repeat: all must match)', collect)
+    .option('-q, --search <prefix>', 'hostname (any case) or MAC prefix')
+    .option('--limit <n>', 'at most n machines (default: all)', parseInteger(1, 1_000_000))
+    .action(async (o: { site?: string; state?: string; arch?: string; label?: string[]; search?: string; limit?: number }, c: Command) => {
+      const ctx = contextOf(c);
+      const siteId = o.site ? (await resolveSite(ctx.api(), o.site)).id : undefined;
+      const machines = await ctx.api().list<Machine>('/v1/machines', { siteId, state: o.state, arch: o.arch, label: o.label, q: o.search }, o.limit);
+      const siteName = await namesOf(ctx.api(), '/v1/sites');
+      emit(ctx.out, machines, (rows) => machinesTable(rows, siteName, ctx.out.now()));
+    });
+
+  cmd
+    .command('show')
+    .description('one machine')
+    .argument('<machine>', 'machine id, MAC (any spelling) or hostname')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const siteName = await namesOf(ctx.api(), '/v1/sites');
+      const now = ctx.out.now();
+      emit(ctx.out, m, () =>
+        formatFields([
+          ['mac', m.mac],
+          ['id', m.id],
+          ['hostname', m.hostname],
+          ['site', m.siteId ? `${siteName(m.siteId)} (${m.siteId})` : '(none)'],
+          ['state', m.state],
+          ['arch', m.arch],
+          ['uuid', m.uuid],
+          ['serial', m.serial],
+          ['labels', formatLabels(m.labels)],
+          ['last seen', m.lastSeenAt ? `${formatTime(m.lastSeenAt)} (${formatAgo(m.lastSeenAt, now)})` : 'never'],
+          ['created', formatTime(m.createdAt)],
+          ['updated', formatTime(m.updatedAt)],
+        ]),
+      );
+    });
+
+  cmd
+    .command('create')
+    .alias('register')
+    .description('register a machine by MAC before it first boots')
+    .argument('<mac>', 'MAC address', parseMac)
+    .option('--site <site>', 'site name or id')
+    .option('--hostname <name>', 'hostname')
+    .option('-l, --label <key=value>', 'label (repeat)', collectLabel)
+    .option('--arch <arch>', 'architecture', parseArch)
+    .option('--uuid <uuid>', 'SMBIOS UUID')
+    .option('--serial <serial>', 'serial number')
+    .option('--state <state>', `initial state: ${STATES.join(', ')}`, oneOf(STATES))
+    .action(async (mac: string, o: FactOptions & { label?: Record<string, string> }, c: Command) => {
+      const ctx = contextOf(c);
+      const siteId = typeof o.site === 'string' ? (await resolveSite(ctx.api(), o.site)).id : undefined;
+      const m = await ctx.api().post<Machine>('/v1/machines', {
+        mac,
+        siteId,
+        hostname: o.hostname || undefined,
+        labels: o.label,
+        arch: o.arch || undefined,
+        uuid: o.uuid || undefined,
+        serial: o.serial || undefined,
+        state: o.state,
+      });
+      emit(ctx.out, m, () => `registered machine ${m.mac} (${m.id})`);
+    });
+
+  cmd
+    .command('update')
+    .description("change a machine's hostname, labels, site, facts or state")
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .option('--hostname <name>', 'set the hostname')
+    .option('--no-hostname', 'clear the hostname')
+    .option('-l, --label <key=value>', 'set a label (repeat); other labels are kept', collectLabel)
+    .option('--unlabel <key>', 'remove a label (repeat)', collect)
+    .option('--clear-labels', 'remove every label first')
+    .option('--site <site>', 'move to this site (name or id)')
+    .option('--no-site', 'take the machine out of every site (admin)')
+    .option('--arch <arch>', 'set the architecture', parseArch)
+    .option('--no-arch', 'clear the architecture')
+    .option('--uuid <uuid>', 'set the SMBIOS UUID')
+    .option('--no-uuid', 'clear the UUID')
+    .option('--serial <serial>', 'set the serial number')
+    .option('--no-serial', 'clear the serial number')
+    .option('--state <state>', `set the state: ${STATES.join(', ')}`, oneOf(STATES))
+    .action(async (ref: string, o: FactOptions & { label?: Record<string, string>; unlabel?: string[]; clearLabels?: boolean }, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const patch: Record<string, unknown> = {
+        hostname: setOrClear(o.hostname),
+        arch: setOrClear(o.arch),
+        uuid: setOrClear(o.uuid),
+        serial: setOrClear(o.serial),
+        state: o.state,
+      };
+      if (o.site === false) patch.siteId = null;
+      else if (typeof o.site === 'string') patch.siteId = (await resolveSite(ctx.api(), o.site)).id;
+      if (o.label || o.unlabel || o.clearLabels) {
+        // The API replaces labels as a whole; merging here makes --label add, not replace.
+        const labels: Record<string, string> = { ...(o.clearLabels ? {} : m.labels), ...o.label };
+        for (const k of o.unlabel ?? []) delete labels[k];
+        patch.labels = labels;
+      }
+      if (Object.values(patch).every((v) => v === undefined)) throw usageError('nothing to change', 'give at least one option, e.g. --hostname or --label (see --help)');
+      const next = await ctx.api().patch<Machine>(`/v1/machines/${m.id}`, patch);
+      emit(ctx.out, next, () => `updated machine ${next.mac} (${next.id})`);
+    });
+
+  cmd
+    .command('delete')
+    .alias('rm')
+    .description('delete a machine and its own assignments (it is rediscovered if it netboots again)')
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      await ctx.api().delete(`/v1/machines/${m.id}`);
+      emit(ctx.out, { deleted: m.id }, () => `deleted machine ${m.mac} (${m.id})`);
+    });
+
+  cmd
+    .command('explain')
+    .description('what the machine would boot now, and why (changes nothing)')
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .option('--arch <arch>', "decide for this architecture instead of the machine's recorded one", parseArch)
+    .action(async (ref: string, o: { arch?: string }, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const e = await ctx.api().get<BootExplanation>(`/v1/machines/${m.id}/explain`, { arch: o.arch });
+      emit(ctx.out, e, () =>
+        formatFields([
+          ['machine', `${m.mac}${m.hostname ? ` (${m.hostname})` : ''}`],
+          ['action', e.action],
+          ['profile', e.profile ? `${e.profile.name} (${e.profile.id})` : null],
+          ['once', e.action === 'boot' ? (e.once ? 'yes: after success it boots its local disk' : 'no') : null],
+          ['arch', e.arch],
+          ['assignment', e.assignmentId],
+          ['reason', e.reason],
+        ]),
+      );
+    });
+
+  cmd
+    .command('assignment')
+    .description('the assignment that applies to the machine now, and why')
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const match = await ctx.api().get<{ assignment: Assignment | null; reason: string; specificity: number | null }>(`/v1/machines/${m.id}/assignment`);
+      const profileName = await namesOf(ctx.api(), '/v1/profiles');
+      emit(ctx.out, match, (x) =>
+        formatFields([
+          ['assignment', x.assignment?.id ?? '(none)'],
+          ['profile', x.assignment ? profileName(x.assignment.profileId) : null],
+          ['once', x.assignment ? String(x.assignment.once) : null],
+          ['reason', x.reason],
+        ]),
+      );
+    });
+
+  cmd
+    .command('timeline')
+    .description("the machine's last boots: relay, cloud and installer events with stage durations")
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .option('-n, --boots <n>', 'how many boots (1-50, default 10)', parseInteger(1, 50))
+    .action(async (ref: string, o: { boots?: number }, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const t = await ctx.api().get<Timeline>(`/v1/machines/${m.id}/timeline`, { limit: o.boots });
+      const profileName = await namesOf(ctx.api(), '/v1/profiles');
+      emit(ctx.out, t, (x) => formatTimeline(x, profileName));
+    });
+
+  cmd
+    .command('reprovision')
+    .description('netboot the machine again: forget its completed one-shot assignments and mark it ready')
+    .argument('<machine>', 'machine id, MAC or hostname')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const m = await resolveMachine(ctx.api(), ref);
+      const next = await ctx.api().post<Machine>(`/v1/machines/${m.id}/reprovision`);
+      emit(ctx.out, next, () => `machine ${next.mac} will netboot its assignment again (state ${next.state})`);
+    });
+
+  return cmd;
+}
+
+const ms = (v: number | null): string => (v === null ? '' : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`);
+
+/** Boots newest first, each with its stages in time order and what each took. */
+export function formatTimeline(t: Timeline, profileName: NameOf): string {
+  if (t.boots.length === 0) return `no boots recorded for ${t.mac}`;
+  const blocks = t.boots.map((b) => {
+    const head = [
+      `boot ${b.bootId ?? '(no boot record)'}  ${b.outcome}`,
+      `${formatTime(b.startedAt)} → ${formatTime(b.endedAt)}`,
+      b.profileId ? `profile ${profileName(b.profileId)}` : '',
+    ]
+      .filter(Boolean)
+      .join('  ');
+    const t0 = Date.parse(b.startedAt);
+    const stages = formatTable(b.stages, [
+      { header: '+time', value: (s) => `+${ms(Date.parse(s.at) - t0) || '0 ms'}`, align: 'right' },
+      { header: 'stage', value: (s) => s.stage },
+      { header: 'source', value: (s) => s.source },
+      { header: 'took', value: (s) => ms(s.durationMs), align: 'right' },
+      { header: 'detail', value: (s) => (s.detail ? Object.entries(s.detail).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ') : '') },
+    ]);
+    const tail = b.logTail ? `\n  log tail:\n${b.logTail.split('\n').slice(-10).map((l) => `    ${l}`).join('\n')}` : '';
+    return `${head}\n${stages.split('\n').map((l) => `  ${l}`).join('\n')}${tail}`;
+  });
+  return blocks.join('\n\n') + (t.truncated ? '\n\n(older boots exist: raise --boots)' : '');
+}

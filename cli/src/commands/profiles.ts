@@ -1,0 +1,186 @@
+import { Command, Option } from 'commander';
+import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
+import { contextOf } from '../context.ts';
+import { usageError } from '../errors.ts';
+import { namesOf, type NameOf } from '../names.ts';
+import { emit, formatFields, formatTable, formatTime } from '../output.ts';
+import { catalogRefs, mapSpecRefs, readProfileFile, SPEC_FLAG_NAMES, specFromFlags, type SpecFlags } from '../profile-spec.ts';
+import { collect, parseInteger } from '../parse.ts';
+import { resolveProfile } from '../resolve.ts';
+
+const KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'] as const;
+
+const SPEC_HELP = `
+Spec flags by kind (images and menu profiles by name or id):
+  linux    --kernel IMG [--initrd IMG]... [--cmdline TEXT]
+  ipxe     --script TEXT | --script-file PATH
+  local    (none: boot the local disk)
+  menu     [--title TEXT] [--timeout S] --item "Label=PROFILE"... [--default-item N]
+  wimboot  --wimboot IMG --bcd IMG --boot-sdi IMG --boot-wim IMG
+  imaging  --disk-image IMG [--target-disk DEV]
+Or -f FILE: YAML or JSON with name, description and spec (the API's ProfileSpec), e.g.
+  name: ubuntu-24.04
+  spec: { kind: linux, kernel: ubuntu-24.04-vmlinuz, initrds: [ubuntu-24.04-initrd], cmdline: "ip=dhcp" }`;
+
+function specOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--kind <kind>', 'what the profile boots').choices(KINDS))
+    .option('--kernel <image>', 'linux: kernel image')
+    .option('--initrd <image>', 'linux: initrd image (repeat, in order)', collect)
+    .option('--cmdline <text>', 'linux: kernel command line')
+    .option('--script <text>', 'ipxe: the script')
+    .option('--script-file <path>', 'ipxe: read the script from a file')
+    .option('--title <text>', 'menu: title')
+    .option('--timeout <seconds>', 'menu: seconds before the default item', parseInteger(0, 3600))
+    .option('--item <label=profile>', 'menu: an item (repeat, in order)', collect)
+    .option('--default-item <n>', 'menu: index of the default item (from 0); default: local disk', parseInteger(0, 31))
+    .option('--wimboot <image>', 'wimboot: the wimboot binary')
+    .option('--bcd <image>', 'wimboot: BCD')
+    .option('--boot-sdi <image>', 'wimboot: boot.sdi')
+    .option('--boot-wim <image>', 'wimboot: boot.wim')
+    .option('--disk-image <image>', 'imaging: the disk image to write')
+    .option('--target-disk <device>', 'imaging: the disk to write it to')
+    .option('-f, --file <path>', 'read name, description and spec from a YAML or JSON file')
+    .addHelpText('after', SPEC_HELP);
+}
+
+const hasSpecFlags = (o: SpecFlags): boolean => SPEC_FLAG_NAMES.some((k) => o[k] !== undefined);
+
+/** A short summary of what a spec boots, for tables. */
+export function specSummary(spec: ProfileSpec, imageName: NameOf, profileName: NameOf): string {
+  switch (spec.kind) {
+    case 'linux':
+      return [`kernel ${imageName(spec.kernel)}`, ...spec.initrds.map((i) => `initrd ${imageName(i)}`)].join(', ');
+    case 'menu':
+      return `${spec.items.length} item(s): ${spec.items.map((i) => `${i.label}→${profileName(i.profileId)}`).join(', ')}`;
+    case 'wimboot':
+      return `boot.wim ${imageName(spec.bootWim)}`;
+    case 'imaging':
+      return `disk image ${imageName(spec.diskImage)}`;
+    case 'ipxe':
+      return `${spec.script.split('\n').length} line script`;
+    default:
+      return spec.kind === 'local' ? 'local disk' : '';
+  }
+}
+
+export function profilesCommand(): Command {
+  const cmd = new Command('profiles').alias('profile').description('what machines boot: linux, ipxe, local, menu, wimboot, imaging');
+
+  cmd
+    .command('list')
+    .alias('ls')
+    .description('list profiles')
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(KINDS))
+    .action(async (o: { kind?: string }, c: Command) => {
+      const ctx = contextOf(c);
+      const profiles = await ctx.api().list<Profile>('/v1/profiles', { kind: o.kind });
+      const imageName = await namesOf(ctx.api(), '/v1/images');
+      const profileName = await namesOf(ctx.api(), '/v1/profiles');
+      emit(ctx.out, profiles, (rows) =>
+        formatTable(
+          rows,
+          [
+            { header: 'name', value: (p) => p.name },
+            { header: 'kind', value: (p) => p.spec.kind },
+            { header: 'boots', value: (p) => specSummary(p.spec, imageName, profileName) },
+            { header: 'id', value: (p) => p.id },
+          ],
+          '(no profiles)',
+        ),
+      );
+    });
+
+  cmd
+    .command('show')
+    .description('one profile, its spec with image and profile names')
+    .argument('<profile>', 'profile name or id')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const p = await resolveProfile(ctx.api(), ref);
+      const imageName = await namesOf(ctx.api(), '/v1/images');
+      const profileName = await namesOf(ctx.api(), '/v1/profiles');
+      const named = mapSpecRefs(p.spec, (r) => imageName(r) ?? r, (r) => profileName(r) ?? r);
+      emit(ctx.out, p, () =>
+        [
+          formatFields([
+            ['name', p.name],
+            ['id', p.id],
+            ['kind', p.spec.kind],
+            ['description', p.description],
+            ['created', formatTime(p.createdAt)],
+            ['updated', formatTime(p.updatedAt)],
+          ]),
+          'spec:',
+          ...Object.entries(named).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? (v.includes('\n') ? `|\n${v.replace(/^/gm, '    ')}` : v) : JSON.stringify(v)}`),
+        ].join('\n'),
+      );
+    });
+
+  specOptions(
+    cmd
+      .command('create')
+      .description('create a profile (admin) from flags or a file')
+      .argument('[name]', 'the profile name (or `name:` in the file)')
+      .option('-d, --description <text>', 'free text'),
+  ).action(async (nameArg: string | undefined, o: SpecFlags & { file?: string; description?: string }, c: Command) => {
+    const ctx = contextOf(c);
+    if (o.file && hasSpecFlags(o)) throw usageError('give the spec either as flags or in --file, not both');
+    const fromFile = o.file ? readProfileFile(o.file) : undefined;
+    const name = nameArg ?? fromFile?.name;
+    if (!name) throw usageError('a profile needs a name: edgeboot profiles create NAME …');
+    const spec = fromFile?.spec ?? specFromFlags(o);
+    const refs = await catalogRefs(ctx.api());
+    const p = await ctx.api().post<Profile>('/v1/profiles', {
+      name,
+      description: o.description ?? fromFile?.description,
+      spec: mapSpecRefs(spec, refs.image, refs.profile),
+    });
+    emit(ctx.out, p, () => `created profile ${p.name} (${p.id})`);
+  });
+
+  specOptions(
+    cmd
+      .command('update')
+      .description('change a profile (admin): spec flags change those fields (another --kind starts a new spec); --file replaces the spec')
+      .argument('<profile>', 'profile name or id')
+      .option('--name <name>', 'new name')
+      .option('-d, --description <text>', 'new description'),
+  ).action(async (ref: string, o: SpecFlags & { file?: string; name?: string; description?: string }, c: Command) => {
+    const ctx = contextOf(c);
+    if (o.file && hasSpecFlags(o)) throw usageError('give the spec either as flags or in --file, not both');
+    const current = await resolveProfile(ctx.api(), ref);
+    const patch: Record<string, unknown> = { name: o.name, description: o.description };
+    let spec: ProfileSpec | undefined;
+    if (o.file) {
+      const f = readProfileFile(o.file);
+      spec = f.spec;
+      patch.name ??= f.name === current.name ? undefined : f.name;
+      patch.description ??= f.description;
+    } else if (hasSpecFlags(o)) {
+      spec = specFromFlags(o, current.spec);
+    }
+    if (spec) {
+      const refs = await catalogRefs(ctx.api());
+      patch.spec = mapSpecRefs(spec, refs.image, refs.profile);
+    }
+    if (Object.values(patch).every((v) => v === undefined)) throw usageError('nothing to change', 'give --name, --description, spec flags or --file');
+    const p = await ctx.api().patch<Profile>(`/v1/profiles/${current.id}`, patch);
+    emit(ctx.out, p, () => `updated profile ${p.name} (${p.id})`);
+  });
+
+  cmd
+    .command('delete')
+    .alias('rm')
+    .description('delete a profile no assignment, site default or menu uses (admin)')
+    .argument('<profile>', 'profile name or id')
+    .action(async (ref: string, _o, c: Command) => {
+      const ctx = contextOf(c);
+      const p = await resolveProfile(ctx.api(), ref);
+      await ctx.api().delete(`/v1/profiles/${p.id}`);
+      emit(ctx.out, { deleted: p.id }, () => `deleted profile ${p.name} (${p.id})`);
+    });
+
+  return cmd;
+}
+

@@ -1,0 +1,85 @@
+/**
+ * Parsers for option values, used as commander argument parsers: a bad value is a usage error
+ * (exit 2) that names the option, before anything is sent to the API.
+ */
+import { InvalidArgumentError } from 'commander';
+import { normalizeMac } from '../../shared/mac.ts';
+import { Arch, LabelKey, LabelValue } from '../../shared/schemas/common.ts';
+
+export function parseMac(value: string): string {
+  const mac = normalizeMac(value);
+  if (!mac) throw new InvalidArgumentError('not a MAC address (e.g. 52:54:00:12:34:56)');
+  return mac;
+}
+
+export function parseInteger(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** `rack=r12` → ['rack', 'r12'], checked like the API checks stored labels. */
+export function parseLabel(value: string): [string, string] {
+  const at = value.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError('expected key=value, e.g. rack=r12');
+  const key = value.slice(0, at);
+  const v = value.slice(at + 1);
+  const k = LabelKey.safeParse(key);
+  if (!k.success) throw new InvalidArgumentError(`label key ${JSON.stringify(key)}: ${k.error.issues[0]!.message}`);
+  const vv = LabelValue.safeParse(v);
+  if (!vv.success) throw new InvalidArgumentError(`label value ${JSON.stringify(v)}: ${vv.error.issues[0]!.message}`);
+  return [key, v];
+}
+
+/** Collects a repeatable `--label k=v` into a record. */
+export function collectLabel(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const [k, v] = parseLabel(value);
+  return { ...previous, [k]: v };
+}
+
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function parseArch(value: string): Arch {
+  const r = Arch.safeParse(value);
+  if (!r.success) throw new InvalidArgumentError(`one of ${Arch.options.join(', ')}`);
+  return r.data;
+}
+
+export function oneOf<T extends string>(options: readonly T[]) {
+  return (value: string): T => {
+    if (!(options as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${options.join(', ')}`);
+    return value as T;
+  };
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** "90s", "15m", "2h", "30d", "1w", or plain seconds → seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+)([smhdw]?)$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('a duration such as 90s, 15m, 2h, 30d or 1w');
+  return Number(m[1]) * UNIT_SECONDS[m[2] || 's']!;
+}
+
+/** An RFC 3339 time, or a duration back from now ("2h" = two hours ago), as the API's ISO string. */
+export function parseSince(now: () => number) {
+  return (value: string): string => {
+    if (/^\d+[smhdw]$/.test(value.trim())) return new Date(now() - parseDuration(value) * 1000).toISOString();
+    const t = Date.parse(value);
+    if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}/.test(value)) throw new InvalidArgumentError('a time (2025-03-01T12:00:00Z) or a duration back from now (2h, 7d)');
+    return new Date(t).toISOString();
+  };
+}
+
+/** "64", "64MiB", "64M", "1GiB", "5242880B" → bytes; plain numbers are MiB (the unit part sizes are thought in). */
+export function parseSize(value: string): number {
+  const m = /^(\d+)\s*(b|k|kib|m|mib|g|gib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('a size such as 64 (MiB), 64MiB or 1GiB');
+  const unit = (m[2] ?? 'm').toLowerCase()[0]!;
+  return Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!;
+}

@@ -1,5 +1,5 @@
 /** @jsxImportSource hono/jsx */
-import type { FC } from 'hono/jsx';
+import type { Child, FC } from 'hono/jsx';
 import type { AuditEntry as AuditEntrySchema } from '../../../shared/schemas/access.ts';
 type AuditEntry = import('zod').infer<typeof AuditEntrySchema>;
 import type { Assignment } from '../../../shared/schemas/assignment.ts';
@@ -173,6 +173,16 @@ export const ProfilesPage: FC<{ session: ConsoleSession; now: number; profiles: 
   </Layout>
 );
 
+/** Non-admins read a profile in the same layout, with nothing to submit. */
+const FormOrDiv: FC<{ admin: boolean; action: string; children?: Child }> = ({ admin, action, children }) =>
+  admin ? (
+    <form method="post" action={action} class="stack">
+      {children}
+    </form>
+  ) : (
+    <div class="stack">{children}</div>
+  );
+
 /** Spec fields of the linux/ipxe kinds → the form's field ids; anything else points at the JSON box. */
 function profileFieldId(path: string): string {
   const m = /^spec\.(kernel|initrds|cmdline|script)/.exec(path);
@@ -203,8 +213,8 @@ export const ProfileFormPage: FC<{ session: ConsoleSession; profile: Profile | n
       <h1>{profile ? `Profile ${profile.name}` : 'New profile'}</h1>
       <Done ok={ok} />
       {form && <Problems message={form.message} issues={form.issues} fieldId={profileFieldId} />}
-      <form method="post" action={action} class="stack">
-        <Csrf session={session} />
+      <FormOrDiv admin={admin} action={action}>
+        {admin && <Csrf session={session} />}
         <fieldset disabled={!admin}>
           <legend class="muted">{admin ? 'Only admins change profiles.' : 'Read-only: only admins change profiles.'}</legend>
           <Field id="f-name" label="Name" error={errOf(form, 'name')}>
@@ -282,7 +292,7 @@ export const ProfileFormPage: FC<{ session: ConsoleSession; profile: Profile | n
             </div>
           )}
         </fieldset>
-      </form>
+      </FormOrDiv>
       {profile && admin && (
         <form method="post" action={`/console/profiles/${profile.id}/delete`}>
           <Csrf session={session} />

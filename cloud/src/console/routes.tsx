@@ -57,13 +57,27 @@ function html(c: C, node: unknown, status = 200): Response {
   return c.html(`<!doctype html>${body}`, status as 200);
 }
 
-const limit = (maxSize: number): MiddlewareHandler<ConsoleEnv> =>
-  bodyLimit({
+/** A body this much over the limit is still read (and dropped) before the 413: browsers show an early answer badly. */
+const DRAIN_MAX = 16 * 1024 * 1024;
+
+const limit = (maxSize: number): MiddlewareHandler<ConsoleEnv> => {
+  const tooLarge = () => new AppError('payload_too_large', `the form is larger than ${maxSize >= 1024 * 1024 ? `${maxSize / (1024 * 1024)} MiB` : `${Math.round(maxSize / 1024)} KiB`}`);
+  const check = bodyLimit({
     maxSize,
     onError: () => {
-      throw new AppError('payload_too_large', `the form is larger than ${Math.round(maxSize / 1024)} KiB`);
+      throw tooLarge();
     },
   });
+  return async (c, next) => {
+    const length = Number(c.req.header('content-length') ?? Number.NaN);
+    if (length > maxSize && length <= maxSize + DRAIN_MAX && c.req.raw.body) {
+      const reader = c.req.raw.body.getReader();
+      while (!(await reader.read()).done);
+      throw tooLarge();
+    }
+    return check(c, next);
+  };
+};
 
 const formOf = (c: C): forms.FormData => c.get('form') ?? {};
 
@@ -134,7 +148,9 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     if (!a) throw new AppError('not_found', 'no such file');
     c.header('cache-control', 'public, max-age=31536000, immutable');
     c.header('etag', a.etag);
-    if (c.req.header('if-none-match') === a.etag) return c.body(null, 304);
+    // Compression turns the ETag weak (W/"…"): either form matches.
+    const tags = (c.req.header('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
+    if (tags.includes(a.etag)) return c.body(null, 304);
     c.header('content-type', a.contentType);
     return c.body(a.body);
   });

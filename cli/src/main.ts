@@ -112,6 +112,3 @@ function report(err: unknown, json: boolean): number {
   return EXIT.ERROR;
 }
 
-if (import.meta.main) {
-  process.exitCode = await main();
-}

@@ -62,7 +62,7 @@ button{font:inherit;padding:.4rem .9rem;border-radius:4px;border:1px solid var(-
 button.secondary{background:transparent;color:var(--link)}
 button.danger{background:var(--bad);border-color:var(--bad)}
 progress{width:100%;height:1.2rem}
-.chart{width:100%;height:auto;max-width:60rem}
+.chart{width:100%;height:auto;max-width:60rem;min-width:34rem}
 .chart text{font:11px system-ui,sans-serif;fill:var(--fg)}
 .chart .axis{stroke:var(--line)}
 .chart .relay{fill:var(--relay)}.chart .cloud{fill:var(--cloud)}.chart .callback{fill:var(--callback)}.chart .error{fill:var(--bad)}

@@ -448,7 +448,9 @@ export const MachinePage: FC<{
                   <Badge value={b.outcome} /> Boot <Time at={b.startedAt} now={now} />, {duration(Date.parse(b.endedAt) - Date.parse(b.startedAt))}
                   {b.profileId ? ` · ${profileName(b.profileId)}` : ''}
                 </h3>
-                <BootChart boot={b} index={i} />
+                <div class="scroll">
+                  <BootChart boot={b} index={i} />
+                </div>
                 {b.progress && (
                   <p>
                     Progress: <code>{JSON.stringify(b.progress)}</code>

@@ -23,6 +23,8 @@ export const Layout: FC<{ title: string; session: ConsoleSession | null; nav?: N
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} · edgeboot`}</title>
+        {/* No favicon request (a 404 on every first visit). */}
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={style.path} />
         <script src={script.path} defer></script>
       </head>

@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { getRuntimeKey } from 'hono/adapter';
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { HTTPException } from 'hono/http-exception';
@@ -141,7 +142,9 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     }
     await next();
   });
-  r.use('*', compress());
+  // Workers compress at Cloudflare's edge (and workerd encodes a body whose Content-Encoding is set, so
+  // compressing here would do it twice); Node and Deno send what the app gives them.
+  if (getRuntimeKey() !== 'workerd') r.use('*', compress());
 
   r.get('/static/:file', (c) => {
     const a = Object.values(assets()).find((x) => x.path === c.req.path);

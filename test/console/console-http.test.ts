@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleRoutes } from '../../cloud/src/console/routes.tsx';
+import { renderedBoot } from '../contract/boot-fixtures.ts';
 import { call, type ApiTarget } from '../contract/target.ts';
 import { spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
 import { COOKIE, consoleClient, ok, seedFleet, type Fleet } from './support.ts';
@@ -214,6 +215,25 @@ describe('web console over HTTP (Node entry)', () => {
     const audit = ok(await call(entry, 'GET', `/v1/audit?actor=${fleet.operatorA.id}`), 200, 'audit').items;
     expect(audit.some((e: any) => e.action === 'POST /v1/assignments' && e.result === 'ok')).toBe(true);
     expect(audit.some((e: any) => e.action === 'POST /console/sign-in')).toBe(true);
+  });
+
+  it('shows a failed installation on the overview, and its reason and log tail on the machine page', async () => {
+    const boot = await renderedBoot(entry, fleet.siteA, { relay: fleet.a.relay });
+    const logTail = 'E: Unable to locate package <script>alert(1)</script>\nInstallation step failed: install-packages';
+    ok(await call(entry, 'POST', '/v1/callback/failed', { token: boot.token, json: { reason: 'package install failed', logTail } }), 200, 'failed callback');
+    const c = await signedIn(fleet.operatorA.token);
+    const home = await c.get('/console');
+    expect(home.html).toContain('package install failed');
+    expect(home.html).toContain(`/console/machines/${boot.machineId}`);
+    const page = await c.get(`/console/machines/${boot.machineId}`);
+    expect(page.html).toContain('callback-failed');
+    expect(page.html).toContain('Installation step failed: install-packages');
+    // Everything a machine sends is escaped.
+    expect(page.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.html).not.toContain('<script>alert(1)');
+    // An operator of the other site sees nothing of it.
+    const other = await signedIn(fleet.operatorB.token);
+    expect((await other.get('/console')).html).not.toContain('package install failed');
   });
 
   it('ends the session on sign-out: the old cookie opens nothing', async () => {

@@ -30,7 +30,8 @@ h3{font-size:1rem;margin:1rem 0 .25rem}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;background:var(--panel)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+fieldset{border:0;padding:0;margin:0;display:grid;gap:.75rem;min-width:0}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em;overflow-wrap:anywhere}
 pre{background:var(--panel);border:1px solid var(--line);padding:.5rem;overflow:auto;max-height:24rem;font-size:.85rem}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}

@@ -216,7 +216,7 @@ export const ProfileFormPage: FC<{ session: ConsoleSession; profile: Profile | n
       <FormOrDiv admin={admin} action={action}>
         {admin && <Csrf session={session} />}
         <fieldset disabled={!admin}>
-          <legend class="muted">{admin ? 'Only admins change profiles.' : 'Read-only: only admins change profiles.'}</legend>
+          {!admin && <legend class="muted">Read-only: only admins change profiles.</legend>}
           <Field id="f-name" label="Name" error={errOf(form, 'name')}>
             <input id="f-name" type="text" name="name" required maxlength={64} value={val(form, 'name', profile?.name ?? '')} {...described('f-name', false, errOf(form, 'name'))} />
           </Field>

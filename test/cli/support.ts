@@ -83,6 +83,8 @@ export async function makeCli(entry?: SpawnedEntry, opts: { login?: boolean; pro
     XDG_STATE_HOME: join(home, 'state'),
     // No colours or widths from the test runner's terminal.
     NO_COLOR: '1',
+    // Compiled code cached across the many short CLI processes (as the bin does for users).
+    NODE_COMPILE_CACHE: join(tmpdir(), 'edgeboot-cli-test-compile-cache'),
   };
   if (entry && opts.login !== false) {
     env.EDGEBOOT_URL = entry.baseUrl;
@@ -162,11 +164,11 @@ export async function makeCli(entry?: SpawnedEntry, opts: { login?: boolean; pro
   };
 }
 
-/** Calls the API directly (to check what the CLI did, independently of the CLI). */
-export async function api<T = any>(entry: SpawnedEntry, method: string, path: string, json?: unknown, token = entry.adminToken): Promise<{ status: number; body: T }> {
+/** Calls the API directly (to check what the CLI did, independently of the CLI); `token` null sends none. */
+export async function api<T = any>(entry: SpawnedEntry, method: string, path: string, json?: unknown, token: string | null = entry.adminToken): Promise<{ status: number; body: T }> {
   const res = await fetch(`${entry.baseUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   const text = await res.text();

@@ -15,6 +15,8 @@ import { startEdgebootWorker } from '../../support/workerd.ts';
 export interface E2eCloud extends ApiTarget {
   runtime: 'node' | 'workerd';
   url: string;
+  /** The Node entry's data folder (SQLite and objects/); absent for workerd. */
+  dataDir?: string;
   /** Stops the control plane (a WAN cut as far as relays can tell); its data is kept for start(). */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startNodeCloud(): Promise<E2eCloud> {
     runtime: 'node',
     name: 'node-entry',
     url: first.baseUrl,
+    dataDir,
     adminToken: first.adminToken,
     fetch: (path, init) => first.fetch(path, init),
     stop: async () => {

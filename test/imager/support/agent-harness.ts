@@ -146,6 +146,8 @@ export async function runAgent(s: Scenario): Promise<AgentRun> {
       return;
     }
     const text = await readBody(req);
+    // A WAN round trip, as through the relay: an agent that half-closed its request would lose the answer.
+    await new Promise((r) => setTimeout(r, 100));
     let body: any;
     try {
       body = JSON.parse(text);

@@ -29,6 +29,8 @@ export interface CloudBridge {
   /** The WAN goes down: open connections are reset and new ones refused, until restore(). */
   cut(): void;
   restore(): void;
+  /** Bytes the cloud has sent through the bridge so far (counted here, where the relay has no say). */
+  bytesFromCloud(): number;
 }
 
 /** A unix socket at `path` whose connections are piped to the cloud's TCP port (while it is up). */
@@ -36,6 +38,7 @@ export async function cloudBridge(cloud: { url: string }, path: string): Promise
   const { hostname, port } = new URL(cloud.url);
   const open = new Set<Socket>();
   let down = false;
+  let fromCloud = 0;
   const server = createServer((lan) => {
     if (down) return void lan.destroy();
     const up = createConnection({ host: hostname, port: Number(port) });
@@ -48,6 +51,7 @@ export async function cloudBridge(cloud: { url: string }, path: string): Promise
     };
     up.on('error', end).on('close', end);
     lan.on('error', end).on('close', end);
+    up.on('data', (c: Buffer) => (fromCloud += c.length));
     lan.pipe(up).pipe(lan);
   });
   await new Promise<void>((r) => server.listen(path, r));
@@ -61,6 +65,7 @@ export async function cloudBridge(cloud: { url: string }, path: string): Promise
       for (const s of open) s.resetAndDestroy();
     },
     restore: () => void (down = false),
+    bytesFromCloud: () => fromCloud,
   };
 }
 

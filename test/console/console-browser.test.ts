@@ -93,25 +93,39 @@ describe('web console in Chromium (Node entry)', () => {
     await shot(page, '04-machine-assigned');
   });
 
-  it('uploads an image through the multipart API with a progress bar, and lists its size and hash', async () => {
-    const bytes = randomBytes(300 * 1024 + 17);
+  it('uploads an image through the multipart API part by part with a progress bar, and lists its size and hash', async () => {
+    // 11 MiB in parts of 5 MiB (the smallest S3 and R2 take): three PUTs, the second held back so the bar shows.
+    const bytes = randomBytes(11 * 1024 * 1024 + 17);
     const sha = createHash('sha256').update(bytes).digest('hex');
-    const name = unique('tiny-initrd');
+    const name = unique('initrd');
     await page.goto('/console/images');
+    await page.locator('#upload').evaluate((f) => f.setAttribute('data-part-size', String(5 * 1024 * 1024)));
     await page.getByLabel('Name').fill(name);
     await page.getByLabel('Kind').selectOption('initrd');
     await page.getByLabel('File').setInputFiles({ name: 'initrd.img', mimeType: 'application/octet-stream', buffer: bytes });
     const parts: string[] = [];
-    page.on('request', (r) => r.url().includes('/console/api/images/') && r.method() === 'PUT' && parts.push(r.url()));
+    page.on('request', (r) => r.url().includes('/console/api/images/') && r.method() === 'PUT' && parts.push(new URL(r.url()).pathname.split('/').pop()!));
+    let release!: () => void;
+    const held = new Promise<void>((done) => (release = done));
+    await page.route('**/parts/3', async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByRole('button', { name: 'Upload' }).click();
+    // Parts 1 and 2 are through, part 3 is held: the bar stands at 10 of 11 MiB.
+    const progress = page.getByRole('progressbar', { name: 'Upload progress' });
+    await expect.poll(async () => Number(await progress.getAttribute('value')), { timeout: 15_000 }).toBeGreaterThanOrEqual(10 * 1024 * 1024);
+    expect(await page.locator('#upload-status').textContent()).toMatch(/^10(\.0)? MiB of 11 MiB · .*\/s · about \d+ s left · part 2 of 3$/);
+    await shot(page, '05-upload-progress');
+    release();
     await page.getByText('Image uploaded.').waitFor();
-    expect(parts).toHaveLength(1);
+    expect(parts).toEqual(['1', '2', '3']);
     const row = page.getByRole('row').filter({ hasText: name });
     expect(await row.textContent()).toContain(sha);
-    expect(await row.textContent()).toContain('300 KiB');
+    expect(await row.textContent()).toContain('11 MiB');
     const images = ok(await call(entry, 'GET', '/v1/images?limit=500'), 200, 'images').items;
     expect(images.find((i: any) => i.name === name)).toMatchObject({ status: 'ready', size: bytes.length, sha256: sha, kind: 'initrd' });
-    await shot(page, '05-images');
+    await shot(page, '06-images');
   });
 
   it('works without JavaScript: the upload form posts the file itself', async () => {
@@ -142,7 +156,7 @@ describe('web console in Chromium (Node entry)', () => {
     expect(await alert.textContent()).toMatch(/name: letters, digits/);
     expect(await page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('!bad name');
-    await shot(page, '06-profile-validation');
+    await shot(page, '07-profile-validation');
     const name = unique('console-profile');
     await page.getByLabel('Name', { exact: true }).fill(name);
     await page.getByLabel('Kernel image (linux)').selectOption(fleet.kernel.id);
@@ -162,7 +176,7 @@ describe('web console in Chromium (Node entry)', () => {
     await page.getByText('Created.').waitFor();
     await page.goto('/console/audit');
     expect(await page.getByRole('table').textContent()).toContain('POST /v1/assignments');
-    await shot(page, '07-audit');
+    await shot(page, '08-audit');
   });
 
   it('is usable on a phone: no sideways scrolling, a skip link for keyboards', async () => {
@@ -170,9 +184,9 @@ describe('web console in Chromium (Node entry)', () => {
     await phone.addCookies((await context.cookies()).map((c) => ({ ...c })));
     const p = await phone.newPage();
     for (const [path, name] of [
-      ['/console', '08-phone-overview'],
-      [`/console/machines/${fleet.a.id}`, '09-phone-machine'],
-      ['/console/images', '10-phone-images'],
+      ['/console', '09-phone-overview'],
+      [`/console/machines/${fleet.a.id}`, '10-phone-machine'],
+      ['/console/images', '11-phone-images'],
     ] as const) {
       await p.goto(path);
       await p.locator('main').waitFor();

@@ -60,6 +60,7 @@ input[type=text],input[type=password],input[type=search],input[type=number],sele
 textarea{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88rem}
 [aria-invalid=true]{border-color:var(--bad);border-width:2px}
 button{font:inherit;padding:.4rem .9rem;border-radius:4px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer}
+button:disabled{opacity:.55;cursor:progress}
 button.secondary{background:transparent;color:var(--link)}
 button.danger{background:var(--bad);border-color:var(--bad)}
 progress{width:100%;height:1.2rem}
@@ -76,7 +77,7 @@ details>summary{cursor:pointer}
 
 /**
  * Progressive enhancement only: pages work without it. It sends the image upload form through the
- * multipart upload API (parts of 32 MiB, each retried) to show progress, and asks before buttons
+ * multipart upload API (parts of data-part-size bytes, each retried) to show progress, and asks before buttons
  * marked data-confirm.
  */
 const SCRIPT = `
@@ -89,7 +90,7 @@ document.addEventListener("submit",function(e){
 });
 var form=document.getElementById("upload");
 if(!form||!window.XMLHttpRequest||!window.Blob)return;
-var PART=32*1024*1024,bar=document.getElementById("upload-progress"),status=document.getElementById("upload-status");
+var bar=document.getElementById("upload-progress"),status=document.getElementById("upload-status");
 function say(t){status.textContent=t}
 function mib(n){return (n/1048576).toFixed(n<10485760?1:0)+" MiB"}
 function send(method,url,body,onProgress){
@@ -111,7 +112,7 @@ form.addEventListener("submit",function(e){
   var file=form.elements.file.files[0];if(!file)return;
   e.preventDefault();
   var btn=form.querySelector("button");btn.disabled=true;bar.hidden=false;bar.value=0;bar.max=file.size;
-  var base="/console/api/images",started=Date.now(),id,upload;
+  var base="/console/api/images",started=Date.now(),id,upload,PART=+form.getAttribute("data-part-size")||33554432;
   var meta={name:form.elements.name.value,kind:form.elements.kind.value,contentType:form.elements.contentType.value||"application/octet-stream"};
   say("Creating the image record…");
   send("POST",base,JSON.stringify(meta)).then(function(img){
@@ -124,7 +125,7 @@ form.addEventListener("submit",function(e){
       var from=(n-1)*u.partSize,part=file.slice(from,Math.min(file.size,from+u.partSize)),k=n;
       return retry(function(){return send("PUT",base+"/"+id+"/uploads/"+u.id+"/parts/"+k,part,function(l){
         var done=from+l,secs=(Date.now()-started)/1000,rate=done/Math.max(secs,0.001);
-        bar.value=done;say(mib(done)+" of "+mib(file.size)+" · "+mib(rate)+"/s · part "+k+" of "+u.partCount);
+        bar.value=done;say(mib(done)+" of "+mib(file.size)+" · "+mib(rate)+"/s · about "+Math.ceil((file.size-done)/rate)+" s left · part "+k+" of "+u.partCount);
       })},3).then(function(){n++;return next()});
     }
     return next();

@@ -17,6 +17,8 @@ const PROFILE_KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'];
 
 /** The largest file the upload form takes without its script (one request, buffered); with it, any size. */
 export const FORM_UPLOAD_MAX = 32 * 1024 * 1024;
+/** Parts the upload script sends: small enough to retry cheaply and under Workers' 100 MB request limit. */
+const UPLOAD_PART_SIZE = 32 * 1024 * 1024;
 
 const errOf = (form: FormState | undefined, ...paths: string[]) =>
   form?.issues.find((i) => paths.some((p) => i.path === p || i.path.startsWith(`${p}.`)))?.message;
@@ -87,7 +89,7 @@ export const ImagesPage: FC<{ session: ConsoleSession; now: number; images: { it
       {admin && (
         <section aria-labelledby="h-upload">
           <h2 id="h-upload">Upload an image</h2>
-          <form id="upload" method="post" action="/console/images" enctype="multipart/form-data" class="stack">
+          <form id="upload" method="post" action="/console/images" enctype="multipart/form-data" class="stack" data-part-size={UPLOAD_PART_SIZE}>
             <Csrf session={session} />
             <Field id="f-name" label="Name" error={errOf(form, 'name')}>
               <input id="f-name" type="text" name="name" required maxlength={64} value={val(form, 'name')} {...described('f-name', false, errOf(form, 'name'))} />

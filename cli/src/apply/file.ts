@@ -90,8 +90,8 @@ export type Path = readonly (string | number)[];
 
 export interface LoadedFleet {
   fleet: Fleet;
-  /** "fleet.yaml:12:7" for a path into the document (its nearest existing part). */
-  locate(path: Path): string;
+  /** "fleet.yaml:12:7" for a path into the document (its nearest existing part); `onKey`: the key, not its value. */
+  locate(path: Path, onKey?: boolean): string;
 }
 
 /** `sites[0].defaultProfile` */
@@ -111,16 +111,17 @@ export function parseFleet(text: string, fileName: string): LoadedFleet {
       details: doc.errors.slice(0, 10).map((e) => `  ${at(e.pos[0])}: ${e.message.split('\n')[0]}`),
     });
   }
-  const locate = (path: Path) => at(offsetOf(doc, path));
+  const locate = (path: Path, onKey = false) => at(offsetOf(doc, path, onKey));
   const data = doc.toJS() ?? {};
   const r = Fleet.safeParse(data);
   if (!r.success) {
     throw new CliError(EXIT.USAGE, `${fileName}: ${r.error.issues.length} problem(s)`, {
       details: r.error.issues.slice(0, 30).map((i) => {
-        // An unknown key is reported on its object: point at the key itself.
-        const keys = (i as { keys?: string[] }).keys;
-        const path = i.code === 'unrecognized_keys' && keys?.length ? [...i.path, keys[0]!] : i.path;
-        return `  ${locate(path as Path)}: ${formatPath(i.path as Path)}: ${i.message}`;
+        // An unknown key is reported on its object, a bad record key on the record: point at the key itself.
+        const extra = i as { keys?: string[]; issues?: { message: string }[] };
+        if (i.code === 'unrecognized_keys' && extra.keys?.length) return `  ${locate([...i.path, extra.keys[0]!] as Path, true)}: ${formatPath(i.path as Path)}: ${i.message}`;
+        if (i.code === 'invalid_key') return `  ${locate(i.path as Path, true)}: ${formatPath(i.path as Path)}: key ${JSON.stringify(i.path.at(-1))}: ${extra.issues?.[0]?.message ?? i.message}`;
+        return `  ${locate(i.path as Path)}: ${formatPath(i.path as Path)}: ${i.message}`;
       }),
       hint: 'see `edgeboot apply --help` for the file format',
     });
@@ -129,12 +130,11 @@ export function parseFleet(text: string, fileName: string): LoadedFleet {
 }
 
 /** Where in the text the node at `path` starts; its nearest existing ancestor if it is missing. */
-function offsetOf(doc: Document, path: Path): number {
+function offsetOf(doc: Document, path: Path, onKey: boolean): number {
   for (let n = path.length; n >= 0; n--) {
     const sub = path.slice(0, n);
     const node = sub.length === 0 ? doc.contents : doc.getIn(sub, true);
-    // A key that exists but is being reported (an unknown key): point at the key, not its value.
-    if (n === path.length && n > 0) {
+    if (onKey && n === path.length && n > 0) {
       const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
       if (isMap(parent)) {
         const pair = parent.items.find((it) => isNode(it.key) && (it.key as { value?: unknown }).value === path[n - 1]);

@@ -33,18 +33,19 @@ export class Meter {
     this.#base = done;
     this.#t0 = this.now();
   }
-  /** Bytes per second in this run; 0 until a little time has passed. */
-  rate(): number {
+  /** Bytes per second in this run; while it runs, 0 until a little time has passed (no wild first figures). */
+  rate(final = false): number {
     const s = (this.now() - this.#t0) / 1000;
-    return s < 0.2 ? 0 : Math.max(0, this.done - this.#base) / s;
+    if (s <= 0 || (!final && s < 0.2)) return 0;
+    return Math.max(0, this.done - this.#base) / s;
   }
   eta(): string {
     const r = this.rate();
     return r > 0 ? formatDuration((this.total - this.done) / r) : '?';
   }
-  line(label: string): string {
+  line(label: string, final = false): string {
     const pct = this.total > 0 ? Math.floor((this.done / this.total) * 100) : 100;
-    return `${label}: ${formatBytes(this.done)} / ${formatBytes(this.total)} (${pct}%), ${formatBytes(Math.round(this.rate()))}/s, ETA ${this.eta()}`;
+    return `${label}: ${formatBytes(this.done)} / ${formatBytes(this.total)} (${pct}%), ${formatBytes(Math.round(this.rate(final)))}/s, ETA ${this.done >= this.total ? '0s' : this.eta()}`;
   }
 }
 
@@ -105,7 +106,7 @@ export function plainProgress(write: (line: string) => void, intervalMs = 5000, 
       write(message);
     },
     stop() {
-      write(meter.line(label));
+      write(meter.line(label, true));
     },
   };
 }

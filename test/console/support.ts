@@ -30,7 +30,7 @@ export function consoleClient(baseUrl: string, fetchFn: (path: string, init?: Re
   const client = {
     cookie: null as string | null,
     csrf: null as string | null,
-    async request(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Page> {
+    async request(path: string, init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> }): Promise<Page> {
       const headers: Record<string, string> = { accept: 'text/html', ...init.headers };
       if (client.cookie) headers.cookie = `${COOKIE}=${client.cookie}`;
       const res = await fetchFn(path, { ...init, headers, redirect: 'manual' });

@@ -217,6 +217,46 @@ describe('web console over HTTP (Node entry)', () => {
     expect(audit.some((e: any) => e.action === 'POST /console/sign-in')).toBe(true);
   });
 
+  it('lets an admin create, edit and delete profiles and assignments, set a site default and make an enrollment code', async () => {
+    const c = await signedIn(entry.adminToken);
+    const created = await c.post('/console/profiles', { name: 'console-ipxe', kind: 'ipxe', script: '#!ipxe\nexit\n' });
+    expect(created.status, created.html.slice(0, 400)).toBe(303);
+    const profileId = /\/console\/profiles\/(prf_[0-9a-z]+)\?ok=created/.exec(created.location!)![1]!;
+    expect(ok(await call(entry, 'GET', `/v1/profiles/${profileId}`), 200, 'profile').spec).toEqual({ kind: 'ipxe', script: '#!ipxe\nexit\n' });
+    const edit = await c.get(`/console/profiles/${profileId}`);
+    expect(edit.html).toContain('&quot;kind&quot;: &quot;ipxe&quot;');
+    const saved = await c.post(`/console/profiles/${profileId}`, { name: 'console-menu', spec: '{"kind":"menu","title":"Lab","items":[]}' });
+    expect(saved.status, saved.html.slice(0, 400)).toBe(303);
+    expect(ok(await call(entry, 'GET', `/v1/profiles/${profileId}`), 200, 'profile')).toMatchObject({ name: 'console-menu', spec: { kind: 'menu', title: 'Lab' } });
+
+    const assigned = await c.post('/console/assignments', { profileId, siteId: fleet.siteA, labels: 'rack=r7', arch: 'uefi-x64', priority: '7' });
+    expect(assigned.status, assigned.html.slice(0, 600)).toBe(303);
+    const assignmentId = /\/console\/assignments\/(asg_[0-9a-z]+)/.exec(assigned.location!)![1]!;
+    expect(ok(await call(entry, 'GET', `/v1/assignments/${assignmentId}`), 200, 'assignment')).toMatchObject({
+      profileId,
+      selector: { siteId: fleet.siteA, labels: { rack: 'r7' }, arch: 'uefi-x64' },
+      priority: 7,
+      once: false,
+    });
+    expect((await c.post(`/console/assignments/${assignmentId}`, { profileId, priority: '-3', once: 'on' })).status).toBe(303);
+    expect(ok(await call(entry, 'GET', `/v1/assignments/${assignmentId}`), 200, 'assignment')).toMatchObject({ priority: -3, once: true });
+    // The profile is in use: deleting it is refused with the API's conflict, on a page.
+    const inUse = await c.post(`/console/profiles/${profileId}/delete`);
+    expect(inUse.status).toBe(409);
+    expect((await c.post(`/console/assignments/${assignmentId}/delete`)).location).toBe('/console/assignments?ok=deleted');
+    expect((await call(entry, 'GET', `/v1/assignments/${assignmentId}`)).status).toBe(404);
+    expect((await c.post(`/console/profiles/${profileId}/delete`)).location).toBe('/console/profiles?ok=deleted');
+
+    const site = await c.post(`/console/sites/${fleet.siteB}/default-profile`, { defaultProfileId: fleet.script.id });
+    expect(site.location).toBe(`/console/sites/${fleet.siteB}?ok=default-saved`);
+    expect(ok(await call(entry, 'GET', `/v1/sites/${fleet.siteB}`), 200, 'site').defaultProfileId).toBe(fleet.script.id);
+    expect((await c.post(`/console/sites/${fleet.siteB}/default-profile`, { defaultProfileId: '' })).status).toBe(303);
+    expect(ok(await call(entry, 'GET', `/v1/sites/${fleet.siteB}`), 200, 'site').defaultProfileId).toBeNull();
+    const code = await c.post(`/console/sites/${fleet.siteB}/enrollment-codes`);
+    expect(code.status).toBe(201);
+    expect(code.html).toMatch(/[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}/);
+  });
+
   it('shows a failed installation on the overview, and its reason and log tail on the machine page', async () => {
     const boot = await renderedBoot(entry, fleet.siteA, { relay: fleet.a.relay });
     const logTail = 'E: Unable to locate package <script>alert(1)</script>\nInstallation step failed: install-packages';

@@ -252,8 +252,9 @@ export const SitePage: FC<{
           )}
           {enrollmentCode && (
             <p class="msg" role="status">
-              Enrollment code (shown once, valid until <Time at={enrollmentCode.expiresAt} now={now} />
-              ): <strong class="mono">{enrollmentCode.code}</strong>
+              Enrollment code (shown once; type it at the relay within{' '}
+              <time datetime={enrollmentCode.expiresAt}>{Math.round((Date.parse(enrollmentCode.expiresAt) - now) / 60_000)} minutes</time>):{' '}
+              <strong class="mono">{enrollmentCode.code}</strong>
             </p>
           )}
           {writable && (

@@ -201,6 +201,30 @@ describe('web console in Chromium (Node entry)', () => {
     expect(await page.evaluate(() => location.hash)).toBe('#main');
   });
 
+  it('labels every control, has one h1 and a main landmark on every page, and shows keyboard focus', async () => {
+    const pages = ['/console', `/console/sites/${fleet.siteA}`, '/console/machines', `/console/machines/${fleet.a.id}`, '/console/images', '/console/profiles/new', `/console/profiles/${fleet.profile.id}`, '/console/assignments', '/console/audit'];
+    for (const path of pages) {
+      await page.goto(path);
+      const facts = await page.evaluate(() => ({
+        lang: document.documentElement.lang,
+        h1: document.querySelectorAll('h1').length,
+        main: document.querySelectorAll('main').length,
+        unlabelled: [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+          .filter((el) => {
+            const e = el as HTMLInputElement;
+            return !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !(el.tagName === 'BUTTON' && el.textContent!.trim());
+          })
+          .map((el) => el.outerHTML.slice(0, 80)),
+      }));
+      expect(facts, path).toEqual({ lang: 'en', h1: 1, main: 1, unlabelled: [] });
+    }
+    await page.goto('/console/assignments');
+    await page.getByLabel('Machine MAC').focus();
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).toBe('solid');
+  });
+
   it('signs out, and the pages ask for a token again', async () => {
     await page.goto('/console');
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -154,7 +154,7 @@ describe('edgeboot-imager on failure', () => {
 
   it('reports a corrupt compressed image as a decompression failure', async () => {
     const gz = gzipSync(diskImage(2 * MiB));
-    gz[gz.length >> 1] ^= 0xff;
+    gz[gz.length >> 1] = gz[gz.length >> 1]! ^ 0xff;
     // The stored file is the corrupt one (its own sha256): only decompressing can tell.
     run = await runAgent({ image: gz, format: 'raw.gz', disks: [VDA], onFailure: 'shell' });
     expect(run.result).toBe('failed');

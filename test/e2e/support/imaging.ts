@@ -38,22 +38,29 @@ export async function uploadImage(t: ApiTarget, bytes: Uint8Array, name: string,
   return done;
 }
 
-/** Uploads the imager (once per cloud) and makes an imaging profile for `diskImage`; returns the profile id. */
-const imagerIds = new WeakMap<ApiTarget, Promise<{ kernel: string; initrd: string }>>();
-export async function imagingProfile(t: ApiTarget, diskImage: string, spec: Record<string, unknown> = {}): Promise<string> {
-  let ids = imagerIds.get(t);
-  if (!ids) {
-    ids = (async () => {
+type Uploaded = { id: string; sha256: string; size: number };
+const imagerUploads = new WeakMap<ApiTarget, Promise<{ kernel: Uploaded; initrd: Uploaded }>>();
+
+/** The imager's kernel and initramfs as images of this cloud, uploaded once per cloud. */
+export function imagerImages(t: ApiTarget): Promise<{ kernel: Uploaded; initrd: Uploaded }> {
+  let up = imagerUploads.get(t);
+  if (!up) {
+    up = (async () => {
       const b = await imagerFiles();
-      const kernel = (await uploadImage(t, readFileSync(b.vmlinuz), 'imager-vmlinuz', 'kernel')).id;
-      const initrd = (await uploadImage(t, readFileSync(b.initramfs), 'imager-initramfs', 'initrd')).id;
+      const kernel = await uploadImage(t, readFileSync(b.vmlinuz), 'imager-vmlinuz', 'kernel');
+      const initrd = await uploadImage(t, readFileSync(b.initramfs), 'imager-initramfs', 'initrd');
       return { kernel, initrd };
     })();
-    imagerIds.set(t, ids);
+    imagerUploads.set(t, up);
   }
-  const { kernel, initrd } = await ids;
+  return up;
+}
+
+/** An imaging profile for `diskImage` with the imager; returns the profile id. */
+export async function imagingProfile(t: ApiTarget, diskImage: string, spec: Record<string, unknown> = {}): Promise<string> {
+  const { kernel, initrd } = await imagerImages(t);
   const p = await ok<{ id: string }>(
-    call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', kernel, initrds: [initrd], diskImage, cmdline: 'console=ttyS0 panic=-1', ...spec } } }),
+    call(t, 'POST', '/v1/profiles', { json: { name: unique('imaging'), spec: { kind: 'imaging', kernel: kernel.id, initrds: [initrd.id], diskImage, cmdline: 'console=ttyS0 panic=-1', ...spec } } }),
     201,
     'imaging profile',
   );

@@ -68,7 +68,8 @@ export const OverviewPage: FC<{ session: ConsoleSession; now: number; sites: Sit
                     {rs.length === 0 ? <Badge value="bad" label="no relay" /> : <Badge value={online === rs.length ? 'online' : 'stale'} label={`${online}/${rs.length} relays online`} />}
                   </p>
                   <p class="muted">
-                    {count(s.id)} machines{count(s.id, 'failed') > 0 ? `, ${count(s.id, 'failed')} failed` : ''}
+                    {count(s.id)} machine{count(s.id) === 1 ? '' : 's'}
+                    {count(s.id, 'failed') > 0 ? `, ${count(s.id, 'failed')} failed` : ''}
                   </p>
                 </article>
               );

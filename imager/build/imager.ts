@@ -37,6 +37,8 @@ export interface ImagerOptions {
   initramfsName?: string;
   /** More programs to copy in with their libraries (the benchmark adds the host's curl). */
   extraPrograms?: ProgramOptions[];
+  /** Entries that take precedence over the imager's own (the benchmark's reference init). */
+  overrides?: CpioEntry[];
 }
 
 export interface ImagerBuild {
@@ -62,6 +64,8 @@ export async function buildImager(o: ImagerOptions): Promise<ImagerBuild> {
   const rootfs = (name: string) => readFileSync(join(IMAGER_ROOTFS, name));
   const release = `kernel=${kernel.version} (${kernel.package} ${kernel.packageVersion})\nbuilt=${new Date().toISOString()}\n`;
   const entries: CpioEntry[] = [
+    // withParents keeps the first entry of a path: overrides win.
+    ...(o.overrides ?? []),
     ...busyboxEntries(),
     // Listed after busybox so that a real program replaces nothing: zstd is no busybox applet.
     ...zstd.entries,

@@ -5,7 +5,6 @@
  * and `apply` accept names and show names.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { idPattern } from '../../shared/ids.ts';
 import { Description, Name } from '../../shared/schemas/common.ts';
@@ -127,7 +126,9 @@ export function checkSpec(s: unknown, where: string): ProfileSpec {
 const ProfileFile = z.strictObject({ name: Name.optional(), description: Description.optional(), spec: z.unknown() });
 
 /** A profile in a YAML or JSON file: `{name?, description?, spec}`. */
-export function readProfileFile(path: string): { name?: string; description?: string; spec: ProfileSpec } {
+export async function readProfileFile(path: string): Promise<{ name?: string; description?: string; spec: ProfileSpec }> {
+  // Loaded only here: every other command starts faster without the YAML parser.
+  const { parse: parseYaml } = await import('yaml');
   let doc: unknown;
   try {
     doc = parseYaml(readText(path)); // YAML is a superset of JSON: one parser for both

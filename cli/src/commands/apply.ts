@@ -6,10 +6,7 @@ import type { Machine } from '../../../shared/schemas/machine.ts';
 import type { Profile } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import type { ApiClient } from '../api-client.ts';
-import { executePlan } from '../apply/execute.ts';
-import { formatPath, parseFleet } from '../apply/file.ts';
-import { planFleet, summarize, type Current, type Step } from '../apply/plan.ts';
-import { renderPlan } from '../apply/render.ts';
+import type { Current, Step } from '../apply/plan.ts';
 import { contextOf } from '../context.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -73,6 +70,13 @@ export function applyCommand(): Command {
         throw new CliError(EXIT.USAGE, `cannot read ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
       const name = o.file === '-' ? '<stdin>' : o.file;
+      // Loaded only for apply: other commands start faster without the YAML parser.
+      const [{ formatPath, parseFleet }, { planFleet, summarize }, { renderPlan }, { executePlan }] = await Promise.all([
+        import('../apply/file.ts'),
+        import('../apply/plan.ts'),
+        import('../apply/render.ts'),
+        import('../apply/execute.ts'),
+      ]);
       const { fleet, locate } = parseFleet(text, name);
       const api = ctx.api();
       const current = await fetchCurrent(api);

@@ -248,7 +248,7 @@ async function upload(ctx: CommandContext, file: string, o: UploadFlags): Promis
   const controller = new AbortController();
   const onSigint = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
-  const progress = o.quiet ? silentProgress : process.stderr.isTTY ? terminalProgress(process.stderr) : plainProgress(ctx.out.stderr);
+  const progress = o.quiet ? silentProgress : process.stderr.isTTY ? await terminalProgress(process.stderr) : plainProgress(ctx.out.stderr);
   try {
     const r = await uploadFile({
       api,

@@ -126,7 +126,7 @@ export function profilesCommand(): Command {
   ).action(async (nameArg: string | undefined, o: SpecFlags & { file?: string; description?: string }, c: Command) => {
     const ctx = contextOf(c);
     if (o.file && hasSpecFlags(o)) throw usageError('give the spec either as flags or in --file, not both');
-    const fromFile = o.file ? readProfileFile(o.file) : undefined;
+    const fromFile = o.file ? await readProfileFile(o.file) : undefined;
     const name = nameArg ?? fromFile?.name;
     if (!name) throw usageError('a profile needs a name: edgeboot profiles create NAME …');
     const spec = fromFile?.spec ?? specFromFlags(o);
@@ -153,7 +153,7 @@ export function profilesCommand(): Command {
     const patch: Record<string, unknown> = { name: o.name, description: o.description };
     let spec: ProfileSpec | undefined;
     if (o.file) {
-      const f = readProfileFile(o.file);
+      const f = await readProfileFile(o.file);
       spec = f.spec;
       patch.name ??= f.name === current.name ? undefined : f.name;
       patch.description ??= f.description;

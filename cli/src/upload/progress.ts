@@ -3,7 +3,6 @@
  * anything else (CI logs, pipes) plain lines every few seconds, so a log shows progress without
  * being flooded by carriage returns.
  */
-import cliProgress from 'cli-progress';
 import { formatBytes, formatDuration } from '../output.ts';
 
 export interface Progress {
@@ -49,7 +48,9 @@ export class Meter {
   }
 }
 
-export function terminalProgress(stream: NodeJS.WriteStream): Progress {
+/** Async: cli-progress is loaded only when a terminal shows a bar. */
+export async function terminalProgress(stream: NodeJS.WriteStream): Promise<Progress> {
+  const { default: cliProgress } = await import('cli-progress');
   const meter = new Meter();
   const multi = new cliProgress.MultiBar(
     {
@@ -63,7 +64,7 @@ export function terminalProgress(stream: NodeJS.WriteStream): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: InstanceType<typeof cliProgress.SingleBar> | null = null;
   const payload = () => ({ doneH: formatBytes(meter.done), totalH: formatBytes(meter.total), rateH: formatBytes(Math.round(meter.rate())), etaH: meter.eta() });
   return {
     start(label, total, done) {

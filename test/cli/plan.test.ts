@@ -20,7 +20,7 @@ function applied(): Current {
   c.assignments.push({ id: 'asg_1', profileId: 'prf_l', selector: { siteId: 'site_a', labels: { role: 'web', rack: 'r1' } }, once: false, priority: 5, createdAt: T, updatedAt: T });
   return c;
 }
-const FILE = {
+const FILE: { profiles: { name: string; spec: Record<string, unknown> }[]; sites: Record<string, unknown>[]; machines: { mac: string; site: string; hostname: string; labels: Record<string, string> }[]; assignments: Record<string, unknown>[] } = {
   profiles: [
     { name: 'menu', spec: { kind: 'menu', items: [{ label: 'Linux', profileId: 'linux' }] } },
     { name: 'linux', spec: linux },

@@ -128,6 +128,24 @@ describe('edgeboot images upload (CLI process against the Node entry)', () => {
     expect(readdirSync(join(cli.home, 'state/edgeboot/uploads'))).toEqual([]);
   });
 
+  it('stops on Ctrl-C (SIGINT) with exit 130 and says how to resume', async () => {
+    const f = file('interrupted.img', SIZE);
+    proxy.reset();
+    proxy.stallAfter(PART + PART / 2);
+    const run = cli.spawn(['images', 'upload', f.path, '--part-size', '5'], { env: viaProxy });
+    await run.waitForStderr('part 1/4 stored');
+    await expect.poll(() => proxy.stalled).toBe(true);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/error: interrupted: 1 of 4 parts of upload upl_\w+ are on the server\nhint: run the same command again to resume it\n$/);
+    proxy.reset();
+    const resumed = await cli.run(['--json', 'images', 'upload', f.path, '--part-size', '5'], { env: viaProxy });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.json()).toMatchObject({ resumedFromPart: 2, partsSent: [2, 3, 4] });
+    expect(resumed.json().image.sha256).toBe(sha256(f.bytes));
+  });
+
   it('names the open upload when its state is lost, resumes it with --resume, and aborts with abort-upload', async () => {
     const f = file('orphan.img', SIZE);
     proxy.reset();

@@ -10,6 +10,7 @@ import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { mapSpecRefs } from '../profile-spec.ts';
 import type { Current, Step } from './plan.ts';
 
@@ -27,7 +28,7 @@ export async function executePlan(api: ApiClient, steps: readonly Step[], curren
   const idOf = (kind: keyof typeof ids, name: string): string => {
     const id = ids[kind].get(name);
     // The plan checked every reference; a missing one means the fleet changed under us.
-    if (!id) throw new CliError(1, `${kind} ${name} is gone from the server since the plan was made; run apply again`);
+    if (!id) throw new CliError(EXIT.ERROR, `${kind} ${name} is gone from the server since the plan was made; run apply again`);
     return id;
   };
   const ref = (kind: 'profile' | 'site', name: unknown): string | null | undefined =>

@@ -59,6 +59,7 @@ export async function terminalProgress(stream: NodeJS.WriteStream): Promise<Prog
       barCompleteChar: '█',
       barIncompleteChar: '░',
       hideCursor: true,
+      barsize: 24, // room for bytes, rate and ETA on an 80-column terminal
       clearOnComplete: false,
       fps: 8,
     },

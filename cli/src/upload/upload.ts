@@ -99,7 +99,7 @@ function fileRange(fh: FileHandle, start: number, length: number, onChunk: (chun
 async function hashRange(fh: FileHandle, hash: Hash, start: number, length: number, signal: AbortSignal): Promise<void> {
   const buf = new Uint8Array(CHUNK);
   for (let pos = start; pos < start + length; ) {
-    if (signal.aborted) throw signal.reason;
+    if (signal.aborted) throw new CliError(EXIT.INTERRUPTED, 'interrupted while hashing the parts already uploaded', { hint: 'run the same command again to resume' });
     const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, start + length - pos), pos);
     if (bytesRead === 0) throw new CliError(EXIT.ERROR, 'the file got shorter than the upload it resumes');
     hash.update(buf.subarray(0, bytesRead));

@@ -16,11 +16,11 @@ import { EXIT } from './exit-codes.ts';
 
 export type RefMapper = (ref: string, path: string) => string;
 
-/** The image-holding fields of each kind, as [path, value] pairs. */
+/** The image-holding fields of each kind (besides `initrds`, a list of images). */
 const IMAGE_FIELDS: Record<string, readonly string[]> = {
   linux: ['kernel'],
   wimboot: ['wimboot', 'bcd', 'bootSdi', 'bootWim'],
-  imaging: ['diskImage'],
+  imaging: ['kernel', 'diskImage'],
 };
 
 /**
@@ -32,7 +32,7 @@ export function mapSpecRefs<T extends { kind: string }>(spec: T, image: RefMappe
   for (const field of IMAGE_FIELDS[spec.kind] ?? []) {
     if (typeof out[field] === 'string') out[field] = image(out[field], `spec.${field}`);
   }
-  if (spec.kind === 'linux' && Array.isArray(out.initrds)) out.initrds = (out.initrds as string[]).map((r, i) => image(r, `spec.initrds.${i}`));
+  if ((spec.kind === 'linux' || spec.kind === 'imaging') && Array.isArray(out.initrds)) out.initrds = (out.initrds as string[]).map((r, i) => image(r, `spec.initrds.${i}`));
   if (spec.kind === 'menu' && Array.isArray(out.items)) {
     out.items = (out.items as { profileId: string }[]).map((item, i) => ({ ...item, profileId: profile(item.profileId, `spec.items.${i}.profileId`) }));
   }
@@ -71,10 +71,16 @@ export interface SpecFlags {
   bootWim?: string;
   diskImage?: string;
   targetDisk?: string;
+  targetSerial?: string;
+  verify?: string;
+  onSuccess?: string;
+  onFailure?: string;
+  answerFile?: string[];
 }
 
 export const SPEC_FLAG_NAMES: readonly (keyof SpecFlags)[] = [
-  'kind', 'kernel', 'initrd', 'cmdline', 'script', 'scriptFile', 'title', 'timeout', 'item', 'defaultItem', 'wimboot', 'bcd', 'bootSdi', 'bootWim', 'diskImage', 'targetDisk',
+  'kind', 'kernel', 'initrd', 'cmdline', 'script', 'scriptFile', 'title', 'timeout', 'item', 'defaultItem', 'wimboot', 'bcd', 'bootSdi', 'bootWim',
+  'diskImage', 'targetDisk', 'targetSerial', 'verify', 'onSuccess', 'onFailure', 'answerFile',
 ];
 
 /**
@@ -108,7 +114,19 @@ export function specFromFlags(f: SpecFlags, base?: Record<string, unknown>): Pro
   set('bootSdi', f.bootSdi);
   set('bootWim', f.bootWim);
   set('diskImage', f.diskImage);
-  set('targetDisk', f.targetDisk);
+  if (f.targetDisk !== undefined || f.targetSerial !== undefined) {
+    s.targetDisk = { ...(s.targetDisk as object | undefined), ...(f.targetDisk === undefined ? {} : { path: f.targetDisk }), ...(f.targetSerial === undefined ? {} : { serial: f.targetSerial }) };
+  }
+  set('verify', f.verify);
+  set('onSuccess', f.onSuccess);
+  set('onFailure', f.onFailure);
+  if (f.answerFile) {
+    s.files = f.answerFile.map((text) => {
+      const at = text.indexOf('=');
+      if (at < 1) throw new CliError(EXIT.USAGE, `--answer-file ${JSON.stringify(text)}: expected "name=path", e.g. preseed.cfg=./preseed.cfg`);
+      return { name: text.slice(0, at), template: readText(text.slice(at + 1)) };
+    });
+  }
   return checkSpec(s, 'spec');
 }
 

@@ -106,6 +106,17 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
       expect(menu).toMatchObject({ name: 'lyon-menu', description: 'what Lyon sees', spec: { kind: 'menu', items: [{ label: 'Debian', profileId: ids.debian }], defaultItem: 0 } });
       ids.local = (await okJson('profiles', 'create', 'disk', '--kind', 'local')).id;
 
+      // Imaging: the imager's kernel and initrd and the disk image, by name; an answer file from disk.
+      ids.raw = (await okJson('images', 'create', 'golden.img', '--kind', 'disk-raw')).id;
+      const imaging = await okJson('profiles', 'create', 'golden', '--kind', 'imaging', '--kernel', 'deb-kernel', '--initrd', 'deb-initrd', '--disk-image', 'golden.img', '--target-disk', '/dev/vda', '--verify', 'stream');
+      expect(imaging.spec).toMatchObject({ kind: 'imaging', kernel: ids.kernel, initrds: [ids.initrd], diskImage: ids.raw, targetDisk: { path: '/dev/vda' }, verify: 'stream' });
+      writeFileSync(join(cli.home, 'preseed.cfg'), 'd-i netcfg/hostname string {{hostname}}\n');
+      const seeded = await okJson('profiles', 'create', 'debian-auto', '--kind', 'linux', '--kernel', 'deb-kernel', '--answer-file', `preseed.cfg=${join(cli.home, 'preseed.cfg')}`);
+      expect(seeded.spec.files).toEqual([{ name: 'preseed.cfg', template: 'd-i netcfg/hostname string {{hostname}}\n' }]);
+      await ok('profiles', 'delete', 'golden');
+      await ok('profiles', 'delete', 'debian-auto');
+      await ok('images', 'delete', 'golden.img');
+
       const table = (await ok('profiles', 'list')).stdout;
       expect(table).toMatch(/^debian\s+linux\s+kernel deb-kernel, initrd deb-initrd\s+prf_/m);
       expect(table).toMatch(/^lyon-menu\s+menu\s+1 item\(s\): Debian→debian\s+prf_/m);

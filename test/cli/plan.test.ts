@@ -98,6 +98,16 @@ describe('planFleet', () => {
     expect(summarize(planFleet(fleet(f), applied()).steps).update).toBe(0);
   });
 
+  it('names every image an imaging profile uses', () => {
+    const current = empty();
+    current.images.push(img('img_d', 'golden.img'));
+    current.profiles.push({ id: 'prf_i', name: 'golden', description: '', spec: { kind: 'imaging', kernel: 'img_k', initrds: ['img_i'], diskImage: 'img_d', cmdline: '', verify: 'readback', onSuccess: 'reboot', onFailure: 'poweroff' }, createdAt: T, updatedAt: T });
+    const spec = { kind: 'imaging', kernel: 'vmlinuz', initrds: ['initrd'], diskImage: 'golden.img' };
+    expect(summarize(planFleet(fleet({ profiles: [{ name: 'golden', spec }] }), current).steps)).toMatchObject({ unchanged: 1 });
+    const changed = planFleet(fleet({ profiles: [{ name: 'golden', spec: { ...spec, initrds: ['vmlinuz'] } }] }), current);
+    expect(changed.steps[0]!.changes).toEqual([{ field: 'spec.initrds', from: ['initrd'], to: ['vmlinuz'] }]);
+  });
+
   it('reports references that resolve to nothing, with their paths', () => {
     const plan = planFleet(
       fleet({

@@ -12,12 +12,14 @@ const KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'] as const;
 
 const SPEC_HELP = `
 Spec flags by kind (images and menu profiles by name or id):
-  linux    --kernel IMG [--initrd IMG]... [--cmdline TEXT]
+  linux    --kernel IMG [--initrd IMG]... [--cmdline TEXT] [--answer-file NAME=PATH]...
   ipxe     --script TEXT | --script-file PATH
   local    (none: boot the local disk)
   menu     [--title TEXT] [--timeout S] --item "Label=PROFILE"... [--default-item N]
-  wimboot  --wimboot IMG --bcd IMG --boot-sdi IMG --boot-wim IMG
-  imaging  --disk-image IMG [--target-disk DEV]
+  wimboot  --wimboot IMG --bcd IMG --boot-sdi IMG --boot-wim IMG [--answer-file NAME=PATH]...
+  imaging  --kernel IMG --initrd IMG... --disk-image IMG [--target-disk /dev/X] [--target-serial S]
+           [--cmdline TEXT] [--verify stream|readback] [--on-success reboot|poweroff]
+           [--on-failure poweroff|shell]
 Or -f FILE: YAML or JSON with name, description and spec (the API's ProfileSpec), e.g.
   name: ubuntu-24.04
   spec: { kind: linux, kernel: ubuntu-24.04-vmlinuz, initrds: [ubuntu-24.04-initrd], cmdline: "ip=dhcp" }`;
@@ -25,9 +27,10 @@ Or -f FILE: YAML or JSON with name, description and spec (the API's ProfileSpec)
 function specOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--kind <kind>', 'what the profile boots').choices(KINDS))
-    .option('--kernel <image>', 'linux: kernel image')
-    .option('--initrd <image>', 'linux: initrd image (repeat, in order)', collect)
-    .option('--cmdline <text>', 'linux: kernel command line')
+    .option('--kernel <image>', 'linux, imaging: kernel image')
+    .option('--initrd <image>', 'linux, imaging: initrd image (repeat, in order)', collect)
+    .option('--cmdline <text>', 'linux, imaging: kernel command line')
+    .option('--answer-file <name=path>', 'linux, wimboot: an answer file template (preseed, autoinstall, kickstart, unattend…), served at {{filesUrl}}/NAME (repeat)', collect)
     .option('--script <text>', 'ipxe: the script')
     .option('--script-file <path>', 'ipxe: read the script from a file')
     .option('--title <text>', 'menu: title')
@@ -38,8 +41,12 @@ function specOptions(cmd: Command): Command {
     .option('--bcd <image>', 'wimboot: BCD')
     .option('--boot-sdi <image>', 'wimboot: boot.sdi')
     .option('--boot-wim <image>', 'wimboot: boot.wim')
-    .option('--disk-image <image>', 'imaging: the disk image to write')
-    .option('--target-disk <device>', 'imaging: the disk to write it to')
+    .option('--disk-image <image>', 'imaging: the disk image to write (disk-raw, disk-gz or disk-zst)')
+    .option('--target-disk <path>', 'imaging: the disk to write, e.g. /dev/nvme0n1 (default: the single non-removable disk)')
+    .option('--target-serial <serial>', 'imaging: only the disk with this serial number')
+    .addOption(new Option('--verify <how>', 'imaging: stream (sha256 of the download) or readback (also read the disk back)').choices(['stream', 'readback']))
+    .addOption(new Option('--on-success <action>', 'imaging: after writing').choices(['reboot', 'poweroff']))
+    .addOption(new Option('--on-failure <action>', 'imaging: after a failure').choices(['poweroff', 'shell']))
     .option('-f, --file <path>', 'read name, description and spec from a YAML or JSON file')
     .addHelpText('after', SPEC_HELP);
 }
@@ -56,7 +63,7 @@ export function specSummary(spec: ProfileSpec, imageName: NameOf, profileName: N
     case 'wimboot':
       return `boot.wim ${imageName(spec.bootWim)}`;
     case 'imaging':
-      return `disk image ${imageName(spec.diskImage)}`;
+      return `disk image ${imageName(spec.diskImage)} with kernel ${imageName(spec.kernel)}`;
     case 'ipxe':
       return `${spec.script.split('\n').length} line script`;
     default:

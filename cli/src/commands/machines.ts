@@ -253,7 +253,7 @@ export function formatTimeline(t: Timeline, profileName: NameOf): string {
       .join('  ');
     const t0 = Date.parse(b.startedAt);
     const stages = formatTable(b.stages, [
-      { header: '+time', value: (s) => `+${ms(Date.parse(s.at) - t0) || '0 ms'}`, align: 'right' },
+      { header: '+time', value: (s) => `+${ms(Date.parse(s.at) - t0)}`, align: 'right' },
       { header: 'stage', value: (s) => s.stage },
       { header: 'source', value: (s) => s.source },
       { header: 'took', value: (s) => ms(s.durationMs), align: 'right' },

@@ -25,8 +25,8 @@ describe('network-namespace test beds', () => {
     await bed.lan('lan');
     await bed.attach('a', 'lan', 'eth0', '10.88.0.1/24');
     await bed.attach('b', 'lan', 'eth0', '10.88.0.2/24');
-    const ab = await bed.run('a', 'busybox', ['ping', '-c1', '-W1', '10.88.0.2']);
-    const ba = await bed.run('b', 'busybox', ['ping', '-c1', '-W1', '10.88.0.1']);
+    const ab = await bed.run('a', 'busybox', ['ping', '-c3', '-W2', '10.88.0.2']);
+    const ba = await bed.run('b', 'busybox', ['ping', '-c3', '-W2', '10.88.0.1']);
     expect(ab.code, ab.stdout + ab.stderr).toBe(0);
     expect(ba.code, ba.stdout + ba.stderr).toBe(0);
   });
@@ -37,7 +37,7 @@ describe('network-namespace test beds', () => {
     await bed.namespace('client');
     await bed.lan('lan', { in: 'server', address: '10.88.0.2/24' });
     await bed.attach('client', 'lan', 'eth0', '10.88.0.50/24');
-    const r = await bed.run('client', 'busybox', ['ping', '-c1', '-W1', '10.88.0.2']);
+    const r = await bed.run('client', 'busybox', ['ping', '-c3', '-W2', '10.88.0.2']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 
@@ -49,7 +49,7 @@ describe('network-namespace test beds', () => {
     await bed.attach('b', 'lan', 'eth0', '10.88.0.2/24');
     await bed.attach('client', 'lan', 'eth0');
     await bed.acceptAnyDestination('client');
-    const r = await bed.run('a', 'busybox', ['ping', '-c1', '-W1', '10.88.0.2']);
+    const r = await bed.run('a', 'busybox', ['ping', '-c3', '-W2', '10.88.0.2']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 

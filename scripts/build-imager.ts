@@ -31,7 +31,7 @@ const mib = (p: string) => `${(statSync(p).size / 2 ** 20).toFixed(1)} MiB`;
 const rel = (p: string) => relative(process.cwd(), p) || p;
 console.log(`imager built in ${((Date.now() - started) / 1000).toFixed(1)} s from ${b.kernel.package} ${b.kernel.packageVersion}:
   ${rel(b.vmlinuz)}  ${mib(b.vmlinuz)}
-  ${rel(b.initramfs)}  ${mib(b.initramfs)}  (busybox, zstd + ${b.libraries.length} libraries, ${b.modules.length} modules)
+  ${rel(b.initramfs)}  ${mib(b.initramfs)}  (busybox, zstd, coreutils' tee/dd/wc/sha256sum + ${b.libraries.length} libraries, ${b.modules.length} modules)
 ${b.absentModules.length ? `  drivers this kernel lacks: ${b.absentModules.join(' ')}\n` : ''}
 Upload both and a disk image (raw, .gz or .zst), then make an imaging profile and assign it once:
 

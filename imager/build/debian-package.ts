@@ -27,7 +27,7 @@ export interface UnpackedPackage {
 
 const inProcess = new Map<string, Promise<UnpackedPackage>>();
 
-/** The candidate version apt would install, from the local package lists (no network). */
+/** The candidate version apt would install and what it depends on, from the local package lists (no network). */
 export async function candidate(name: string): Promise<{ version: string; depends: string[] }> {
   let out: string;
   try {
@@ -38,7 +38,8 @@ export async function candidate(name: string): Promise<{ version: string; depend
   const field = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(out)?.[1]?.trim();
   const version = field('Version');
   if (!version) throw new Error(`apt-cache knows no candidate version of ${name} (run apt-get update)`);
-  const depends = (field('Depends') ?? '').split(',').map((d) => d.trim().split(/[\s|(]/)[0]!).filter(Boolean);
+  // Pre-Depends too: coreutils, for one, names libc6 only there.
+  const depends = [field('Pre-Depends'), field('Depends')].flatMap((f) => (f ?? '').split(',')).map((d) => d.trim().split(/[\s|(]/)[0]!).filter(Boolean);
   return { version, depends };
 }
 

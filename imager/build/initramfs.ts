@@ -114,8 +114,8 @@ export function resolveIn(root: string, path: string): string | null {
 }
 
 export interface ProgramOptions {
-  /** The executable, absolute inside the first root that has it (e.g. `/usr/bin/zstd`). */
-  binary: string;
+  /** The executable, absolute inside the first root that has it (e.g. `/usr/bin/zstd`); or where it may be. */
+  binary: string | readonly string[];
   /** Where it goes in the initramfs, e.g. `bin/zstd`. */
   dest: string;
   /** Trees searched in order for the binary, its libraries and its loader (unpacked packages, or `/`). */
@@ -135,18 +135,19 @@ export function programEntries(o: ProgramOptions): { entries: CpioEntry[]; libra
     }
     return null;
   };
-  const binPath = find(o.binary);
-  if (!binPath) throw new Error(`${o.binary} is in none of ${o.roots.join(', ')}`);
+  const names = typeof o.binary === 'string' ? [o.binary] : o.binary;
+  const binPath = names.map(find).find((p) => p !== null);
+  if (!binPath) throw new Error(`${names.join(' or ')} is in none of ${o.roots.join(', ')}`);
   const bin = readFileSync(binPath);
   const entries: CpioEntry[] = [{ type: 'file', path: o.dest, data: bin, mode: 0o755 }];
   const interp = interpreter(bin);
   if (interp) {
     const p = find(interp);
-    if (!p) throw new Error(`${o.binary}'s loader ${interp} is in none of ${o.roots.join(', ')} (Debian package libc6)`);
+    if (!p) throw new Error(`${names[0]}'s loader ${interp} is in none of ${o.roots.join(', ')} (Debian package libc6)`);
     entries.push({ type: 'file', path: interp.replace(/^\/+/, ''), data: readFileSync(p), mode: 0o755 });
   }
   const libraries: string[] = [];
-  const queue: Array<[string, string]> = neededLibraries(bin).map((l) => [l, o.binary]);
+  const queue: Array<[string, string]> = neededLibraries(bin).map((l) => [l, names[0]!]);
   const done = new Set<string>();
   while (queue.length) {
     const [soname, by] = queue.shift()!;

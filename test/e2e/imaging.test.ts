@@ -12,7 +12,7 @@ import { buildLocalDisk } from './support/os-image.ts';
 import { startSite, type Site, type VmRun } from './support/site.ts';
 
 /**
- * The imaging workflow on real VMs (BIOS, qemu TCG) in a site whose relay is the DHCP server, with the
+ * The imaging workflow on real VMs (qemu TCG) in a site whose relay is the DHCP server, with the
  * cloud on its Node entry: a one-shot imaging assignment netboots the imager (built from Debian
  * packages as `npm run build:imager` does), which streams a disk image through the relay's cache onto
  * a blank virtio disk and reboots; the same VM then boots from that disk. Then a corrupted image, and
@@ -57,7 +57,7 @@ function netbootInSnapshot(mac: string): unknown {
 const consoleHas = (run: VmRun, s: string) => run.lines.some((l) => l.includes(s));
 const isZero = (b: Buffer) => b.every((x) => x === 0);
 
-describe('imaging end to end (BIOS, relay in DHCP mode, cloud on the Node entry)', () => {
+describe('imaging end to end (relay in DHCP mode, cloud on the Node entry)', () => {
   it('a one-shot imaging assignment writes a zstd disk image to a blank disk; the machine then boots it', async () => {
     const mac = randomMac();
     const marker = `${RUN_ID}.${mac}`;
@@ -130,7 +130,7 @@ describe('imaging end to end (BIOS, relay in DHCP mode, cloud on the Node entry)
     expect(boot.logTail).toContain('wiping the first and last MiB of /dev/vda');
   });
 
-  it('two machines imaging one image at once: the relay fetches it from the cloud once', async () => {
+  it('two machines (BIOS and UEFI) imaging one image at once: the relay fetches it from the cloud once', async () => {
     // Random bytes: nothing on the way can compress them, so the byte count is the image's.
     const raw = randomBytes(24 * MiB);
     const image = await uploadImage(cloud, raw, 'shared-disk', 'disk-raw');
@@ -144,7 +144,8 @@ describe('imaging end to end (BIOS, relay in DHCP mode, cloud on the Node entry)
     const imager = await imagerImages(cloud);
     const imagerBytes = [imager.kernel, imager.initrd].filter((f) => !cached.has(f.sha256)).reduce((n, f) => n + f.size, 0);
     const before = site.bridge.bytesFromCloud();
-    const runs = await Promise.all(macs.map((mac, i) => site.boot({ firmware: 'bios', mac, disk: disks[i]!, timeoutMs: 280_000 })));
+    const firmware = ['bios', 'uefi'] as const;
+    const runs = await Promise.all(macs.map((mac, i) => site.boot({ firmware: firmware[i]!, mac, disk: disks[i]!, timeoutMs: 280_000 })));
     const upstream = site.bridge.bytesFromCloud() - before - imagerBytes;
     for (const run of runs) expect(imagerResult(run), tail(run)).toEqual({ result: 'succeeded', action: 'poweroff' });
     for (const d of disks) expect(readFileSync(d).subarray(0, raw.length).equals(raw)).toBe(true);

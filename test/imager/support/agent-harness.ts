@@ -43,6 +43,12 @@ export function busyboxPath(dir: string): string {
   return dir;
 }
 
+/**
+ * coreutils' tee, dd, wc and sha256sum, which the imager build copies from Debian's coreutils into
+ * /usr/lib/edgeboot: this Debian host's own.
+ */
+const COREUTILS = '/usr/bin';
+
 export interface Callback {
   event: string;
   body: any;
@@ -222,6 +228,7 @@ export async function runAgent(s: Scenario): Promise<AgentRun> {
       EDGEBOOT_RUN: runDir,
       EDGEBOOT_NET: 'none',
       EDGEBOOT_DROP_CACHES: join(work, 'drop_caches'),
+      EDGEBOOT_COREUTILS: COREUTILS,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

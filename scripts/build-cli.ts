@@ -6,30 +6,14 @@
  *
  *   npm run build:cli
  */
-import { renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { bundleForNode } from './bundle-node.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const CLI_BUNDLE = join(ROOT, 'cli/dist/edgeboot.mjs');
 
-/** Builds the bundle at `outfile` (written under a temporary name, then renamed: never torn). */
-export async function buildCli(outfile: string = CLI_BUNDLE): Promise<string> {
-  const tmp = `${outfile}.${process.pid}.tmp`;
-  await build({
-    entryPoints: [join(ROOT, 'cli/src/bundle.ts')],
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    legalComments: 'none',
-    logLevel: 'warning',
-    // Some dependencies (yaml) still call require() for Node built-ins; an ES module has none of its own.
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __edgebootRequire } from 'node:module';\nconst require = __edgebootRequire(import.meta.url);" },
-  });
-  renameSync(tmp, outfile);
-  return outfile;
+export function buildCli(outfile: string = CLI_BUNDLE): Promise<string> {
+  return bundleForNode(join(ROOT, 'cli/src/bundle.ts'), outfile, { executable: true });
 }
 
 if (import.meta.main) {

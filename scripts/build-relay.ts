@@ -7,30 +7,14 @@
  *
  *   npm run build:relay
  */
-import { renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { bundleForNode } from './bundle-node.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const RELAY_BUNDLE = join(ROOT, 'relay/dist/edgeboot-relay.mjs');
 
-/** Builds the bundle (write to a temporary name, then rename: concurrent builders never tear it). */
-export async function buildRelay(): Promise<string> {
-  const tmp = `${RELAY_BUNDLE}.${process.pid}.tmp`;
-  await build({
-    entryPoints: [join(ROOT, 'relay/src/main.ts')],
-    outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    legalComments: 'none',
-    logLevel: 'warning',
-    // Some dependencies still call require() for Node built-ins; an ES module has none of its own.
-    banner: { js: "import { createRequire as __edgebootRequire } from 'node:module';\nconst require = __edgebootRequire(import.meta.url);" },
-  });
-  renameSync(tmp, RELAY_BUNDLE);
-  return RELAY_BUNDLE;
+export function buildRelay(): Promise<string> {
+  return bundleForNode(join(ROOT, 'relay/src/main.ts'), RELAY_BUNDLE);
 }
 
 if (import.meta.main) {

@@ -13,7 +13,7 @@
  * Every process is started here (in namespaces made here) and stopped by its pid.
  */
 import { createHash, randomFillSync } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,10 +25,10 @@ import { imagerFiles, imagerImages, imagerResult, imagingProfile, uploadImage } 
 import { assign, CACHE, tail } from '../e2e/support/machines.ts';
 import { startSite, type VmRun } from '../e2e/support/site.ts';
 import { missingPeers } from '../support/netns.ts';
+import { NGINX, nginxStaticConfig } from './lib/nginx.ts';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '512' } } });
 const SIZE = Number(values['size-mib']) * 2 ** 20;
-const NGINX = '/usr/sbin/nginx';
 const NGINX_PORT = 8090;
 const BOOT_TIMEOUT_MS = 30 * 60_000;
 
@@ -172,28 +172,8 @@ try {
   site = await startSite({ tag: 'benchimg', cloud, mode: 'dhcp', net: 95 });
   const nginxDir = join(work, 'nginx');
   mkdirSync(nginxDir);
-  writeFileSync(
-    join(nginxDir, 'nginx.conf'),
-    `daemon off;
-user root;
-worker_processes 1;
-pid ${nginxDir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path ${nginxDir}/body;
-  proxy_temp_path ${nginxDir}/proxy;
-  fastcgi_temp_path ${nginxDir}/fastcgi;
-  uwsgi_temp_path ${nginxDir}/uwsgi;
-  scgi_temp_path ${nginxDir}/scgi;
-  server { listen ${site.relayIp}:${NGINX_PORT}; root ${www}; }
-}
-`,
-  );
-  site.bed.spawn('relay', NGINX, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')]);
+  const nginxArgs = nginxStaticConfig(nginxDir, { listen: `${site.relayIp}:${NGINX_PORT}`, root: www, workers: 1, connections: 64 });
+  site.bed.spawn('relay', NGINX, nginxArgs);
   await new Promise((r) => setTimeout(r, 1000));
 
   const disk = join(work, 'disk.img');

@@ -22,6 +22,7 @@ import { freePort, get, tempDir, until } from '../relay/support/relay-harness.ts
 import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage } from '../relay/support/test-cloud.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
 import { buildRelay } from '../../scripts/build-relay.ts';
+import { NGINX, nginxStaticConfig } from './lib/nginx.ts';
 import { hasWrk, wrk, type WrkResult } from './lib/wrk.ts';
 import { stopChild } from './lib/process.ts';
 
@@ -30,7 +31,6 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
 const SIZE = 64 * 1024 * 1024;
-const NGINX = '/usr/sbin/nginx';
 
 if (!hasWrk()) {
   console.error('wrk is needed for this benchmark: apt-get install wrk');
@@ -85,27 +85,8 @@ try {
 
   const nginxDir = tempDir('bench-nginx');
   const nginxPort = await freePort();
-  writeFileSync(
-    join(nginxDir, 'nginx.conf'),
-    `daemon off;
-${process.getuid?.() === 0 ? '# workers would drop to nobody, who cannot enter the 0700 state dir\nuser root;\n' : ''}worker_processes auto;
-pid ${nginxDir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  client_body_temp_path ${nginxDir}/body;
-  proxy_temp_path ${nginxDir}/proxy;
-  fastcgi_temp_path ${nginxDir}/fastcgi;
-  uwsgi_temp_path ${nginxDir}/uwsgi;
-  scgi_temp_path ${nginxDir}/scgi;
-  server { listen 127.0.0.1:${nginxPort}; root ${join(stateDir, 'cache/objects')}; }
-}
-`,
-  );
-  const nginx = spawn(NGINX, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const nginxArgs = nginxStaticConfig(nginxDir, { listen: `127.0.0.1:${nginxPort}`, root: join(stateDir, 'cache/objects') });
+  const nginx = spawn(NGINX, nginxArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
   children.push(nginx);
   const nginxUrl = `http://127.0.0.1:${nginxPort}/${sha256}`;
   await until('nginx to start', async () => (await get(nginxUrl).catch(() => ({ status: 0 }))).status === 200, 10_000);

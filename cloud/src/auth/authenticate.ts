@@ -6,7 +6,7 @@ import { internalPrincipal } from './internal-principal.ts';
 import type { Principal } from './principal.ts';
 import { sha256Hex, timingSafeEqual } from './secrets.ts';
 
-interface TokenRow {
+export interface TokenRow {
   id: string;
   role: Principal['role'];
   site_ids: string | null;
@@ -20,6 +20,18 @@ interface TokenRow {
 const LAST_USED_PRECISION_MS = 60_000;
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,128})$/;
+
+/** Who the configured admin secret (EDGEBOOT_ADMIN_TOKEN) acts as: it has no row in `tokens`. */
+export const BOOTSTRAP_PRINCIPAL: Principal = Object.freeze({ tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null });
+
+/** The token row of a secret's hash, or null. Shared with the console's sign-in, which checks tokens as the API does. */
+export function tokenByHash(db: AppEnv['Variables']['deps']['db'], hash: string): Promise<TokenRow | null> {
+  return db.first<TokenRow>(sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash));
+}
+
+export function principalOf(row: Pick<TokenRow, 'id' | 'role' | 'site_ids' | 'relay_id'>): Principal {
+  return { tokenId: row.id, role: row.role, siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]), relayId: row.relay_id };
+}
 
 /**
  * Resolves the bearer token into `c.get('principal')`. A request with no Authorization header is
@@ -57,25 +69,18 @@ async function resolve(c: Context<AppEnv>, secret: string): Promise<Principal> {
   const deps = c.get('deps');
   // The configured admin secret needs no query: compare it first, in constant time.
   if (deps.bootstrapAdminToken && timingSafeEqual(secret, deps.bootstrapAdminToken)) {
-    return { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
+    return BOOTSTRAP_PRINCIPAL;
   }
   const hash = sha256Hex(secret);
   const now = deps.clock.now();
   let token = c.get('principals').get(hash, now);
   let fresh = false;
   if (!token) {
-    const row = await deps.db.first<TokenRow>(
-      sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at, last_used_at FROM tokens WHERE hash = ?', hash),
-    );
+    const row = await tokenByHash(deps.db, hash);
     if (!row) throw new AppError('unauthorized', 'unknown token');
     if (row.revoked_at !== null) throw new AppError('unauthorized', 'token revoked');
     token = {
-      principal: {
-        tokenId: row.id,
-        role: row.role,
-        siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]),
-        relayId: row.relay_id,
-      },
+      principal: principalOf(row),
       tokenExpiresAt: row.expires_at,
       lastUsedAt: row.last_used_at,
     };

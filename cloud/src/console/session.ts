@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { randomBase32 } from '../../../shared/ids.ts';
+import { BOOTSTRAP_PRINCIPAL, principalOf, tokenByHash } from '../auth/authenticate.ts';
 import type { Principal } from '../auth/principal.ts';
 import { sha256Hex, timingSafeEqual } from '../auth/secrets.ts';
 import type { AppEnv } from '../context.ts';
@@ -58,15 +59,6 @@ interface SessionRow {
   revoked_at: number | null;
 }
 
-interface TokenRow {
-  id: string;
-  role: Principal['role'];
-  site_ids: string | null;
-  relay_id: string | null;
-  expires_at: number | null;
-  revoked_at: number | null;
-}
-
 export type SignInResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
 /**
@@ -81,13 +73,13 @@ export async function signIn(c: Context<ConsoleEnv>, input: string): Promise<Sig
   const tokenHash = sha256Hex(secret);
   let principal: Principal;
   if (bootstrapAdminToken && timingSafeEqual(secret, bootstrapAdminToken)) {
-    principal = { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
+    principal = BOOTSTRAP_PRINCIPAL;
   } else {
-    const row = await db.first<TokenRow>(sql('SELECT id, role, site_ids, relay_id, expires_at, revoked_at FROM tokens WHERE hash = ?', tokenHash));
+    const row = await tokenByHash(db, tokenHash);
     if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) {
       return { ok: false, reason: 'That token is not valid: unknown, expired or revoked.' };
     }
-    principal = toPrincipal(row.id, row);
+    principal = principalOf(row);
   }
   if (principal.role === 'relay') return { ok: false, reason: 'Relay tokens cannot sign in to the console; use a person’s token (admin, operator or viewer).' };
   const id = randomBase32(32);
@@ -153,14 +145,10 @@ function livePrincipal(row: SessionRow, now: number, bootstrapAdminToken: string
   if (row.token_id === 'bootstrap') {
     // The configured secret may have been changed or removed since: the session ends with it.
     if (!bootstrapAdminToken || !timingSafeEqual(sha256Hex(bootstrapAdminToken), row.token_hash)) return null;
-    return { tokenId: 'bootstrap', role: 'admin', siteIds: null, relayId: null };
+    return BOOTSTRAP_PRINCIPAL;
   }
   if (row.role === null || row.revoked_at !== null || (row.token_expires_at !== null && row.token_expires_at <= now)) return null;
-  return toPrincipal(row.token_id, { role: row.role, site_ids: row.site_ids, relay_id: row.relay_id });
-}
-
-function toPrincipal(tokenId: string, row: Pick<TokenRow, 'role' | 'site_ids' | 'relay_id'>): Principal {
-  return { tokenId, role: row.role, siteIds: row.site_ids === null ? null : (JSON.parse(row.site_ids) as string[]), relayId: row.relay_id };
+  return principalOf({ id: row.token_id, role: row.role, site_ids: row.site_ids, relay_id: row.relay_id });
 }
 
 /** Ends the session (sign-out): the row goes, so a copied cookie is worthless too. */

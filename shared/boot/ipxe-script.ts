@@ -97,6 +97,20 @@ function withRetries(ctx: RenderContext, what: string, lines: string[]): string[
   return out;
 }
 
+/**
+ * `kernel`, named `initrd`s and `boot`, with retries. Under UEFI, iPXE hands initrds to the kernel's
+ * EFI stub only when the command line names them.
+ */
+function kernelBoot(ctx: RenderContext, what: string, kernel: string, initrds: readonly string[], cmdlines: string[]): string[] {
+  const names = initrds.map((_, i) => `initrd${i}`);
+  const args = [...cmdlines, ...(isUefi(ctx.arch) ? names.map((n) => `initrd=${n}`) : [])].filter((s) => s !== '').join(' ');
+  return withRetries(ctx, what, [
+    `kernel --name vmlinuz ${checkUrl(ctx.fileUrl(kernel))}${args ? ` ${args}` : ''}`,
+    ...initrds.map((id, i) => `initrd --name ${names[i]} ${checkUrl(ctx.fileUrl(id))}`),
+    'boot',
+  ]);
+}
+
 function cmdline(template: string, ctx: RenderContext): string {
   const rendered = renderTemplate(template, ctx.vars);
   if (/[\r\n]/.test(rendered)) throw new RenderError('a kernel command line must be one line');
@@ -107,21 +121,9 @@ function cmdline(template: string, ctx: RenderContext): string {
 export function renderScript(spec: ProfileSpec, ctx: RenderContext): string {
   let lines: string[];
   switch (spec.kind) {
-    case 'linux': {
-      const initrdNames = spec.initrds.map((_, i) => `initrd${i}`);
-      // Under UEFI, iPXE hands initrds to the kernel's EFI stub only when the command line names them.
-      const initrdArgs = isUefi(ctx.arch) ? initrdNames.map((n) => `initrd=${n}`) : [];
-      const args = [cmdline(spec.cmdline, ctx), ...initrdArgs].filter((s) => s !== '').join(' ');
-      lines = [
-        ...header(ctx, 'linux'),
-        ...withRetries(ctx, 'download the kernel and initrd', [
-          `kernel --name vmlinuz ${checkUrl(ctx.fileUrl(spec.kernel))}${args ? ` ${args}` : ''}`,
-          ...spec.initrds.map((id, i) => `initrd --name ${initrdNames[i]} ${checkUrl(ctx.fileUrl(id))}`),
-          'boot',
-        ]),
-      ];
+    case 'linux':
+      lines = [...header(ctx, 'linux'), ...kernelBoot(ctx, 'download the kernel and initrd', spec.kernel, spec.initrds, [cmdline(spec.cmdline, ctx)])];
       break;
-    }
     case 'wimboot':
       lines = [
         ...header(ctx, 'wimboot'),
@@ -161,29 +163,17 @@ export function renderScript(spec: ProfileSpec, ctx: RenderContext): string {
       lines = [...header(ctx, 'ipxe'), body.trimEnd()];
       break;
     }
-    case 'imaging': {
+    case 'imaging':
       // The imager finds its job with the callback token: without one there is nothing to image.
-      const callback = ctx.vars.callbackUrl;
-      const token = ctx.vars.callbackToken;
-      if (!callback || !token) throw new RenderError('an imaging boot needs a callback URL and token');
-      const initrdNames = spec.initrds.map((_, i) => `initrd${i}`);
-      const args = [
-        `edgeboot.callback=${renderTemplate('{{callbackUrl}}', ctx.vars)}`,
-        `edgeboot.token=${renderTemplate('{{callbackToken}}', ctx.vars)}`,
-        `edgeboot.mac=${renderTemplate('{{mac}}', ctx.vars)}`,
-        cmdline(spec.cmdline, ctx),
-        ...(isUefi(ctx.arch) ? initrdNames.map((n) => `initrd=${n}`) : []),
-      ].filter((s) => s !== '');
+      if (!ctx.vars.callbackUrl || !ctx.vars.callbackToken) throw new RenderError('an imaging boot needs a callback URL and token');
       lines = [
         ...header(ctx, 'imaging'),
-        ...withRetries(ctx, 'download the edgeboot imager', [
-          `kernel --name vmlinuz ${checkUrl(ctx.fileUrl(spec.kernel))} ${args.join(' ')}`,
-          ...spec.initrds.map((id, i) => `initrd --name ${initrdNames[i]} ${checkUrl(ctx.fileUrl(id))}`),
-          'boot',
+        ...kernelBoot(ctx, 'download the edgeboot imager', spec.kernel, spec.initrds, [
+          cmdline('edgeboot.callback={{callbackUrl}} edgeboot.token={{callbackToken}} edgeboot.mac={{mac}}', ctx),
+          cmdline(spec.cmdline, ctx),
         ]),
       ];
       break;
-    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,5 @@
 import { decideBoot, type BootDecision, type Catalog, type CatalogProfile } from '../../../shared/boot/decide.ts';
-import { localBootLines, RenderError, renderScript, type TemplateVars } from '../../../shared/boot/ipxe-script.ts';
+import { localBootLines, RenderError, renderScript } from '../../../shared/boot/ipxe-script.ts';
 import { randomBase32, newId } from '../../../shared/ids.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
 import type { ProfileSpec } from '../../../shared/schemas/profile.ts';
@@ -10,6 +10,7 @@ import { sql, type SqlStatement } from '../ports/sql-database.ts';
 import { loadCatalog } from './catalog.ts';
 import { fileUrls } from './file-urls.ts';
 import { adoptPendingAssignments, recordSighting } from './sighting.ts';
+import { bootTemplateVars } from './template-vars.ts';
 
 /**
  * One boot-script request, whichever way it arrived (relay-proxied or relay-signed direct): record
@@ -98,20 +99,7 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
   } else {
     const callbackToken = d.action === 'boot' ? `ebc_${randomBase32(32)}` : null;
     bootId = d.action === 'boot' ? newId('boot', now) : null;
-    const vars: TemplateVars = {
-      mac: machine.mac,
-      machineId: machine.id,
-      hostname: machine.hostname,
-      uuid: machine.uuid,
-      serial: machine.serial,
-      siteId: req.siteId,
-      arch: d.arch,
-      labels: JSON.parse(machine.labels) as Record<string, string>,
-      callbackUrl: callbackToken ? `${req.fileBase}/v1/callback` : null,
-      callbackToken,
-      bootId,
-      filesUrl: callbackToken ? `${req.fileBase}/v1/callback/files/${callbackToken}` : null,
-    };
+    const vars = bootTemplateVars(machine, { siteId: req.siteId, arch: d.arch, fileBase: req.fileBase, callbackToken, bootId });
     try {
       const urls = await fileUrls({ db }, { base: req.fileBase, imageIds: imageIds(d.profile.spec), siteId: req.siteId, nowSec: Math.floor(now / 1000) });
       const script = renderScript(d.profile.spec, {

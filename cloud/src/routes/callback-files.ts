@@ -1,8 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { RenderError, renderTemplate, type TemplateVars } from '../../../shared/boot/ipxe-script.ts';
+import { RenderError, renderTemplate } from '../../../shared/boot/ipxe-script.ts';
 import { ErrorEnvelope } from '../../../shared/schemas/common.ts';
 import { ProfileSpec } from '../../../shared/schemas/profile.ts';
 import type { CallbackEnv } from '../auth/callback-token.ts';
+import { bootTemplateVars, type VarsMachine } from '../boot/template-vars.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { errorResponses } from './openapi.ts';
@@ -34,14 +35,8 @@ const fileRoute = createRoute({
   },
 });
 
-interface MachineRow {
-  id: string;
-  mac: string;
-  hostname: string | null;
-  uuid: string | null;
-  serial: string | null;
+interface MachineRow extends VarsMachine {
   arch: string | null;
-  labels: string;
 }
 
 const CONTENT_TYPES: [RegExp, string][] = [
@@ -62,22 +57,8 @@ export function answerFileRoutes(r: OpenAPIHono<CallbackEnv>): void {
     const parsed = profile === null ? null : ProfileSpec.safeParse(JSON.parse(profile.spec));
     const files = parsed?.success && (parsed.data.kind === 'linux' || parsed.data.kind === 'wimboot') ? (parsed.data.files ?? []) : [];
     const file = files.find((f) => f.name === name);
-    const base = boot.file_base ?? '';
-    const token = c.get('callbackToken');
-    const vars: TemplateVars = {
-      mac: boot.mac,
-      machineId: boot.machine_id,
-      hostname: machine?.hostname ?? null,
-      uuid: machine?.uuid ?? null,
-      serial: machine?.serial ?? null,
-      siteId: boot.site_id,
-      arch: machine?.arch ?? null,
-      labels: machine ? (JSON.parse(machine.labels) as Record<string, string>) : {},
-      callbackUrl: `${base}/v1/callback`,
-      callbackToken: token,
-      bootId: boot.id,
-      filesUrl: `${base}/v1/callback/files/${token}`,
-    };
+    // The token resolved through a join on machines, and boots go with their machine: it exists.
+    const vars = bootTemplateVars(machine!, { siteId: boot.site_id, arch: machine!.arch, fileBase: boot.file_base ?? '', callbackToken: c.get('callbackToken'), bootId: boot.id });
     // cloud-init needs a meta-data file even when a profile only cares about user-data.
     const template = file?.template ?? (name === 'meta-data' ? 'instance-id: {{machineId}}\nlocal-hostname: {{hostname}}\n' : null);
     if (template === null) throw new AppError('not_found', `the profile of this boot has no answer file named ${name}`);

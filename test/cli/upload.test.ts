@@ -48,6 +48,17 @@ describe('edgeboot images upload (CLI process against the Node entry)', () => {
       .map((e) => Number(/\/parts\/(\d+)$/.exec(e.action)![1]))
       .reverse();
 
+  /** Starts an upload through the proxy, which stalls it in part 2 once part 1 is stored, and interrupts the CLI there. */
+  const interruptAfterPart1 = async (path: string, signal: NodeJS.Signals) => {
+    proxy.reset();
+    proxy.stallAfter(PART + PART / 2);
+    const run = cli.spawn(['images', 'upload', path, '--part-size', '5'], { env: viaProxy });
+    await run.waitForStderr('part 1/4 stored');
+    await expect.poll(() => proxy.stalled).toBe(true);
+    run.child.kill(signal);
+    return run.done;
+  };
+
   it('sends a small file in one request and reports the sha256 the server computed', async () => {
     const f = file('vmlinuz-6.1', 300_000);
     const r = await cli.run(['--json', 'images', 'upload', f.path]);
@@ -130,13 +141,7 @@ describe('edgeboot images upload (CLI process against the Node entry)', () => {
 
   it('stops on Ctrl-C (SIGINT) with exit 130 and says how to resume', async () => {
     const f = file('interrupted.img', SIZE);
-    proxy.reset();
-    proxy.stallAfter(PART + PART / 2);
-    const run = cli.spawn(['images', 'upload', f.path, '--part-size', '5'], { env: viaProxy });
-    await run.waitForStderr('part 1/4 stored');
-    await expect.poll(() => proxy.stalled).toBe(true);
-    run.child.kill('SIGINT');
-    const r = await run.done;
+    const r = await interruptAfterPart1(f.path, 'SIGINT');
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/error: interrupted: 1 of 4 parts of upload upl_\w+ are on the server\nhint: run the same command again to resume it\n$/);
     proxy.reset();
@@ -148,13 +153,7 @@ describe('edgeboot images upload (CLI process against the Node entry)', () => {
 
   it('names the open upload when its state is lost, resumes it with --resume, and aborts with abort-upload', async () => {
     const f = file('orphan.img', SIZE);
-    proxy.reset();
-    proxy.stallAfter(PART + PART / 2);
-    const first = cli.spawn(['images', 'upload', f.path, '--part-size', '5'], { env: viaProxy });
-    await first.waitForStderr('part 1/4 stored');
-    await expect.poll(() => proxy.stalled).toBe(true);
-    first.child.kill('SIGKILL');
-    await first.done;
+    await interruptAfterPart1(f.path, 'SIGKILL');
     proxy.reset();
 
     // Another machine (no saved state) cannot start a second upload of the image; it is told which one is open.
@@ -183,13 +182,7 @@ describe('edgeboot images upload (CLI process against the Node entry)', () => {
 
   it('continues a named upload with --resume from another machine', async () => {
     const f = file('handover.img', SIZE);
-    proxy.reset();
-    proxy.stallAfter(PART + PART / 2);
-    const first = cli.spawn(['images', 'upload', f.path, '--part-size', '5'], { env: viaProxy });
-    await first.waitForStderr('part 1/4 stored');
-    await expect.poll(() => proxy.stalled).toBe(true);
-    first.child.kill('SIGKILL');
-    await first.done;
+    await interruptAfterPart1(f.path, 'SIGKILL');
     proxy.reset();
     const id = JSON.parse(readFileSync(join(cli.home, 'state/edgeboot/uploads', readdirSync(join(cli.home, 'state/edgeboot/uploads'))[0]!), 'utf8')).uploadId;
     const elsewhere = await makeCli(entry);

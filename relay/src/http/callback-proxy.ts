@@ -3,7 +3,6 @@ import { normalizeMac } from '../../../shared/mac.ts';
 import type { CloudClient } from '../sync/cloud-client.ts';
 import { rewriteFileUrls, type FileUrlDeps } from './file-urls.ts';
 import { simple } from './image-cache.ts';
-import { normalizeIp } from './nonces.ts';
 
 /** The cloud takes callback bodies up to its 64 KiB JSON limit (a failure's log tail is the largest). */
 const MAX_BODY = 64 * 1024;
@@ -64,5 +63,5 @@ function jobForClient(d: FileUrlDeps, body: Buffer, ip: string): Buffer {
   } catch {
     // Not JSON: passed on as the cloud sent it.
   }
-  return mac === null ? body : Buffer.from(rewriteFileUrls(d, text, mac, normalizeIp(ip)));
+  return mac === null ? body : Buffer.from(rewriteFileUrls(d, text, mac, ip));
 }

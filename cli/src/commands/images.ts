@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import { ImageKind, MIN_PART_SIZE, MAX_PART_SIZE, DEFAULT_PART_SIZE, Sha256Hex, type Image } from '../../../shared/schemas/image.ts';
 import { Name } from '../../../shared/schemas/common.ts';
 import { ApiError, readJson } from '../api-client.ts';
+import { addDeleteCommand } from './delete-command.ts';
 import { stateDir } from '../config.ts';
 import { contextOf, type CommandContext } from '../context.ts';
 import { CliError, usageError } from '../errors.ts';
@@ -207,17 +208,15 @@ Examples:
       emit(ctx.out, r, (x) => `${x.url}\n(expires ${formatTime(x.expiresAt)})`);
     });
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete an image no profile uses (admin)')
-    .argument('<image>', 'image name or id')
-    .action(async (ref: string, _o, c: Command) => {
-      const ctx = contextOf(c);
-      const img = await resolveImage(ctx.api(), ref);
-      await ctx.api().delete(`/v1/images/${img.id}`);
-      emit(ctx.out, { deleted: img.id }, () => `deleted image ${img.name} (${img.id})`);
-    });
+  addDeleteCommand(cmd, {
+    noun: 'image',
+    description: 'delete an image no profile uses (admin)',
+    argument: 'image',
+    argHelp: 'image name or id',
+    collection: 'images',
+    resolve: resolveImage,
+    label: (x) => x.name,
+  });
 
   return cmd;
 }

@@ -4,6 +4,7 @@ import type { BootExplanation } from '../../../shared/schemas/boot.ts';
 import type { Timeline } from '../../../shared/schemas/boot-events.ts';
 import { MachineState, type Machine } from '../../../shared/schemas/machine.ts';
 import { contextOf } from '../context.ts';
+import { addDeleteCommand } from './delete-command.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
@@ -158,17 +159,15 @@ export function machinesCommand(): Command {
       emit(ctx.out, next, () => `updated machine ${next.mac} (${next.id})`);
     });
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete a machine and its own assignments (it is rediscovered if it netboots again)')
-    .argument('<machine>', 'machine id, MAC or hostname')
-    .action(async (ref: string, _o, c: Command) => {
-      const ctx = contextOf(c);
-      const m = await resolveMachine(ctx.api(), ref);
-      await ctx.api().delete(`/v1/machines/${m.id}`);
-      emit(ctx.out, { deleted: m.id }, () => `deleted machine ${m.mac} (${m.id})`);
-    });
+  addDeleteCommand(cmd, {
+    noun: 'machine',
+    description: 'delete a machine and its own assignments (it is rediscovered if it netboots again)',
+    argument: 'machine',
+    argHelp: 'machine id, MAC or hostname',
+    collection: 'machines',
+    resolve: resolveMachine,
+    label: (x) => x.mac,
+  });
 
   cmd
     .command('explain')

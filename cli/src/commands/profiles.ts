@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { contextOf } from '../context.ts';
+import { addDeleteCommand } from './delete-command.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatFields, formatTable, formatTime } from '../output.ts';
@@ -176,17 +177,15 @@ export function profilesCommand(): Command {
     emit(ctx.out, p, () => `updated profile ${p.name} (${p.id})`);
   });
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete a profile no assignment, site default or menu uses (admin)')
-    .argument('<profile>', 'profile name or id')
-    .action(async (ref: string, _o, c: Command) => {
-      const ctx = contextOf(c);
-      const p = await resolveProfile(ctx.api(), ref);
-      await ctx.api().delete(`/v1/profiles/${p.id}`);
-      emit(ctx.out, { deleted: p.id }, () => `deleted profile ${p.name} (${p.id})`);
-    });
+  addDeleteCommand(cmd, {
+    noun: 'profile',
+    description: 'delete a profile no assignment, site default or menu uses (admin)',
+    argument: 'profile',
+    argHelp: 'profile name or id',
+    collection: 'profiles',
+    resolve: resolveProfile,
+    label: (x) => x.name,
+  });
 
   return cmd;
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Site } from '../../../shared/schemas/site.ts';
 import { contextOf } from '../context.ts';
+import { addDeleteCommand } from './delete-command.ts';
 import { namesOf } from '../names.ts';
 import { emit, formatFields, formatTable, formatTime } from '../output.ts';
 import { resolveProfile, resolveSite } from '../resolve.ts';
@@ -72,17 +73,15 @@ export function sitesCommand(): Command {
       emit(ctx.out, next, (s) => `updated site ${s.name} (${s.id})`);
     });
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete a site without machines or relays (admin)')
-    .argument('<site>', 'site name or id')
-    .action(async (ref: string, _o, c: Command) => {
-      const ctx = contextOf(c);
-      const site = await resolveSite(ctx.api(), ref);
-      await ctx.api().delete(`/v1/sites/${site.id}`);
-      emit(ctx.out, { deleted: site.id }, () => `deleted site ${site.name} (${site.id})`);
-    });
+  addDeleteCommand(cmd, {
+    noun: 'site',
+    description: 'delete a site without machines or relays (admin)',
+    argument: 'site',
+    argHelp: 'site name or id',
+    collection: 'sites',
+    resolve: resolveSite,
+    label: (x) => x.name,
+  });
 
   return cmd;
 }

@@ -10,13 +10,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { lock } from './file-lock.ts';
+import { DEFAULT_SUITE_DIR, suiteAptOptions } from './suite.ts';
 
 const exec = promisify(execFile);
-const LOCK_POLL_MS = 200;
-/** A download and unpack takes seconds; a lock this old belongs to a process that hung. */
-const LOCK_STALE_MS = 10 * 60_000;
 
 export interface UnpackedPackage {
   package: string;
@@ -27,13 +25,23 @@ export interface UnpackedPackage {
 
 const inProcess = new Map<string, Promise<UnpackedPackage>>();
 
+/**
+ * Where packages come from: the machine's own apt configuration (null), or another suite of the same
+ * Debian archive through a private configuration (see suite.ts) that never touches the machine's sources.
+ */
+export interface FetchOptions {
+  /** e.g. `trixie`: a newer iPXE, shim and GRUB than the machine's release has. */
+  suite?: string;
+}
+
 /** The candidate version apt would install and what it depends on, from the local package lists (no network). */
-export async function candidate(name: string): Promise<{ version: string; depends: string[] }> {
+export async function candidate(name: string, opts: FetchOptions & { cacheDir?: string } = {}): Promise<{ version: string; depends: string[] }> {
+  const conf = opts.suite ? await suiteAptOptions(opts.cacheDir ?? DEFAULT_SUITE_DIR, opts.suite) : [];
   let out: string;
   try {
-    ({ stdout: out } = await exec('apt-cache', ['show', '--no-all-versions', name], { maxBuffer: 16 << 20 }));
+    ({ stdout: out } = await exec('apt-cache', [...conf, 'show', '--no-all-versions', name], { maxBuffer: 16 << 20 }));
   } catch (e) {
-    throw new Error(`apt-cache show ${name} failed — is this Debian, and has \`apt-get update\` run? ${(e as Error).message}`);
+    throw new Error(`apt-cache show ${name}${opts.suite ? ` (suite ${opts.suite})` : ''} failed — is this Debian, and has \`apt-get update\` run? ${(e as Error).message}`);
   }
   const field = (f: string) => new RegExp(`^${f}: (.*)$`, 'm').exec(out)?.[1]?.trim();
   const version = field('Version');
@@ -43,12 +51,12 @@ export async function candidate(name: string): Promise<{ version: string; depend
   return { version, depends };
 }
 
-/** Downloads (once) and unpacks the candidate version of `name` under `cacheDir`. */
-export function debianPackage(cacheDir: string, name: string): Promise<UnpackedPackage> {
-  const key = `${cacheDir}\0${name}`;
+/** Downloads (once) and unpacks the candidate version of `name` (of `opts.suite`, else the machine's) under `cacheDir`. */
+export function debianPackage(cacheDir: string, name: string, opts: FetchOptions = {}): Promise<UnpackedPackage> {
+  const key = `${cacheDir}\0${name}\0${opts.suite ?? ''}`;
   let p = inProcess.get(key);
   if (!p) {
-    p = fetchAndUnpack(cacheDir, name);
+    p = fetchAndUnpack(cacheDir, name, opts);
     // A failure is not cached: the next caller tries again.
     p.catch(() => inProcess.delete(key));
     inProcess.set(key, p);
@@ -56,8 +64,9 @@ export function debianPackage(cacheDir: string, name: string): Promise<UnpackedP
   return p;
 }
 
-async function fetchAndUnpack(cacheDir: string, name: string): Promise<UnpackedPackage> {
-  const { version } = await candidate(name);
+async function fetchAndUnpack(cacheDir: string, name: string, opts: FetchOptions): Promise<UnpackedPackage> {
+  const conf = opts.suite ? await suiteAptOptions(cacheDir, opts.suite) : [];
+  const { version } = await candidate(name, { ...opts, cacheDir });
   const root = join(cacheDir, `${name}_${version.replace(/:/g, '%3a')}`);
   const result = { package: name, version, root };
   if (existsSync(root)) return result;
@@ -70,7 +79,7 @@ async function fetchAndUnpack(cacheDir: string, name: string): Promise<UnpackedP
     try {
       // As root, apt drops to the `_apt` user to download and warns that it cannot write here.
       const sandbox = process.getuid?.() === 0 ? ['-o', 'APT::Sandbox::User=root'] : [];
-      await exec('apt-get', [...sandbox, 'download', `${name}=${version}`], { cwd: work, maxBuffer: 16 << 20 }).catch((e: Error & { stderr?: string }) => {
+      await exec('apt-get', [...sandbox, ...conf, 'download', `${name}=${version}`], { cwd: work, maxBuffer: 16 << 20 }).catch((e: Error & { stderr?: string }) => {
         throw new Error(`apt-get download ${name}=${version} failed: ${e.stderr?.trim() || e.message}`);
       });
       const deb = readdirSync(work).find((f) => f.endsWith('.deb'));
@@ -83,42 +92,5 @@ async function fetchAndUnpack(cacheDir: string, name: string): Promise<UnpackedP
     return result;
   } finally {
     release();
-  }
-}
-
-/**
- * Takes the lock file, waiting while a live process holds it. Returns its release, or null when
- * `done()` became true while waiting (the holder produced what we wanted).
- */
-async function lock(path: string, done: () => boolean): Promise<(() => void) | null> {
-  for (;;) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    if (done()) return null;
-    if (staleLock(path)) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // someone else removed it first
-      }
-      continue;
-    }
-    await sleep(LOCK_POLL_MS);
-  }
-}
-
-function staleLock(path: string): boolean {
-  try {
-    const pid = Number(readFileSync(path, 'utf8'));
-    if (Date.now() - statSync(path).mtimeMs > LOCK_STALE_MS) return true;
-    if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }

@@ -19,8 +19,22 @@ export const AnswerFile = z.strictObject({
 });
 const AnswerFiles = z.array(AnswerFile).max(8).refine((files) => new Set(files.map((f) => f.name)).size === files.length, 'file names must be unique');
 
+/**
+ * The signed chain for UEFI x64 machines (Secure Boot on or off): the firmware loads `shim`
+ * (Microsoft-signed), shim loads `grub` (the distribution's signed network GRUB, e.g. Debian's
+ * grubnetx64.efi.signed) from the relay over TFTP, and GRUB loads the kernel over HTTP from the relay,
+ * after shim has checked its signature with the distribution's key. Both are images of the catalog,
+ * per distribution (Debian's shim trusts Debian's kernels, not Ubuntu's). Both or neither: without
+ * them the profile boots through iPXE (which Secure Boot firmware refuses).
+ */
+const SignedChain = {
+  shim: ImageRef.optional().meta({ description: "UEFI x64 machines boot through this shim (e.g. Debian's shimx64.efi.signed), then `grub`" }),
+  grub: ImageRef.optional().meta({ description: "the distribution's signed network GRUB that `shim` loads (e.g. grubnetx64.efi.signed)" }),
+};
+
 export const LinuxSpec = z.strictObject({
   kind: z.literal('linux'),
+  ...SignedChain,
   kernel: ImageRef,
   initrds: z.array(ImageRef).max(8).default([]),
   cmdline: Template.max(4096).regex(/^[^\r\n]*$/, 'one line').default(''),
@@ -30,6 +44,7 @@ export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), script: Templa
 export const LocalSpec = z.strictObject({ kind: z.literal('local') });
 export const MenuSpec = z.strictObject({
   kind: z.literal('menu'),
+  ...SignedChain,
   title: MenuText.max(80).default('edgeboot'),
   timeoutSeconds: z.number().int().min(0).max(3600).default(10),
   items: z
@@ -74,6 +89,7 @@ export type TargetDisk = z.infer<typeof TargetDisk>;
  */
 export const ImagingSpec = z.strictObject({
   kind: z.literal('imaging'),
+  ...SignedChain,
   kernel: ImageRef.meta({ description: 'the imager kernel' }),
   initrds: z.array(ImageRef).min(1).max(8).meta({ description: "the imager's initramfs" }),
   diskImage: ImageRef.meta({ description: 'an image of kind disk-raw, disk-gz or disk-zst' }),
@@ -91,6 +107,12 @@ export const ProfileSpec = z
   .meta({ id: 'ProfileSpec' });
 export type ProfileSpec = z.infer<typeof ProfileSpec>;
 export type ProfileKind = ProfileSpec['kind'];
+
+/** The shim and GRUB a profile boots UEFI x64 machines through, or null for the iPXE path. */
+export function signedChainOf(spec: ProfileSpec): { shim: string; grub: string } | null {
+  if ((spec.kind === 'linux' || spec.kind === 'imaging' || spec.kind === 'menu') && spec.shim && spec.grub) return { shim: spec.shim, grub: spec.grub };
+  return null;
+}
 
 export const Profile = z
   .object({

@@ -10,6 +10,10 @@ export const BootExplanation = z
     profile: z.object({ id: z.string(), name: z.string() }).nullable(),
     assignmentId: z.string().nullable(),
     once: z.boolean().meta({ description: 'a one-shot boot: after success the machine boots its local disk' }),
+    loader: z
+      .enum(['ipxe', 'shim'])
+      .nullable()
+      .meta({ description: "what the firmware is handed first: shim (the profile's signed shim → GRUB chain, UEFI x64) or iPXE; null when nothing netboots" }),
   })
   .meta({ id: 'BootExplanation' });
 export type BootExplanation = z.infer<typeof BootExplanation>;

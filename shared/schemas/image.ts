@@ -5,6 +5,26 @@ export const ImageKind = z.enum(['kernel', 'initrd', 'iso', 'disk-raw', 'disk-gz
 /** pending: no bytes yet; uploading: a multipart upload is open; ready: bytes stored, size and sha256 known. */
 export const ImageStatus = z.enum(['pending', 'uploading', 'ready']);
 
+/**
+ * The machines an image is for: x86-64 (BIOS and UEFI x64 machines), arm64 (UEFI arm64), or any
+ * (initrds, disk images, files whose bytes say nothing).
+ */
+export const ImageArch = z.enum(['x86-64', 'arm64', 'any']);
+export type ImageArch = z.infer<typeof ImageArch>;
+
+/** What the first bytes of an image say (shared/boot/binary-info.ts), recorded when its content is stored. */
+export const ImageBinary = z
+  .object({
+    format: z.enum(['pe', 'elf', 'linux-bzimage', 'linux-arm64-image', 'unknown']),
+    cpu: z.enum(['x86-64', 'x86', 'arm64', 'arm', 'riscv64', 'other']).nullable(),
+    machine: z.number().int().nullable().meta({ description: 'PE Machine or ELF e_machine' }),
+    subsystem: z.number().int().nullable().meta({ description: 'PE Subsystem: 10 = EFI application' }),
+    signature: z.object({ offset: z.number().int(), size: z.number().int() }).nullable().meta({ description: 'the PE certificate table (Authenticode), null when absent' }),
+    linux: z.enum(['bzimage', 'arm64-image']).nullable(),
+    note: z.string().optional(),
+  })
+  .meta({ id: 'ImageBinary' });
+
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').meta({ description: 'SHA-256, lower-case hex' });
 
 export const Image = z
@@ -16,6 +36,8 @@ export const Image = z
     status: ImageStatus,
     size: z.number().int().nullable(),
     sha256: Sha256Hex.nullable(),
+    arch: ImageArch.meta({ description: "the content's CPU when its bytes say it (kernels, EFI binaries); otherwise as set (default any)" }),
+    binary: ImageBinary.nullable().meta({ description: 'what the first bytes say; null until the content is stored (or for images stored before this was recorded)' }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -29,8 +51,16 @@ export const ImageCreate = z
     name: Name,
     kind: ImageKind.default('file'),
     contentType: ContentType.default('application/octet-stream'),
+    arch: ImageArch.optional().meta({ description: 'default: what the content says once uploaded, else any' }),
   })
   .meta({ id: 'ImageCreate' });
+
+export const ImagePatch = z
+  .strictObject({
+    name: Name.optional(),
+    arch: ImageArch.optional().meta({ description: 'refused when it contradicts the CPU the content was built for' }),
+  })
+  .meta({ id: 'ImagePatch' });
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;

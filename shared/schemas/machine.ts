@@ -14,6 +14,7 @@ export const Machine = z
     hostname: z.string().nullable(),
     arch: Arch.nullable(),
     labels: z.record(z.string(), z.string()),
+    secureBoot: z.boolean().nullable().meta({ description: 'Secure Boot is on in the firmware (true), off (false), or not known (null)' }),
     state: MachineState,
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -31,6 +32,7 @@ export const MachineCreate = z
     hostname: Hostname.nullable().optional(),
     arch: Arch.nullable().optional(),
     labels: Labels.optional(),
+    secureBoot: z.boolean().nullable().optional().meta({ description: 'true: UEFI x64 boots need a profile with a shim and GRUB' }),
     state: MachineState.optional(),
   })
   .meta({ id: 'MachineCreate' });

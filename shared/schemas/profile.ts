@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Description, Name, Timestamp } from './common.ts';
+import { ImageArch } from './image.ts';
 
 const ImageRef = z.string().max(64).meta({ description: 'image id' });
 /** Templates are rendered for each machine (issue B); the size cap keeps scripts small. */
@@ -32,18 +33,29 @@ const SignedChain = {
   grub: ImageRef.optional().meta({ description: "the distribution's signed network GRUB that `shim` loads (e.g. grubnetx64.efi.signed)" }),
 };
 
+/**
+ * The machines a profile is for. Left out, the cloud fills it in at save time from the kernel image's
+ * arch (linux, imaging); wimboot is x86-64 only; anything else without it is for any machine.
+ * decideBoot hands a machine only a profile of its own architecture (or `any`).
+ */
+export const ProfileArch = ImageArch.meta({ description: 'x86-64 (BIOS, UEFI x64), arm64 (UEFI arm64) or any; default: from the kernel image' });
+export type ProfileArch = z.infer<typeof ProfileArch>;
+const ArchField = { arch: ProfileArch.optional() };
+
 export const LinuxSpec = z.strictObject({
   kind: z.literal('linux'),
+  ...ArchField,
   ...SignedChain,
   kernel: ImageRef,
   initrds: z.array(ImageRef).max(8).default([]),
   cmdline: Template.max(4096).regex(/^[^\r\n]*$/, 'one line').default(''),
   files: AnswerFiles.optional(),
 });
-export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), script: Template });
+export const IpxeSpec = z.strictObject({ kind: z.literal('ipxe'), ...ArchField, script: Template });
 export const LocalSpec = z.strictObject({ kind: z.literal('local') });
 export const MenuSpec = z.strictObject({
   kind: z.literal('menu'),
+  ...ArchField,
   ...SignedChain,
   title: MenuText.max(80).default('edgeboot'),
   timeoutSeconds: z.number().int().min(0).max(3600).default(10),
@@ -61,6 +73,7 @@ export const MenuSpec = z.strictObject({
 /** wimboot injects every initrd by name into X:\Windows\System32 of the booted WinPE: `files` are how winpeshl.ini, startnet.cmd or unattend.xml get there. */
 export const WimbootSpec = z.strictObject({
   kind: z.literal('wimboot'),
+  arch: z.literal('x86-64').optional().meta({ description: 'wimboot and Windows PE here are x86-64 only' }),
   wimboot: ImageRef,
   bcd: ImageRef,
   bootSdi: ImageRef,
@@ -89,6 +102,7 @@ export type TargetDisk = z.infer<typeof TargetDisk>;
  */
 export const ImagingSpec = z.strictObject({
   kind: z.literal('imaging'),
+  ...ArchField,
   ...SignedChain,
   kernel: ImageRef.meta({ description: 'the imager kernel' }),
   initrds: z.array(ImageRef).min(1).max(8).meta({ description: "the imager's initramfs" }),
@@ -112,6 +126,12 @@ export type ProfileKind = ProfileSpec['kind'];
 export function signedChainOf(spec: ProfileSpec): { shim: string; grub: string } | null {
   if ((spec.kind === 'linux' || spec.kind === 'imaging' || spec.kind === 'menu') && spec.shim && spec.grub) return { shim: spec.shim, grub: spec.grub };
   return null;
+}
+
+/** The machines a spec boots: its `arch`, else x86-64 for wimboot, else any. */
+export function archOfSpec(spec: ProfileSpec): ProfileArch {
+  if (spec.kind === 'local') return 'any';
+  return spec.arch ?? (spec.kind === 'wimboot' ? 'x86-64' : 'any');
 }
 
 export const Profile = z

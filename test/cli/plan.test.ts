@@ -4,7 +4,7 @@ import { diffFields, planFleet, summarize, type Current } from '../../cli/src/ap
 import { renderPlan } from '../../cli/src/apply/render.ts';
 
 const T = '2025-01-01T00:00:00.000Z';
-const img = (id: string, name: string) => ({ id, name, kind: 'kernel' as const, contentType: 'application/octet-stream', status: 'ready' as const, size: 1, sha256: null, createdAt: T, updatedAt: T });
+const img = (id: string, name: string) => ({ id, name, kind: 'kernel' as const, contentType: 'application/octet-stream', status: 'ready' as const, size: 1, sha256: null, arch: 'any' as const, binary: null, createdAt: T, updatedAt: T });
 const empty = (): Current => ({ sites: [], profiles: [], images: [img('img_k', 'vmlinuz'), img('img_i', 'initrd')], machines: [], assignments: [] });
 const fleet = (f: unknown) => Fleet.parse(f);
 
@@ -16,7 +16,7 @@ function applied(): Current {
   c.profiles.push({ id: 'prf_l', name: 'linux', description: '', spec: { kind: 'linux', kernel: 'img_k', initrds: ['img_i'], cmdline: 'quiet' }, createdAt: T, updatedAt: T });
   c.profiles.push({ id: 'prf_m', name: 'menu', description: '', spec: { kind: 'menu', title: 'edgeboot', timeoutSeconds: 10, items: [{ label: 'Linux', profileId: 'prf_l' }], defaultItem: null }, createdAt: T, updatedAt: T });
   c.sites.push({ id: 'site_a', name: 'lyon', description: 'Lyon', defaultProfileId: 'prf_m', createdAt: T, updatedAt: T });
-  c.machines.push({ id: 'mch_1', mac: '52:54:00:00:00:01', siteId: 'site_a', uuid: null, serial: 'SN1', hostname: 'web-1', arch: null, labels: { rack: 'r1', role: 'web' }, state: 'deployed', createdAt: T, updatedAt: T, lastSeenAt: null });
+  c.machines.push({ id: 'mch_1', mac: '52:54:00:00:00:01', siteId: 'site_a', uuid: null, serial: 'SN1', hostname: 'web-1', arch: null, labels: { rack: 'r1', role: 'web' }, secureBoot: null, state: 'deployed', createdAt: T, updatedAt: T, lastSeenAt: null });
   c.assignments.push({ id: 'asg_1', profileId: 'prf_l', selector: { siteId: 'site_a', labels: { role: 'web', rack: 'r1' } }, once: false, priority: 5, createdAt: T, updatedAt: T });
   return c;
 }

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { decideBoot } from '../../../shared/boot/decide.ts';
+import { decideBoot, loaderOf } from '../../../shared/boot/decide.ts';
 import { BootExplanation } from '../../../shared/schemas/boot.ts';
 import { Arch, Mac, Serial, SmbiosUuid } from '../../../shared/schemas/common.ts';
 import { Machine } from '../../../shared/schemas/machine.ts';
@@ -193,6 +193,7 @@ export function machineBootRoutes() {
           profile: d.action === 'boot' || d.action === 'menu' ? { id: d.profile.id, name: d.profile.name } : null,
           assignmentId: d.action === 'boot' || d.action === 'menu' ? d.assignmentId : null,
           once: d.action === 'boot' && d.once,
+          loader: loaderOf(d),
         };
         return c.json(explanation, 200);
       },

@@ -1,8 +1,10 @@
 import type { Context } from 'hono';
-import type { Image } from '../../../shared/schemas/image.ts';
+import { archOfBinary, sniffBinary, SNIFF_BYTES, type BinaryInfo } from '../../../shared/boot/binary-info.ts';
+import { ImageBinary, type Image, type ImageArch } from '../../../shared/schemas/image.ts';
 import { assertCatalogRead } from '../auth/principal.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
+import type { ObjectStore } from '../ports/object-store.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
 
@@ -15,8 +17,89 @@ export interface ImageRow {
   size: number | null;
   sha256: string | null;
   object_key: string;
+  arch: ImageArch;
+  /** JSON of a BinaryInfo; null until the content is stored and sniffed. */
+  binary_info: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** The stored sniff, or null when there is none (or it no longer parses: sniffed again on demand). */
+export function binaryOf(r: Pick<ImageRow, 'binary_info'>): BinaryInfo | null {
+  if (r.binary_info === null) return null;
+  try {
+    const parsed = ImageBinary.safeParse(JSON.parse(r.binary_info));
+    return parsed.success ? (parsed.data as BinaryInfo) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The columns that record what an image's content is: the sniff, and the arch the bytes imply (a
+ * kernel or EFI binary is for its CPU whatever was set before; other files keep the arch as set).
+ */
+export function sniffColumns(row: Pick<ImageRow, 'arch'>, info: BinaryInfo): { arch: ImageArch; binary_info: string } {
+  return { arch: archOfBinary(info) ?? row.arch, binary_info: JSON.stringify(info) };
+}
+
+/**
+ * Keeps the first {@link SNIFF_BYTES} of a stream that passes through `update`, for the sniffer: an
+ * upload is hashed chunk by chunk and never buffered, so its head is copied on the way.
+ */
+export class HeadBytes {
+  private readonly buf = new Uint8Array(SNIFF_BYTES);
+  private length = 0;
+  update(chunk: Uint8Array): void {
+    if (this.length >= SNIFF_BYTES) return;
+    const n = Math.min(chunk.byteLength, SNIFF_BYTES - this.length);
+    this.buf.set(chunk.subarray(0, n), this.length);
+    this.length += n;
+  }
+  get full(): boolean {
+    return this.length >= SNIFF_BYTES;
+  }
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/**
+ * What a ready image's content is: the recorded sniff, or, for an image stored before sniffs were
+ * recorded, its first bytes read from the object store with a ranged GET (every store adapter has
+ * one) and recorded now, so this happens once per image. Null when the image has no content yet.
+ */
+export async function loadBinaryInfo(deps: Pick<AppDeps, 'db' | 'objects'>, row: ImageRow): Promise<BinaryInfo | null> {
+  const recorded = binaryOf(row);
+  if (recorded) return recorded;
+  if (row.status !== 'ready' || row.size === null) return null;
+  const info = await sniffObject(deps.objects, row.object_key, row.size);
+  if (!info) return null;
+  const cols = sniffColumns(row, info);
+  await deps.db.batch([sql('UPDATE images SET binary_info = ?, arch = ? WHERE id = ? AND binary_info IS NULL', cols.binary_info, cols.arch, row.id)]);
+  Object.assign(row, cols);
+  return info;
+}
+
+/** Sniffs a stored object from its first bytes (one ranged GET); null when the store has no such object. */
+export async function sniffObject(objects: ObjectStore, key: string, size: number): Promise<BinaryInfo | null> {
+  const head = new HeadBytes();
+  if (size > 0) {
+    const object = await objects.get(key, { offset: 0, length: Math.min(size, SNIFF_BYTES) });
+    if (!object) return null;
+    const reader = object.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      head.update(value);
+      if (head.full) {
+        // A store that ignored the range would send the whole image: stop at what the sniffer needs.
+        await reader.cancel().catch(() => {});
+        break;
+      }
+    }
+  }
+  return sniffBinary(head.bytes());
 }
 
 export const toImage = (r: ImageRow): Image => ({
@@ -27,6 +110,8 @@ export const toImage = (r: ImageRow): Image => ({
   status: r.status,
   size: r.size,
   sha256: r.sha256,
+  arch: r.arch,
+  binary: binaryOf(r),
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
 });

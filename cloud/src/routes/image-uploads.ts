@@ -10,7 +10,7 @@ import type { AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
-import { assertNotReady, loadImage, openUploadId, toImage, type ImageRow } from './image-records.ts';
+import { assertNotReady, loadImage, openUploadId, sniffColumns, sniffObject, toImage, type ImageRow } from './image-records.ts';
 import { errorResponses, json, body, router } from './openapi.ts';
 import { DEFAULT_MAX_UPLOAD_BYTES, hashedBody, uploadLength } from './upload-body.ts';
 
@@ -237,12 +237,24 @@ export function imageUploadRoutes() {
           upload.store_upload_id,
           parts.map((p) => ({ partNumber: p.part_number, etag: p.etag })),
         );
+        // Part 1 may have gone through another isolate days ago: its first bytes are read back from
+        // the store (one ranged GET of a few KiB) rather than carried between requests.
+        const info = await sniffObject(objects, image.object_key, upload.size);
+        const cols = info ? sniffColumns(image, info) : { arch: image.arch, binary_info: null };
         await db.batch([
           ...dropUpload,
-          sql("UPDATE images SET status = 'ready', size = ?, sha256 = ?, updated_at = ? WHERE id = ?", upload.size, sha256, now, image.id),
+          sql(
+            "UPDATE images SET status = 'ready', size = ?, sha256 = ?, arch = ?, binary_info = ?, updated_at = ? WHERE id = ?",
+            upload.size,
+            sha256,
+            cols.arch,
+            cols.binary_info,
+            now,
+            image.id,
+          ),
           auditOk(c, image.id, null),
         ]);
-        return c.json(toImage({ ...image, status: 'ready', size: upload.size, sha256, updated_at: now }), 200);
+        return c.json(toImage({ ...image, status: 'ready', size: upload.size, sha256, ...cols, updated_at: now }), 200);
       },
     )
     .openapi(

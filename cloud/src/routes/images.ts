@@ -1,14 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { archOfBinary, describeBinary, sniffBinary } from '../../../shared/boot/binary-info.ts';
 import { Sha256 } from '../../../shared/crypto/sha256.ts';
 import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
-import { Image, ImageCreate, Sha256Hex } from '../../../shared/schemas/image.ts';
+import { Image, ImageCreate, ImagePatch, Sha256Hex } from '../../../shared/schemas/image.ts';
 import { auditOk } from '../audit.ts';
 import { assertRole, assertCatalogRead } from '../auth/principal.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { imageUploadRoutes } from './image-uploads.ts';
-import { assertNotReady, loadImage, openUploadId, toImage, type ImageRow } from './image-records.ts';
+import { assertNotReady, binaryOf, HeadBytes, loadImage, openUploadId, sniffColumns, toImage, type ImageRow } from './image-records.ts';
 import { assertReady, imageResponse } from './image-response.ts';
 import { imageSignedUrlRoutes } from './image-signed-url.ts';
 import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
@@ -61,18 +62,21 @@ export function imageRoutes() {
           size: null,
           sha256: null,
           object_key: `images/${id}`,
+          arch: input.arch ?? 'any',
+          binary_info: null,
           created_at: now,
           updated_at: now,
         };
         await db.batch([
           sql(
-            'INSERT INTO images (id, name, kind, content_type, status, size, sha256, object_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)',
+            'INSERT INTO images (id, name, kind, content_type, status, size, sha256, object_key, arch, created_at, updated_at) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?)',
             row.id,
             row.name,
             row.kind,
             row.content_type,
             row.status,
             row.object_key,
+            row.arch,
             row.created_at,
             row.updated_at,
           ),
@@ -91,6 +95,34 @@ export function imageRoutes() {
         responses: { 200: json(Image), ...errorResponses },
       }),
       async (c) => c.json(toImage(await loadImage(c, c.req.valid('param').id)), 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'patch',
+        path: '/{id}',
+        tags,
+        summary: 'Rename an image or set its arch (admin); its bytes never change',
+        request: { params: IdParams, body: body(ImagePatch) },
+        responses: { 200: json(Image), 409: json(ErrorEnvelope, 'name taken'), ...errorResponses },
+      }),
+      async (c) => {
+        const row = await loadImage(c, c.req.valid('param').id);
+        assertRole(c.get('principal')!, 'admin');
+        const input = c.req.valid('json');
+        const { db, clock } = c.get('deps');
+        if (input.name !== undefined && input.name !== row.name) {
+          if (await db.first(sql('SELECT id FROM images WHERE name = ?', input.name))) throw new AppError('conflict', `an image named "${input.name}" exists`);
+        }
+        const info = binaryOf(row);
+        const cpu = info ? archOfBinary(info) : null;
+        if (input.arch !== undefined && cpu !== null && input.arch !== cpu) {
+          const message = `the image is an ${describeBinary(info!)}: its arch is ${cpu}, not ${input.arch}`;
+          throw new AppError('validation_failed', `arch: ${message}`, { issues: [{ path: 'arch', message }] });
+        }
+        const next: ImageRow = { ...row, name: input.name ?? row.name, arch: input.arch ?? row.arch, updated_at: clock.now() };
+        await db.batch([sql('UPDATE images SET name = ?, arch = ?, updated_at = ? WHERE id = ?', next.name, next.arch, next.updated_at, row.id), auditOk(c, row.id, null)]);
+        return c.json(toImage(next), 200);
+      },
     )
     .openapi(
       createRoute({
@@ -156,18 +188,20 @@ export function imageRoutes() {
         const expected = q ?? h ?? null;
         const size = uploadLength(c);
         const hash = new Sha256();
-        await hashedBody(c, size, hash, (stream) => objects.put(row.object_key, stream, { size, contentType: row.content_type }));
+        const head = new HeadBytes();
+        await hashedBody(c, size, hash, (stream) => objects.put(row.object_key, stream, { size, contentType: row.content_type }), head);
         const sha256 = hash.digestHex();
         if (expected && sha256 !== expected) {
           await objects.delete(row.object_key);
           throw new AppError('checksum_mismatch', `the bytes have SHA-256 ${sha256}, not the expected ${expected}; nothing was kept`);
         }
         const now = clock.now();
+        const cols = sniffColumns(row, sniffBinary(head.bytes()));
         await db.batch([
-          sql("UPDATE images SET status = 'ready', size = ?, sha256 = ?, updated_at = ? WHERE id = ?", size, sha256, now, row.id),
+          sql("UPDATE images SET status = 'ready', size = ?, sha256 = ?, arch = ?, binary_info = ?, updated_at = ? WHERE id = ?", size, sha256, cols.arch, cols.binary_info, now, row.id),
           auditOk(c, row.id, null),
         ]);
-        return c.json(toImage({ ...row, status: 'ready', size, sha256, updated_at: now }), 200);
+        return c.json(toImage({ ...row, status: 'ready', size, sha256, ...cols, updated_at: now }), 200);
       },
     )
     .openapi(

@@ -14,6 +14,8 @@ export interface MachineRow {
   hostname: string | null;
   arch: Machine['arch'];
   labels: string;
+  /** 1 on, 0 off, null unknown. */
+  secure_boot: number | null;
   state: Machine['state'];
   created_at: number;
   updated_at: number;
@@ -29,11 +31,20 @@ export const toMachine = (r: MachineRow): Machine => ({
   hostname: r.hostname,
   arch: r.arch,
   labels: JSON.parse(r.labels) as Record<string, string>,
+  secureBoot: secureBootOf(r),
   state: r.state,
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
   lastSeenAt: iso(r.last_seen_at),
 });
+
+/** The stored flag as the API and decideBoot see it. */
+export function secureBootOf(r: Pick<MachineRow, 'secure_boot'>): boolean | null {
+  return r.secure_boot === null || r.secure_boot === undefined ? null : r.secure_boot === 1;
+}
+
+/** The API's flag as stored. */
+export const secureBootColumn = (v: boolean | null): number | null => (v === null ? null : v ? 1 : 0);
 
 export function getMachineById(db: SqlDatabase, id: string): Promise<MachineRow | null> {
   return db.first<MachineRow>(sql('SELECT * FROM machines WHERE id = ?', id));

@@ -8,7 +8,7 @@ import { assertRead, assertRole, assertWrite, canWriteSite, siteScope, type Prin
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlValue } from '../ports/sql-database.ts';
 import { assignmentFor } from './assignments.ts';
-import { findMachine, getMachineByMac, toMachine, type MachineRow } from './machine-lookup.ts';
+import { findMachine, getMachineByMac, secureBootColumn, toMachine, type MachineRow } from './machine-lookup.ts';
 import { body, errorResponses, json, router, keysetPage } from './openapi.ts';
 import { assertSiteRef } from './refs.ts';
 
@@ -147,6 +147,7 @@ export function machineRoutes() {
           hostname: input.hostname ?? null,
           arch: input.arch ?? null,
           labels: JSON.stringify(input.labels ?? {}),
+          secure_boot: secureBootColumn(input.secureBoot ?? null),
           state: input.state ?? 'discovered',
           created_at: now,
           updated_at: now,
@@ -154,7 +155,7 @@ export function machineRoutes() {
         };
         await db.batch([
           sql(
-            'INSERT INTO machines (id, mac, site_id, uuid, serial, hostname, arch, labels, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            'INSERT INTO machines (id, mac, site_id, uuid, serial, hostname, arch, labels, secure_boot, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             row.id,
             row.mac,
             row.site_id,
@@ -163,6 +164,7 @@ export function machineRoutes() {
             row.hostname,
             row.arch,
             row.labels,
+            row.secure_boot,
             row.state,
             row.created_at,
             row.updated_at,
@@ -236,18 +238,20 @@ export function machineRoutes() {
           hostname: keep(input.hostname, row.hostname),
           arch: keep(input.arch, row.arch),
           labels: input.labels === undefined ? row.labels : JSON.stringify(input.labels),
+          secure_boot: input.secureBoot === undefined ? row.secure_boot : secureBootColumn(input.secureBoot),
           state: input.state ?? row.state,
           updated_at: clock.now(),
         };
         await db.batch([
           sql(
-            'UPDATE machines SET site_id = ?, uuid = ?, serial = ?, hostname = ?, arch = ?, labels = ?, state = ?, updated_at = ? WHERE id = ?',
+            'UPDATE machines SET site_id = ?, uuid = ?, serial = ?, hostname = ?, arch = ?, labels = ?, secure_boot = ?, state = ?, updated_at = ? WHERE id = ?',
             next.site_id,
             next.uuid,
             next.serial,
             next.hostname,
             next.arch,
             next.labels,
+            next.secure_boot,
             next.state,
             next.updated_at,
             row.id,

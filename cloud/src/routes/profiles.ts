@@ -2,11 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { newId } from '../../../shared/ids.ts';
 import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import { DISK_FORMATS } from '../../../shared/schemas/imaging.ts';
-import { Profile, ProfileCreate, ProfilePatch, type ProfileKind, type ProfileSpec } from '../../../shared/schemas/profile.ts';
+import { checkProfileImages, type ImageFacts, type ItemProfile } from '../../../shared/boot/profile-images.ts';
+import { Profile, ProfileCreate, ProfilePatch, ProfileSpec, signedChainOf, type ProfileKind } from '../../../shared/schemas/profile.ts';
 import { auditOk } from '../audit.ts';
 import { assertRole, type Principal, assertCatalogRead } from '../auth/principal.ts';
 import { AppError, notFound, type Issue } from '../errors.ts';
+import type { AppDeps } from '../context.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { binaryOf, loadBinaryInfo, type ImageRow } from './image-records.ts';
 import { iso } from '../time.ts';
 import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
 
@@ -39,9 +42,13 @@ const KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'] as const 
 
 /** The image ids a spec points at, with the body path of each (for the 400's issues). */
 function imageRefs(spec: ProfileSpec): [path: string, id: string][] {
+  const chain = (s: { shim?: string; grub?: string }): [string, string][] => [
+    ...(s.shim === undefined ? [] : [['spec.shim', s.shim] as [string, string]]),
+    ...(s.grub === undefined ? [] : [['spec.grub', s.grub] as [string, string]]),
+  ];
   switch (spec.kind) {
     case 'linux':
-      return [['spec.kernel', spec.kernel], ...spec.initrds.map((id, i): [string, string] => [`spec.initrds.${i}`, id])];
+      return [['spec.kernel', spec.kernel], ...spec.initrds.map((id, i): [string, string] => [`spec.initrds.${i}`, id]), ...chain(spec)];
     case 'wimboot':
       return (['wimboot', 'bcd', 'bootSdi', 'bootWim'] as const).map((k): [string, string] => [`spec.${k}`, spec[k]]);
     case 'imaging':
@@ -49,10 +56,20 @@ function imageRefs(spec: ProfileSpec): [path: string, id: string][] {
         ['spec.kernel', spec.kernel],
         ...spec.initrds.map((id, i): [string, string] => [`spec.initrds.${i}`, id]),
         ['spec.diskImage', spec.diskImage],
+        ...chain(spec),
       ];
+    case 'menu':
+      return chain(spec);
     default:
       return [];
   }
+}
+
+/** Image rows by id, in one query whatever their number. */
+async function imageRows(db: SqlDatabase, ids: string[]): Promise<Map<string, ImageRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.all<ImageRow>(sql('SELECT * FROM images WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify([...new Set(ids)])));
+  return new Map(rows.map((r) => [r.id, r]));
 }
 
 /** Ids of `ids` that exist in `table`, in one query whatever their number (one bound parameter). */
@@ -82,22 +99,35 @@ function pathBack(self: string, from: string, itemsOf: Map<string, string[]>): s
 }
 
 /**
- * Every reference in `spec` must resolve: images for linux/wimboot/imaging, profiles for menu
- * items, without a cycle of menus through `selfId` (null on create: a new id cannot be referenced
- * yet, so no cycle can run through it). All bad fields are reported at once.
+ * Every reference in `spec` must resolve: images for linux/wimboot/imaging (and the shim and GRUB
+ * of the signed chain), profiles for menu items, without a cycle of menus through `selfId` (null on
+ * create: a new id cannot be referenced yet, so no cycle can run through it). Then the images must
+ * suit their roles (shared/boot/profile-images.ts). All bad fields are reported at once. Returns the
+ * spec to store: its arch filled in from its kernel when it was left out.
  */
-async function validateSpec(db: SqlDatabase, spec: ProfileSpec, selfId: string | null): Promise<void> {
+async function validateSpec(deps: Pick<AppDeps, 'db' | 'objects'>, spec: ProfileSpec, selfId: string | null): Promise<ProfileSpec> {
+  const { db } = deps;
   const issues: Issue[] = [];
   const images = imageRefs(spec);
-  const foundImages = await existing(
-    db,
-    'images',
-    images.map(([, id]) => id),
-  );
-  for (const [path, id] of images) if (!foundImages.has(id)) issues.push({ path, message: `no such image: ${id}` });
-  if (spec.kind === 'imaging' && foundImages.has(spec.diskImage)) {
+  const items = new Map<string, ItemProfile>();
+  if (spec.kind === 'menu' && spec.items.length > 0) {
+    const rows = await db.all<{ id: string; name: string; spec: string }>(
+      sql('SELECT id, name, spec FROM profiles WHERE id IN (SELECT value FROM json_each(?))', JSON.stringify([...new Set(spec.items.map((i) => i.profileId))])),
+    );
+    for (const r of rows) {
+      const parsed = ProfileSpec.safeParse(JSON.parse(r.spec));
+      if (parsed.success) items.set(r.id, { name: r.name, spec: parsed.data });
+    }
+  }
+  // Kernels whose bytes matter: the profile's own, and under a menu's shim those of its items.
+  const kernels = new Set<string>();
+  if (spec.kind === 'linux' || spec.kind === 'imaging') kernels.add(spec.kernel);
+  if (spec.kind === 'menu' && signedChainOf(spec)) for (const it of items.values()) if (it.spec.kind === 'linux' || it.spec.kind === 'imaging') kernels.add(it.spec.kernel);
+  const rows = await imageRows(db, [...images.map(([, id]) => id), ...kernels]);
+  for (const [path, id] of images) if (!rows.has(id)) issues.push({ path, message: `no such image: ${id}` });
+  if (spec.kind === 'imaging') {
     // The imager writes raw images, gzip- or zstd-compressed; anything else would fail on the machine.
-    const disk = await db.first<{ kind: string }>(sql('SELECT kind FROM images WHERE id = ?', spec.diskImage));
+    const disk = rows.get(spec.diskImage);
     if (disk && !(disk.kind in DISK_FORMATS)) issues.push({ path: 'spec.diskImage', message: `image ${spec.diskImage} is of kind ${disk.kind}; the imager writes disk-raw, disk-gz or disk-zst` });
   }
 
@@ -120,7 +150,20 @@ async function validateSpec(db: SqlDatabase, spec: ProfileSpec, selfId: string |
       });
     }
   }
+
+  // What the bytes say is read for the binaries whose bytes matter (recorded at upload; sniffed
+  // from the store once for images uploaded before that was recorded).
+  const chain = spec.kind === 'linux' || spec.kind === 'imaging' || spec.kind === 'menu' ? [spec.shim, spec.grub] : [];
+  const sniffed = new Set([...chain.filter((id): id is string => id !== undefined), ...kernels]);
+  const facts = new Map<string, ImageFacts>();
+  for (const row of rows.values()) {
+    const binary = sniffed.has(row.id) ? await loadBinaryInfo(deps, row) : binaryOf(row);
+    facts.set(row.id, { id: row.id, name: row.name, size: row.size, arch: row.arch, binary });
+  }
+  const checked = checkProfileImages(spec, facts, items);
+  issues.push(...checked.issues);
   if (issues.length > 0) throw new AppError('validation_failed', `invalid spec: ${issues[0]!.path}: ${issues[0]!.message}`, { issues });
+  return checked.spec;
 }
 
 async function assertNameFree(db: SqlDatabase, name: string, exceptId?: string): Promise<void> {
@@ -154,8 +197,8 @@ export async function profilesUsingImage(db: SqlDatabase, imageId: string): Prom
   const rows = await db.all<{ id: string }>(
     sql(
       `SELECT DISTINCT p.id FROM profiles p, json_tree(p.spec) j
-        WHERE p.kind IN ('linux', 'wimboot', 'imaging') AND j.atom = ?
-          AND ((j.path = '$' AND j.key IN ('kernel', 'wimboot', 'bcd', 'bootSdi', 'bootWim', 'diskImage')) OR j.path = '$.initrds')
+        WHERE p.kind IN ('linux', 'wimboot', 'imaging', 'menu') AND j.atom = ?
+          AND ((j.path = '$' AND j.key IN ('kernel', 'wimboot', 'bcd', 'bootSdi', 'bootWim', 'diskImage', 'shim', 'grub')) OR j.path = '$.initrds')
         ORDER BY p.id`,
       imageId,
     ),
@@ -201,14 +244,14 @@ export function profileRoutes() {
         const input = c.req.valid('json');
         const { db, clock } = c.get('deps');
         await assertNameFree(db, input.name);
-        await validateSpec(db, input.spec, null);
+        const spec = await validateSpec(c.get('deps'), input.spec, null);
         const now = clock.now();
         const row: ProfileRow = {
           id: newId('profile', now),
           name: input.name,
           description: input.description ?? '',
-          kind: input.spec.kind,
-          spec: JSON.stringify(input.spec),
+          kind: spec.kind,
+          spec: JSON.stringify(spec),
           created_at: now,
           updated_at: now,
         };
@@ -261,13 +304,13 @@ export function profileRoutes() {
         const row = await db.first<ProfileRow>(sql('SELECT * FROM profiles WHERE id = ?', id));
         if (!row) throw notFound('profile');
         if (input.name !== undefined) await assertNameFree(db, input.name, id);
-        if (input.spec !== undefined) await validateSpec(db, input.spec, id);
+        const spec = input.spec === undefined ? undefined : await validateSpec(c.get('deps'), input.spec, id);
         const next: ProfileRow = {
           ...row,
           name: input.name ?? row.name,
           description: input.description ?? row.description,
-          kind: input.spec?.kind ?? row.kind,
-          spec: input.spec === undefined ? row.spec : JSON.stringify(input.spec),
+          kind: spec?.kind ?? row.kind,
+          spec: spec === undefined ? row.spec : JSON.stringify(spec),
           updated_at: clock.now(),
         };
         await db.batch([

@@ -24,9 +24,16 @@ export function uploadLength(c: Context<AppEnv>): number {
 
 /**
  * Streams the request body into `write` (a store upload) while feeding `hash`, refusing a body that
- * is not exactly `size` bytes. Nothing is buffered: each chunk is hashed and passed on.
+ * is not exactly `size` bytes. Nothing is buffered: each chunk is hashed (and shown to `tap`) and passed on.
  */
-export async function hashedBody<T>(c: Context<AppEnv>, size: number, hash: Sha256, write: (body: ReadableStream<Uint8Array>) => Promise<T>): Promise<T> {
+export async function hashedBody<T>(
+  c: Context<AppEnv>,
+  size: number,
+  hash: Sha256,
+  write: (body: ReadableStream<Uint8Array>) => Promise<T>,
+  /** Also sees every chunk (the image's first bytes are kept for the sniffer this way). */
+  tap?: { update(chunk: Uint8Array): void },
+): Promise<T> {
   let seen = 0;
   let mismatch: AppError | null = null;
   const meter = new TransformStream<Uint8Array, Uint8Array>({
@@ -34,6 +41,7 @@ export async function hashedBody<T>(c: Context<AppEnv>, size: number, hash: Sha2
       seen += chunk.byteLength;
       if (seen > size) throw (mismatch = new AppError('size_mismatch', `the body is longer than the ${size} bytes declared`));
       hash.update(chunk);
+      tap?.update(chunk);
       ctl.enqueue(chunk);
     },
     flush() {

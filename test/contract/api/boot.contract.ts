@@ -173,11 +173,11 @@ export function bootContract(target: () => ApiTarget) {
       const rack = unique('r');
       const m = await machine(t, { siteId: site, arch: 'uefi-x64', labels: { rack }, state: 'deployed' });
       const none = await ok(call(t, 'GET', `/v1/machines/${m.id}/explain`), 200);
-      expect(none).toEqual({ action: 'local', reason: 'nothing assigned: local disk', arch: 'uefi-x64', profile: null, assignmentId: null, once: false });
+      expect(none).toEqual({ action: 'local', reason: 'nothing assigned: local disk', arch: 'uefi-x64', profile: null, assignmentId: null, once: false, loader: null });
 
       const a = await assign(t, { profileId: p.id, selector: { labels: { rack } }, once: true });
       const e = await ok(call(t, 'GET', `/v1/machines/${m.mac.replaceAll(':', '')}/explain?arch=bios`), 200);
-      expect(e).toEqual({ action: 'boot', reason: `assigned via label rack=${rack}: ${p.name}`, arch: 'bios', profile: { id: p.id, name: p.name }, assignmentId: a, once: true });
+      expect(e).toEqual({ action: 'boot', reason: `assigned via label rack=${rack}: ${p.name}`, arch: 'bios', profile: { id: p.id, name: p.name }, assignmentId: a, once: true, loader: 'ipxe' });
       const after = await ok(call(t, 'GET', `/v1/machines/${m.id}`), 200);
       expect(after).toMatchObject({ state: 'deployed', lastSeenAt: null });
 

@@ -47,6 +47,14 @@ export const imageRows: Row[] = [
   },
   { route: 'GET /v1/images/{id}', sites: 'none', expect: anyPerson(200), setup: image, request: (_w, _s, id: string) => ({ method: 'GET', path: `/v1/images/${id}` }) },
   {
+    route: 'PATCH /v1/images/{id}',
+    sites: 'none',
+    expect: adminOnly(200),
+    setup: image,
+    request: (_w, _s, id: string) => ({ method: 'PATCH', path: `/v1/images/${id}`, json: { arch: 'arm64' } }),
+    after: async (w, _s, id: string, { ok }) => expect((await call(w.t, 'GET', `/v1/images/${id}`)).body.arch).toBe(ok ? 'arm64' : 'any'),
+  },
+  {
     route: 'DELETE /v1/images/{id}',
     sites: 'none',
     expect: adminOnly(204),

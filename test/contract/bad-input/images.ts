@@ -20,8 +20,16 @@ export const imageEndpoints: BodyEndpoint[] = [
     method: 'POST',
     target: async () => ({ path: '/v1/images' }),
     valid: () => ({ name: unique('input-img'), kind: 'kernel' }),
-    invalid: () => [{ name: 5 }, { name: unique('i'), kind: 'exe' }, { name: unique('i'), contentType: 'not a type' }, { name: unique('i'), size: 10 }, { kind: 'file' }],
+    invalid: () => [{ name: 5 }, { name: unique('i'), kind: 'exe' }, { name: unique('i'), arch: 'x86' }, { name: unique('i'), contentType: 'not a type' }, { name: unique('i'), size: 10 }, { kind: 'file' }],
     unchanged: noneNamed('/v1/images', 'name'),
+  },
+  {
+    route: 'PATCH /v1/images/{id}',
+    method: 'PATCH',
+    target: async (w) => ({ path: `/v1/images/${await image(w)}` }),
+    valid: () => ({ arch: 'arm64' }),
+    invalid: () => [{ arch: 'z80' }, { arch: null }, { name: 5 }, { name: '' }, { kind: 'kernel' }, { size: 10 }],
+    unchanged: sameObject(),
   },
   {
     route: 'POST /v1/images/{id}/uploads',
@@ -51,6 +59,7 @@ export const imageEndpoints: BodyEndpoint[] = [
 
 export const imageIds: IdRoute[] = [
   { route: 'GET /v1/images/{id}', method: 'GET', path: (id) => `/v1/images/${id}`, unknownId: NO_IMAGE },
+  { route: 'PATCH /v1/images/{id}', method: 'PATCH', path: (id) => `/v1/images/${id}`, unknownId: NO_IMAGE, json: { arch: 'any' } },
   { route: 'DELETE /v1/images/{id}', method: 'DELETE', path: (id) => `/v1/images/${id}`, unknownId: NO_IMAGE },
   { route: 'GET /v1/images/{id}/content', method: 'GET', path: (id) => `/v1/images/${id}/content`, unknownId: NO_IMAGE },
   { route: 'POST /v1/images/{id}/uploads', method: 'POST', path: (id) => `/v1/images/${id}/uploads`, unknownId: NO_IMAGE, json: { size: 10 } },

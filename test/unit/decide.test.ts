@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideBoot, type BootFacts, type Catalog, type CatalogAssignment, type CatalogMachine, type CatalogProfile } from '../../shared/boot/decide.ts';
+import { decideBoot, loaderOf, type BootFacts, type Catalog, type CatalogAssignment, type CatalogMachine, type CatalogProfile } from '../../shared/boot/decide.ts';
 
 const SITE = 'site_a';
 const MAC = '52:54:00:12:34:56';
@@ -124,6 +124,92 @@ describe('decideBoot', () => {
     });
     it('ignores a catalog entry for another MAC', () => {
       expect(decideBoot(facts(), catalog({ machine: machine({ mac: '52:54:00:00:00:01' }) }))).toMatchObject({ action: 'ignore' });
+    });
+  });
+
+  describe('architectures and Secure Boot', () => {
+    const arches = new Map<string, CatalogProfile>([
+      ['deb-x86', profile('deb-x86', { kind: 'linux', arch: 'x86-64', kernel: 'k', initrds: [], cmdline: '' })],
+      ['deb-arm', profile('deb-arm', { kind: 'linux', arch: 'arm64', kernel: 'k', initrds: [], cmdline: '' })],
+      ['deb-any', profile('deb-any', { kind: 'linux', kernel: 'k', initrds: [], cmdline: '' })],
+      ['deb-signed', profile('deb-signed', { kind: 'linux', arch: 'x86-64', shim: 'shim', grub: 'grub', kernel: 'k', initrds: [], cmdline: '' })],
+      ['img-signed', profile('img-signed', { kind: 'imaging', shim: 'shim', grub: 'grub', kernel: 'k', initrds: ['i'], diskImage: 'd', cmdline: '', verify: 'readback', onSuccess: 'reboot', onFailure: 'poweroff' })],
+      ['menu-plain', profile('menu-plain', { kind: 'menu', title: 'pick', timeoutSeconds: 5, items: [], defaultItem: null })],
+      ['menu-signed', profile('menu-signed', { kind: 'menu', shim: 'shim', grub: 'grub', title: 'pick', timeoutSeconds: 5, items: [], defaultItem: null })],
+      ['win', profile('win', { kind: 'wimboot', wimboot: 'w', bcd: 'b', bootSdi: 's', bootWim: 'x' })],
+      ['script', profile('script', { kind: 'ipxe', script: '#!ipxe' })],
+      ['disk', profile('disk', { kind: 'local' })],
+    ]);
+    const assigned = (profileId: string, m: Partial<CatalogMachine> = {}) => catalog({ machine: machine(m), profiles: arches, assignments: [asg('a1', profileId, { mac: MAC })] });
+
+    it.each([
+      ['deb-x86', 11, 'profile deb-x86 is for x86-64; this machine is ARM 64-bit UEFI: local disk'],
+      ['win', 11, 'profile win is for x86-64; this machine is ARM 64-bit UEFI: local disk'],
+      ['deb-arm', 0, 'profile deb-arm is for arm64; this machine is x86 BIOS: local disk'],
+      ['deb-arm', 7, 'profile deb-arm is for arm64; this machine is x86-64 UEFI: local disk'],
+      ['deb-x86', 6, 'profile deb-x86 is for x86-64; this machine is x86 32-bit UEFI: local disk'],
+    ])('never hands profile %s to a machine with option 93 = %i', (profileId, archCode, why) => {
+      const d = decideBoot(facts({ archCode }), assigned(profileId));
+      expect(d).toMatchObject({ action: 'local' });
+      expect(d.action === 'local' && d.reason).toBe(`assigned to this MAC: ${why}`);
+    });
+
+    it.each([
+      ['deb-x86', 0],
+      ['deb-x86', 7],
+      ['deb-arm', 11],
+      ['deb-any', 11],
+      ['deb-any', 6],
+      ['win', 0],
+    ])('boots profile %s on a machine with option 93 = %i', (profileId, archCode) => {
+      expect(decideBoot(facts({ archCode }), assigned(profileId))).toMatchObject({ action: 'boot' });
+    });
+
+    it("applies the arch rule to a site default too", () => {
+      const d = decideBoot(facts({ archCode: 11 }), catalog({ machine: null, profiles: arches, siteDefaultProfileId: 'deb-x86' }));
+      expect(d).toEqual({ action: 'local', arch: 'uefi-arm64', reason: 'unknown machine, site default: profile deb-x86 is for x86-64; this machine is ARM 64-bit UEFI: local disk' });
+    });
+
+    it.each([
+      ['win', 'Secure Boot is on for this machine and profile win is wimboot, which cannot run under Secure Boot (wimboot and iPXE are unsigned): local disk'],
+      ['script', 'Secure Boot is on for this machine and profile script is an iPXE script, which cannot run under Secure Boot (its firmware refuses iPXE): local disk'],
+      ['deb-x86', 'Secure Boot is on for this machine and profile deb-x86 boots through iPXE, which its firmware refuses: give deb-x86 a --shim and --grub'],
+      ['menu-plain', 'Secure Boot is on for this machine and profile menu-plain boots through iPXE, which its firmware refuses: give menu-plain a --shim and --grub'],
+    ])('sends a UEFI x64 machine with Secure Boot on to its local disk for %s', (profileId, why) => {
+      const d = decideBoot(facts({ archCode: 7 }), assigned(profileId, { secureBoot: true }));
+      expect(d).toEqual({ action: 'local', arch: 'uefi-x64', reason: `assigned to this MAC: ${why}` });
+    });
+
+    it.each([
+      ['deb-signed', 'boot'],
+      ['img-signed', 'boot'],
+      ['menu-signed', 'menu'],
+    ])('boots %s through shim on a UEFI x64 machine with Secure Boot on', (profileId, action) => {
+      const d = decideBoot(facts({ archCode: 7 }), assigned(profileId, { secureBoot: true }));
+      expect(d.action).toBe(action);
+      expect(loaderOf(d)).toBe('shim');
+    });
+
+    it('keeps the iPXE path where Secure Boot is off, unknown, or the firmware is BIOS', () => {
+      for (const secureBoot of [false, null, undefined]) {
+        expect(decideBoot(facts({ archCode: 7 }), assigned('deb-x86', { secureBoot })).action, String(secureBoot)).toBe('boot');
+      }
+      const bios = decideBoot(facts({ archCode: 0 }), assigned('deb-signed', { secureBoot: true }));
+      expect(bios.action).toBe('boot');
+      expect(loaderOf(bios)).toBe('ipxe');
+    });
+
+    it('names the loader: shim only for a signed-chain profile on UEFI x64, iPXE for the rest, none for local', () => {
+      expect(loaderOf(decideBoot(facts({ archCode: 7 }), assigned('deb-signed')))).toBe('shim');
+      expect(loaderOf(decideBoot(facts({ archCode: 7 }), assigned('deb-x86')))).toBe('ipxe');
+      expect(loaderOf(decideBoot(facts({ archCode: 11 }), assigned('deb-arm')))).toBe('ipxe');
+      expect(loaderOf(decideBoot(facts({ archCode: 7 }), assigned('disk')))).toBeNull();
+      expect(loaderOf(decideBoot(facts({ archCode: 11 }), assigned('deb-signed')))).toBeNull();
+    });
+
+    it('lets a local-disk profile through whatever the arch or Secure Boot', () => {
+      const d = decideBoot(facts({ archCode: 11 }), assigned('disk', { secureBoot: true }));
+      expect(d).toMatchObject({ action: 'local', reason: `assigned to this MAC: profile disk boots the local disk` });
     });
   });
 });

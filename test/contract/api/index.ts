@@ -12,6 +12,7 @@ import { imagingContract } from './imaging.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
 import { relaysContract } from './relays.contract.ts';
+import { signedChainContract } from './signed-chain.contract.ts';
 import { sitesContract } from './sites.contract.ts';
 import { syncContract } from './sync.contract.ts';
 import { timelineContract } from './timeline.contract.ts';
@@ -29,6 +30,7 @@ export function apiContract(target: () => ApiTarget): void {
   profilesContract(target);
   assignmentsContract(target);
   imagesContract(target);
+  signedChainContract(target);
   bootContract(target);
   callbacksContract(target);
   imagingContract(target);

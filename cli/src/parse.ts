@@ -50,6 +50,24 @@ export function parseArch(value: string): Arch {
   return r.data;
 }
 
+export type OnOffUnknown = 'on' | 'off' | 'unknown';
+
+/**
+ * `on` / `off` / `unknown` (Secure Boot as the firmware has it, or not known). Kept as a word here:
+ * commander turns an option parser's null into an empty string; {@link onOffValue} maps it for the API.
+ */
+export function parseOnOffUnknown(value: string): OnOffUnknown {
+  const v = value.trim().toLowerCase();
+  if (v === 'on' || v === 'off' || v === 'unknown') return v;
+  throw new InvalidArgumentError('one of on, off, unknown');
+}
+
+/** The API's value for a parsed `on` / `off` / `unknown`: true / false / null (undefined when not given). */
+export const onOffValue = (v: OnOffUnknown | undefined): boolean | null | undefined => (v === undefined ? undefined : v === 'unknown' ? null : v === 'on');
+
+/** What a Secure Boot flag reads as. */
+export const onOffUnknown = (v: boolean | null | undefined): string => (v === true ? 'on' : v === false ? 'off' : 'unknown');
+
 export function oneOf<T extends string>(options: readonly T[]) {
   return (value: string): T => {
     if (!(options as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${options.join(', ')}`);

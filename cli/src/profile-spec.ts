@@ -18,9 +18,10 @@ export type RefMapper = (ref: string, path: string) => string;
 
 /** The image-holding fields of each kind (besides `initrds`, a list of images). */
 const IMAGE_FIELDS: Record<string, readonly string[]> = {
-  linux: ['kernel'],
+  linux: ['kernel', 'shim', 'grub'],
   wimboot: ['wimboot', 'bcd', 'bootSdi', 'bootWim'],
-  imaging: ['kernel', 'diskImage'],
+  imaging: ['kernel', 'diskImage', 'shim', 'grub'],
+  menu: ['shim', 'grub'],
 };
 
 /**
@@ -76,11 +77,14 @@ export interface SpecFlags {
   onSuccess?: string;
   onFailure?: string;
   answerFile?: string[];
+  shim?: string;
+  grub?: string;
+  arch?: string;
 }
 
 export const SPEC_FLAG_NAMES: readonly (keyof SpecFlags)[] = [
   'kind', 'kernel', 'initrd', 'cmdline', 'script', 'scriptFile', 'title', 'timeout', 'item', 'defaultItem', 'wimboot', 'bcd', 'bootSdi', 'bootWim',
-  'diskImage', 'targetDisk', 'targetSerial', 'verify', 'onSuccess', 'onFailure', 'answerFile',
+  'diskImage', 'targetDisk', 'targetSerial', 'verify', 'onSuccess', 'onFailure', 'answerFile', 'shim', 'grub', 'arch',
 ];
 
 /**
@@ -95,7 +99,12 @@ export function specFromFlags(f: SpecFlags, base?: Record<string, unknown>): Pro
   const set = (key: string, v: unknown) => {
     if (v !== undefined) s[key] = v;
   };
+  // A new kernel brings its own arch (the server fills it in) unless --arch says otherwise.
+  if (f.kernel !== undefined && f.arch === undefined) delete s.arch;
   set('kernel', f.kernel);
+  set('shim', f.shim);
+  set('grub', f.grub);
+  set('arch', f.arch);
   set('initrds', f.initrd);
   set('cmdline', f.cmdline);
   set('script', f.scriptFile !== undefined ? readText(f.scriptFile) : f.script);

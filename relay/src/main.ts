@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { normalizeMac } from '../../shared/mac.ts';
 import { Enrolled } from '../../shared/schemas/access.ts';
-import { ConfigError, FLAGS, loadConfig, type RelayConfig } from './config.ts';
+import { BUILD_BOOT_FILES, ConfigError, DEFAULT_BOOT_FILES_DIR, FLAGS, loadConfig, type RelayConfig } from './config.ts';
 import type { EventSink } from './events.ts';
 import { FileGrants } from './http/file-grants.ts';
 import { ImageCache } from './http/image-cache.ts';
@@ -112,7 +112,12 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     cloudReachable: client.reachable && sync.failures === 0,
   });
   const bootFiles = bootFileContent(config.boot_files, MEMORY_BOOT_FILES);
-  if (bootFiles.folderError) log.warn('the boot_files folder cannot be served', { dir: config.boot_files, error: bootFiles.folderError });
+  if (bootFiles.folderError && config.boot_files === DEFAULT_BOOT_FILES_DIR) {
+    // The default folder is a build product: a relay without it answers PXE clients with files it cannot send.
+    log.error('the relay\'s own iPXE binaries are missing: no PXE client can boot', { dir: config.boot_files, error: bootFiles.folderError, fix: BUILD_BOOT_FILES });
+  } else if (bootFiles.folderError) {
+    log.warn('the boot_files folder cannot be served', { dir: config.boot_files, error: bootFiles.folderError });
+  }
   const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider, baseUrl: config.http.public_url });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -85,7 +85,7 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
       ids.initrd = (await okJson('images', 'create', 'deb-initrd', '--kind', 'initrd')).id;
       ids.spare = (await okJson('images', 'create', 'spare')).id;
       const table = (await ok('images', 'list')).stdout;
-      expect(table).toMatch(/^deb-kernel\s+kernel\s+pending\s+-\s+-\s+img_/m);
+      expect(table).toMatch(/^deb-kernel\s+kernel\s+any\s+pending\s+-\s+-\s+img_/m);
       expect((await okJson('images', 'show', 'deb-initrd')).kind).toBe('initrd');
       const signed = await okJson('images', 'signed-url', 'deb-kernel', '--site', 'lyon', '--ttl', '10m');
       expect(signed.url).toMatch(new RegExp(`^${entry.baseUrl}/v1/files/${ids.kernel}\\?sig=`));
@@ -118,8 +118,8 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
       await ok('images', 'delete', 'golden.img');
 
       const table = (await ok('profiles', 'list')).stdout;
-      expect(table).toMatch(/^debian\s+linux\s+kernel deb-kernel, initrd deb-initrd\s+prf_/m);
-      expect(table).toMatch(/^lyon-menu\s+menu\s+1 item\(s\): Debian→debian\s+prf_/m);
+      expect(table).toMatch(/^debian\s+linux\s+any\s+kernel deb-kernel, initrd deb-initrd\s+prf_/m);
+      expect(table).toMatch(/^lyon-menu\s+menu\s+any\s+1 item\(s\): Debian→debian\s+prf_/m);
       expect((await okJson('profiles', 'list', '--kind', 'menu')).map((p: { name: string }) => p.name)).toEqual(['lyon-menu']);
       const shown = (await ok('profiles', 'show', 'debian')).stdout;
       expect(shown).toContain('  kernel: deb-kernel');

@@ -56,8 +56,8 @@ describe('formatting values', () => {
     expect(relayHealth({ revokedAt: '2025-03-01T11:00:00Z', lastSeenAt: '2025-03-01T11:59:00Z' }, now)).toBe('revoked');
   });
   it('guesses an image kind from a file name', () => {
-    expect(['vmlinuz-6.1', 'initrd.img-6.1', 'ubuntu.iso', 'disk.qcow2', 'disk.img', 'disk.raw.zst', 'disk.img.gz', 'boot.wim', 'ipxe.efi', 'notes.txt'].map(guessKind)).toEqual([
-      'kernel', 'initrd', 'iso', 'disk-qcow2', 'disk-raw', 'disk-zst', 'disk-gz', 'wim', 'efi', 'file',
+    expect(['vmlinuz-6.1', 'initrd.img-6.1', 'ubuntu.iso', 'disk.qcow2', 'disk.img', 'disk.raw.zst', 'disk.img.gz', 'boot.wim', 'ipxe.efi', 'shimx64.efi.signed', 'grubnetx64.efi.signed', 'notes.txt'].map(guessKind)).toEqual([
+      'kernel', 'initrd', 'iso', 'disk-qcow2', 'disk-raw', 'disk-zst', 'disk-gz', 'wim', 'efi', 'efi', 'efi', 'file',
     ]);
   });
 });

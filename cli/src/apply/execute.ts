@@ -83,7 +83,7 @@ export async function executePlan(api: ApiClient, steps: readonly Step[], curren
         return site.id;
       }
       case 'machine': {
-        const body: Record<string, unknown> = pick(s, ['site', 'hostname', 'labels', 'arch', 'uuid', 'serial']);
+        const body: Record<string, unknown> = pick(s, ['site', 'hostname', 'labels', 'arch', 'uuid', 'serial', 'secureBoot']);
         if ('site' in body) {
           body.siteId = ref('site', body.site);
           delete body.site;

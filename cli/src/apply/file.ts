@@ -37,6 +37,7 @@ export const FleetMachine = z.strictObject({
   arch: Arch.nullable().optional(),
   uuid: SmbiosUuid.nullable().optional(),
   serial: Serial.nullable().optional(),
+  secureBoot: z.boolean().nullable().optional().meta({ description: 'Secure Boot on (true), off (false) or unknown (null)' }),
 });
 
 export const FleetSelector = z

@@ -12,7 +12,7 @@
 import type { Assignment } from '../../../shared/schemas/assignment.ts';
 import type { Image } from '../../../shared/schemas/image.ts';
 import type { Machine } from '../../../shared/schemas/machine.ts';
-import type { Profile } from '../../../shared/schemas/profile.ts';
+import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import { mapSpecRefs } from '../profile-spec.ts';
 import { selectorKey, type Fleet, type Path } from './file.ts';
@@ -102,6 +102,11 @@ function index<T extends { id: string; name: string }>(items: readonly T[]) {
   };
 }
 
+const withoutArch = (spec: ProfileSpec): ProfileSpec => {
+  const { arch: _arch, ...rest } = spec as ProfileSpec & { arch?: unknown };
+  return rest as ProfileSpec;
+};
+
 const withoutUndefined = (o: Plain): Plain => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolean } = {}): Plan {
@@ -148,7 +153,9 @@ export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolea
     const path: Path = ['profiles', i];
     const spec = mapSpecRefs(p.spec, (r, at) => imageRef(r, relPath(path, at)), (r, at) => profileRef(r, relPath(path, at)));
     const have = current.profiles.find((x) => x.name === p.name);
-    const from = have ? { description: have.description, spec: mapSpecRefs(have.spec, (r) => images.show(r) ?? r, (r) => profiles.show(r) ?? r) } : null;
+    // An arch the file leaves out is the server's to fill in (from the kernel image): not a change.
+    const haveSpec = have && !('arch' in p.spec && p.spec.arch !== undefined) ? withoutArch(have.spec) : have?.spec;
+    const from = have ? { description: have.description, spec: mapSpecRefs(haveSpec!, (r) => images.show(r) ?? r, (r) => profiles.show(r) ?? r) } : null;
     // A spec is replaced whole by the API: every field in it is managed.
     profileSteps.push(step('profile', p.name, path, have?.id ?? null, from, { description: p.description, spec }, ['spec']));
   });
@@ -165,9 +172,9 @@ export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolea
   fleet.machines?.forEach((m, i) => {
     const path: Path = ['machines', i];
     const have = current.machines.find((x) => x.mac === m.mac);
-    const from = have ? { site: sites.show(have.siteId), hostname: have.hostname, labels: have.labels, arch: have.arch, uuid: have.uuid, serial: have.serial } : null;
+    const from = have ? { site: sites.show(have.siteId), hostname: have.hostname, labels: have.labels, arch: have.arch, uuid: have.uuid, serial: have.serial, secureBoot: have.secureBoot } : null;
     const site = m.site === undefined || m.site === null ? m.site : siteRef(m.site, [...path, 'site']);
-    steps.push(step('machine', m.mac, path, have?.id ?? null, from, { site, hostname: m.hostname, labels: m.labels, arch: m.arch, uuid: m.uuid, serial: m.serial }, ['labels']));
+    steps.push(step('machine', m.mac, path, have?.id ?? null, from, { site, hostname: m.hostname, labels: m.labels, arch: m.arch, uuid: m.uuid, serial: m.serial, secureBoot: m.secureBoot }, ['labels']));
   });
 
   const currentByKey = new Map<string, Assignment[]>();

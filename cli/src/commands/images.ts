@@ -5,7 +5,8 @@ import { basename } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import { ImageKind, MIN_PART_SIZE, MAX_PART_SIZE, DEFAULT_PART_SIZE, Sha256Hex, type Image } from '../../../shared/schemas/image.ts';
+import { describeBinary, type BinaryInfo } from '../../../shared/boot/binary-info.ts';
+import { ImageArch, ImageKind, MIN_PART_SIZE, MAX_PART_SIZE, DEFAULT_PART_SIZE, Sha256Hex, type Image } from '../../../shared/schemas/image.ts';
 import { Name } from '../../../shared/schemas/common.ts';
 import { ApiError, readJson } from '../api-client.ts';
 import { addDeleteCommand } from './delete-command.ts';
@@ -22,6 +23,8 @@ import { uploadFile } from '../upload/upload.ts';
 
 const KINDS = ImageKind.options;
 
+const ARCH_HELP = 'the machines it is for: x86-64, arm64 or any (a kernel or EFI binary gets the arch of its bytes)';
+
 /** The kind a file name suggests; `file` when nothing does (the API's default). */
 export function guessKind(fileName: string): (typeof KINDS)[number] {
   const n = fileName.toLowerCase();
@@ -31,7 +34,7 @@ export function guessKind(fileName: string): (typeof KINDS)[number] {
   if (/\.(img|raw)\.zst$/.test(n)) return 'disk-zst';
   if (/\.(img|raw)$/.test(n)) return 'disk-raw';
   if (/\.wim$/.test(n)) return 'wim';
-  if (/\.efi$/.test(n)) return 'efi';
+  if (/\.efi(\.signed)?$/.test(n)) return 'efi';
   if (/^(vmlinuz|linux|bzimage|kernel)/.test(n)) return 'kernel';
   if (/^(initrd|initramfs)/.test(n)) return 'initrd';
   return 'file';
@@ -43,6 +46,7 @@ function imagesTable(rows: readonly Image[]): string {
     [
       { header: 'name', value: (i) => i.name },
       { header: 'kind', value: (i) => i.kind },
+      { header: 'arch', value: (i) => i.arch },
       { header: 'status', value: (i) => i.status },
       { header: 'size', value: (i) => formatBytes(i.size), align: 'right' },
       { header: 'sha256', value: (i) => (i.sha256 ? `${i.sha256.slice(0, 12)}…` : null) },
@@ -57,6 +61,8 @@ function imageFields(i: Image): string {
     ['name', i.name],
     ['id', i.id],
     ['kind', i.kind],
+    ['arch', i.arch],
+    ['binary', i.binary ? describeBinary(i.binary as BinaryInfo) : null],
     ['content type', i.contentType],
     ['status', i.status],
     ['size', i.size === null ? null : `${formatBytes(i.size)} (${i.size} bytes)`],
@@ -70,6 +76,7 @@ interface UploadFlags {
   name?: string;
   image?: string;
   kind?: (typeof KINDS)[number];
+  arch?: ImageArch;
   contentType?: string;
   partSize: number;
   single?: boolean;
@@ -93,6 +100,20 @@ export function imagesCommand(): Command {
     });
 
   cmd
+    .command('update')
+    .description('rename an image or set its arch (admin); its bytes never change')
+    .argument('<image>', 'image name or id')
+    .option('--name <name>', 'new name')
+    .addOption(new Option('--arch <arch>', ARCH_HELP).choices(ImageArch.options))
+    .action(async (ref: string, o: { name?: string; arch?: ImageArch }, c: Command) => {
+      const ctx = contextOf(c);
+      if (o.name === undefined && o.arch === undefined) throw usageError('nothing to change', 'give --name or --arch');
+      const image = await resolveImage(ctx.api(), ref);
+      const next = await ctx.api().patch<Image>(`/v1/images/${image.id}`, { name: o.name, arch: o.arch });
+      emit(ctx.out, next, () => `updated image ${next.name} (${next.id}): arch ${next.arch}`);
+    });
+
+  cmd
     .command('show')
     .description('one image')
     .argument('<image>', 'image name or id')
@@ -107,9 +128,10 @@ export function imagesCommand(): Command {
     .argument('<name>', 'image name')
     .addOption(new Option('--kind <kind>', 'what it is').choices(KINDS).default('file'))
     .option('--content-type <type>', 'MIME type', 'application/octet-stream')
-    .action(async (name: string, o: { kind: string; contentType: string }, c: Command) => {
+    .addOption(new Option('--arch <arch>', ARCH_HELP).choices(ImageArch.options))
+    .action(async (name: string, o: { kind: string; contentType: string; arch?: ImageArch }, c: Command) => {
       const ctx = contextOf(c);
-      const img = await ctx.api().post<Image>('/v1/images', { name, kind: o.kind, contentType: o.contentType });
+      const img = await ctx.api().post<Image>('/v1/images', { name, kind: o.kind, contentType: o.contentType, arch: o.arch });
       emit(ctx.out, img, () => `created image ${img.name} (${img.id}); upload its bytes with: edgeboot images upload FILE --image ${img.id}`);
     });
 
@@ -121,6 +143,7 @@ export function imagesCommand(): Command {
     .option('--image <image>', 'upload into this existing image (name or id) instead')
     .addOption(new Option('--kind <kind>', 'image kind for a new image (default: guessed from the file name)').choices(KINDS))
     .option('--content-type <type>', 'MIME type for a new image', 'application/octet-stream')
+    .addOption(new Option('--arch <arch>', `for a new image: ${ARCH_HELP}`).choices(ImageArch.options))
     .option('--part-size <size>', `multipart part size, 5MiB-5GiB (default ${DEFAULT_PART_SIZE / 1024 ** 2}MiB; plain numbers are MiB)`, parseSize, DEFAULT_PART_SIZE)
     .option('--single', 'one streamed request (up to the server\'s per-request limit, 100 MB by default); not resumable')
     .option('--multipart', 'multipart even for a file smaller than one part')
@@ -223,7 +246,7 @@ Examples:
 
 async function upload(ctx: CommandContext, file: string, o: UploadFlags): Promise<void> {
   if (o.single && o.multipart) throw usageError('--single and --multipart exclude each other');
-  if (o.image && (o.name || o.kind)) throw usageError('--image uploads into an existing image; --name and --kind are for a new one');
+  if (o.image && (o.name || o.kind || o.arch)) throw usageError('--image uploads into an existing image; --name, --kind and --arch are for a new one');
   if (o.partSize < MIN_PART_SIZE || o.partSize > MAX_PART_SIZE) throw usageError(`--part-size must be from 5MiB to 5GiB, not ${formatBytes(o.partSize)}`);
   if (o.sha256 !== undefined && !Sha256Hex.safeParse(o.sha256).success) throw usageError('--sha256 takes 64 lower-case hex digits');
   let path: string;
@@ -277,7 +300,7 @@ async function imageNamed(ctx: CommandContext, name: string, o: UploadFlags): Pr
   const existing = (await api.list<Image>('/v1/images')).find((i) => i.name === name);
   if (existing) return existing;
   try {
-    return await api.post<Image>('/v1/images', { name, kind: o.kind ?? guessKind(name), contentType: o.contentType });
+    return await api.post<Image>('/v1/images', { name, kind: o.kind ?? guessKind(name), contentType: o.contentType, arch: o.arch });
   } catch (err) {
     // Another upload created it between our list and our create: use that one.
     if (err instanceof ApiError && err.status === 409) {

@@ -8,7 +8,7 @@ import { addDeleteCommand } from './delete-command.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
-import { collect, collectLabel, oneOf, parseArch, parseInteger, parseMac } from '../parse.ts';
+import { collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
 import { resolveMachine, resolveSite } from '../resolve.ts';
 
 const STATES = MachineState.options;
@@ -37,7 +37,11 @@ interface FactOptions {
   uuid?: string | false;
   serial?: string | false;
   state?: string;
+  /** `--secure-boot on|off|unknown`. */
+  secureBoot?: OnOffUnknown;
 }
+
+const SECURE_BOOT_HELP = 'Secure Boot in the firmware: on, off or unknown (on: UEFI x64 boots need a profile with --shim and --grub)';
 
 /** `--x value` sets, `--no-x` clears (null), absent leaves alone (undefined). */
 const setOrClear = <T>(v: T | false | undefined): T | null | undefined => (v === false ? null : v);
@@ -80,6 +84,7 @@ export function machinesCommand(): Command {
           ['site', m.siteId ? `${siteName(m.siteId)} (${m.siteId})` : '(none)'],
           ['state', m.state],
           ['arch', m.arch],
+          ['secure boot', onOffUnknown(m.secureBoot)],
           ['uuid', m.uuid],
           ['serial', m.serial],
           ['labels', formatLabels(m.labels)],
@@ -102,6 +107,7 @@ export function machinesCommand(): Command {
     .option('--uuid <uuid>', 'SMBIOS UUID')
     .option('--serial <serial>', 'serial number')
     .option('--state <state>', `initial state: ${STATES.join(', ')}`, oneOf(STATES))
+    .option('--secure-boot <on|off|unknown>', SECURE_BOOT_HELP, parseOnOffUnknown)
     .action(async (mac: string, o: FactOptions & { label?: Record<string, string> }, c: Command) => {
       const ctx = contextOf(c);
       const siteId = typeof o.site === 'string' ? (await resolveSite(ctx.api(), o.site)).id : undefined;
@@ -114,6 +120,7 @@ export function machinesCommand(): Command {
         uuid: o.uuid || undefined,
         serial: o.serial || undefined,
         state: o.state,
+        secureBoot: onOffValue(o.secureBoot),
       });
       emit(ctx.out, m, () => `registered machine ${m.mac} (${m.id})`);
     });
@@ -136,6 +143,7 @@ export function machinesCommand(): Command {
     .option('--serial <serial>', 'set the serial number')
     .option('--no-serial', 'clear the serial number')
     .option('--state <state>', `set the state: ${STATES.join(', ')}`, oneOf(STATES))
+    .option('--secure-boot <on|off|unknown>', SECURE_BOOT_HELP, parseOnOffUnknown)
     .action(async (ref: string, o: FactOptions & { label?: Record<string, string>; unlabel?: string[]; clearLabels?: boolean }, c: Command) => {
       const ctx = contextOf(c);
       const m = await resolveMachine(ctx.api(), ref);
@@ -145,6 +153,7 @@ export function machinesCommand(): Command {
         uuid: setOrClear(o.uuid),
         serial: setOrClear(o.serial),
         state: o.state,
+        secureBoot: onOffValue(o.secureBoot),
       };
       if (o.site === false) patch.siteId = null;
       else if (typeof o.site === 'string') patch.siteId = (await resolveSite(ctx.api(), o.site)).id;
@@ -185,6 +194,7 @@ export function machinesCommand(): Command {
           ['profile', e.profile ? `${e.profile.name} (${e.profile.id})` : null],
           ['once', e.action === 'boot' ? (e.once ? 'yes: after success it boots its local disk' : 'no') : null],
           ['arch', e.arch],
+          ['loader', e.loader === 'shim' ? 'shim → GRUB (signed chain)' : e.loader],
           ['assignment', e.assignmentId],
           ['reason', e.reason],
         ]),

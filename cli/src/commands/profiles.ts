@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
+import { archOfSpec, ProfileArch, signedChainOf, type Profile, type ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { contextOf } from '../context.ts';
 import { addDeleteCommand } from './delete-command.ts';
 import { usageError } from '../errors.ts';
@@ -14,13 +14,18 @@ const KINDS = ['linux', 'ipxe', 'local', 'menu', 'wimboot', 'imaging'] as const;
 const SPEC_HELP = `
 Spec flags by kind (images and menu profiles by name or id):
   linux    --kernel IMG [--initrd IMG]... [--cmdline TEXT] [--answer-file NAME=PATH]...
+           [--shim IMG --grub IMG] [--arch x86-64|arm64|any]
   ipxe     --script TEXT | --script-file PATH
   local    (none: boot the local disk)
-  menu     [--title TEXT] [--timeout S] --item "Label=PROFILE"... [--default-item N]
+  menu     [--title TEXT] [--timeout S] --item "Label=PROFILE"... [--default-item N] [--shim IMG --grub IMG]
   wimboot  --wimboot IMG --bcd IMG --boot-sdi IMG --boot-wim IMG [--answer-file NAME=PATH]...
   imaging  --kernel IMG --initrd IMG... --disk-image IMG [--target-disk /dev/X] [--target-serial S]
            [--cmdline TEXT] [--verify stream|readback] [--on-success reboot|poweroff]
-           [--on-failure poweroff|shell]
+           [--on-failure poweroff|shell] [--shim IMG --grub IMG]
+--shim and --grub (both or neither): UEFI x64 machines boot the profile through this signed shim and
+the distribution's signed network GRUB (e.g. Debian's shimx64.efi.signed and grubnetx64.efi.signed)
+instead of iPXE; needed for machines with Secure Boot on. The kernel must then be signed too.
+--arch: the machines the profile is for (default: the kernel image's arch; wimboot is x86-64).
 Or -f FILE: YAML or JSON with name, description and spec (the API's ProfileSpec), e.g.
   name: ubuntu-24.04
   spec: { kind: linux, kernel: ubuntu-24.04-vmlinuz, initrds: [ubuntu-24.04-initrd], cmdline: "ip=dhcp" }`;
@@ -48,23 +53,31 @@ function specOptions(cmd: Command): Command {
     .addOption(new Option('--verify <how>', 'imaging: stream (sha256 of the download) or readback (also read the disk back)').choices(['stream', 'readback']))
     .addOption(new Option('--on-success <action>', 'imaging: after writing').choices(['reboot', 'poweroff']))
     .addOption(new Option('--on-failure <action>', 'imaging: after a failure').choices(['poweroff', 'shell']))
+    .option('--shim <image>', 'linux, imaging, menu: UEFI x64 machines boot through this signed shim (with --grub)')
+    .option('--grub <image>', 'linux, imaging, menu: the signed network GRUB that the shim loads (with --shim)')
+    .addOption(new Option('--arch <arch>', 'the machines it is for (default: from the kernel image)').choices(ProfileArch.options))
     .option('-f, --file <path>', 'read name, description and spec from a YAML or JSON file')
     .addHelpText('after', SPEC_HELP);
 }
 
 const hasSpecFlags = (o: SpecFlags): boolean => SPEC_FLAG_NAMES.some((k) => o[k] !== undefined);
 
+function chainSummary(spec: ProfileSpec, imageName: NameOf): string[] {
+  const chain = signedChainOf(spec);
+  return chain ? [`shim ${imageName(chain.shim)} → grub ${imageName(chain.grub)}`] : [];
+}
+
 /** A short summary of what a spec boots, for tables. */
 export function specSummary(spec: ProfileSpec, imageName: NameOf, profileName: NameOf): string {
   switch (spec.kind) {
     case 'linux':
-      return [`kernel ${imageName(spec.kernel)}`, ...spec.initrds.map((i) => `initrd ${imageName(i)}`)].join(', ');
+      return [`kernel ${imageName(spec.kernel)}`, ...spec.initrds.map((i) => `initrd ${imageName(i)}`), ...chainSummary(spec, imageName)].join(', ');
     case 'menu':
-      return `${spec.items.length} item(s): ${spec.items.map((i) => `${i.label}→${profileName(i.profileId)}`).join(', ')}`;
+      return [`${spec.items.length} item(s): ${spec.items.map((i) => `${i.label}→${profileName(i.profileId)}`).join(', ')}`, ...chainSummary(spec, imageName)].join(', ');
     case 'wimboot':
       return `boot.wim ${imageName(spec.bootWim)}`;
     case 'imaging':
-      return `disk image ${imageName(spec.diskImage)} with kernel ${imageName(spec.kernel)}`;
+      return [`disk image ${imageName(spec.diskImage)} with kernel ${imageName(spec.kernel)}`, ...chainSummary(spec, imageName)].join(', ');
     case 'ipxe':
       return `${spec.script.split('\n').length} line script`;
     default:
@@ -91,6 +104,7 @@ export function profilesCommand(): Command {
           [
             { header: 'name', value: (p) => p.name },
             { header: 'kind', value: (p) => p.spec.kind },
+            { header: 'arch', value: (p) => archOfSpec(p.spec) },
             { header: 'boots', value: (p) => specSummary(p.spec, imageName, profileName) },
             { header: 'id', value: (p) => p.id },
           ],

@@ -5,9 +5,14 @@
  * needs neither and idles at ~82 MB (35 MB private). The tests that start the relay as a process run
  * this bundle, built from the current sources (test/relay/support/lan.ts).
  *
+ * `npm run build:relay` also writes `relay/dist/boot/`, the iPXE binaries of Debian trixie's `ipxe`
+ * package with their manifest (relay/build/boot-files.ts): the relay's default `boot_files` is the
+ * `boot` folder beside its bundle. Tests build only the bundle (`buildRelay()`) and name their folder.
+ *
  *   npm run build:relay
  */
 import { join, resolve } from 'node:path';
+import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
 import { bundleForNode } from './bundle-node.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -20,4 +25,6 @@ export function buildRelay(): Promise<string> {
 if (import.meta.main) {
   const out = await buildRelay();
   console.log(`relay bundled: ${out}`);
+  const m = await buildBootFiles(RELAY_DIST_BOOT);
+  console.log(`boot files: ${m.package} ${m.version} (${m.suite}) in ${RELAY_DIST_BOOT}`);
 }

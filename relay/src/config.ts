@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 
@@ -12,7 +12,8 @@ import { z } from 'zod';
  *   interface = "eth0"            # the one LAN interface served (see README: binds 0.0.0.0:67)
  *   mode = "proxy"                # proxy | dhcp
  *   chaining = "via-relay"        # via-relay | direct
- *   boot_files = "/usr/lib/ipxe"  # iPXE binaries served over TFTP
+ *   boot_files = "/usr/lib/ipxe"  # iPXE binaries served over TFTP; default: the bundled folder
+ *                                 # (DEFAULT_BOOT_FILES_DIR, Debian trixie's iPXE 1.21.1+git20250501)
  *
  *   [http]
  *   listen = "0.0.0.0"
@@ -36,6 +37,15 @@ export const Size = z.union([
       return Math.floor(Number(m[1]) * UNITS[m[2] ?? 'B']!);
     }),
 ]);
+/**
+ * The relay's own iPXE binaries (relay/build/boot-files.ts): `boot/` beside the bundle
+ * (relay/dist/edgeboot-relay.mjs → relay/dist/boot), or relay/dist/boot when run from the sources.
+ * Written by `npm run build:relay` (or `npm run build:boot-files`); main.ts says so when it is missing.
+ */
+export const DEFAULT_BOOT_FILES_DIR = import.meta.filename.endsWith('.ts') ? resolve(import.meta.dirname, '../dist/boot') : join(dirname(import.meta.filename), 'boot');
+/** What to run when DEFAULT_BOOT_FILES_DIR is missing. */
+export const BUILD_BOOT_FILES = 'npm run build:boot-files (or npm run build:relay), or set boot_files = "/usr/lib/ipxe"';
+
 const Port = z.coerce.number().int().min(1).max(65535);
 const Dir = z.string().min(1);
 const BaseUrl = z
@@ -47,7 +57,7 @@ export const RelayConfig = z.strictObject({
   interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a network interface name').optional(),
   mode: z.enum(['proxy', 'dhcp']).default('proxy'),
   chaining: z.enum(['via-relay', 'direct']).default('via-relay'),
-  boot_files: Dir.default('/usr/lib/ipxe'),
+  boot_files: Dir.default(DEFAULT_BOOT_FILES_DIR),
   cloud: z
     .strictObject({
       url: BaseUrl.optional().meta({ description: 'default: the URL given at enrollment' }),

@@ -27,8 +27,8 @@ export const TftpConfig = z.strictObject({
   retries: z.coerce.number().int().min(0).max(100).default(5),
 });
 
-/** The iPXE binaries kept in memory (the ones DHCP hands out, and the SNP-only variant). */
-export const MEMORY_BOOT_FILES = [DEFAULT_BOOT_FILES.bios, DEFAULT_BOOT_FILES.uefiX64, 'snponly.efi'];
+/** The iPXE binaries kept in memory (the ones DHCP hands out, arm64's included, and the SNP-only variant). */
+export const MEMORY_BOOT_FILES = [DEFAULT_BOOT_FILES.bios, DEFAULT_BOOT_FILES.uefiX64, DEFAULT_BOOT_FILES.uefiArm64!, 'snponly.efi'];
 
 export interface TftpServiceOptions {
   /** Address → MAC (from DHCP); without one a transfer cannot be reported (events carry a MAC). */

@@ -8,7 +8,9 @@ import type { Classification } from './classify.ts';
  * - UEFI HTTP boot → the same binary over HTTP from the relay (`<httpBase>/ipxe/<file>`);
  * - iPXE → its boot script on the relay, which breaks the chain-load loop (iPXE handed an iPXE binary
  *   would load itself forever: the ROM and the binary send identical options).
- * No binary configured for an architecture (ia32, arm32, unset arm64) means no answer, with a reason.
+ * No binary configured for an architecture (ia32, arm32) means no answer, with a reason.
+ * arm64 UEFI (option 93 = 11) gets `ipxe-arm64.efi`, which Debian's `ipxe` has had since 1.21.1 (the relay's
+ * bundled folder, relay/build/boot-files.ts); bookworm's /usr/lib/ipxe has none, and TFTP says "not found".
  */
 export interface BootFiles {
   bios: string;
@@ -21,7 +23,7 @@ export interface BootFiles {
 export const DEFAULT_BOOT_FILES: BootFiles = {
   bios: 'undionly.kpxe',
   uefiX64: 'ipxe.efi',
-  uefiArm64: null,
+  uefiArm64: 'ipxe-arm64.efi',
   uefiIa32: null,
   uefiArm32: null,
 };
@@ -34,7 +36,8 @@ export const SCRIPT_PATH = '/boot';
 export type BootTarget =
   | { kind: 'tftp'; file: string }
   | { kind: 'http'; url: string }
-  | { kind: 'script'; url: string };
+  /** `crosscert`: iPXE's cross-signed certificate source (175.93), for a direct https:// script URL. */
+  | { kind: 'script'; url: string; crosscert?: string };
 
 export type TargetResult = { ok: true; target: BootTarget } | { ok: false; reason: string };
 
@@ -82,4 +85,101 @@ export function bootTarget(c: Extract<Classification, { pxe: true }>, ctx: Targe
 export function scriptUrl(httpBase: string, p: { mac: string; arch: number | null; nonce: string }): string {
   const mac = p.mac.replaceAll(':', '-');
   return `${httpBase}${SCRIPT_PATH}?mac=${mac}&nonce=${encodeURIComponent(p.nonce)}${p.arch === null ? '' : `&arch=${p.arch}`}&uuid=\${uuid}`;
+}
+
+/**
+ * Chaining an old iPXE once to the relay's own (`[dhcp] upgrade_ipxe`). A client already running iPXE
+ * (qemu's and many vendors' NIC ROMs: the 2019 build, no HTTPS) normally gets its script URL. When a boot
+ * needs what it lacks — an https:// cloud URL under `chaining = "direct"` — it can instead be handed the
+ * relay's iPXE binary over TFTP (undionly.kpxe under BIOS, which drives the ROM's UNDI; ipxe.efi under
+ * UEFI), which DHCPs again and then reports HTTPS in option 175.20.
+ *   never        an old iPXE keeps the LAN (via-relay) path
+ *   when-needed  chain it when the relay would hand a capable iPXE a direct https:// URL
+ *   always       chain every iPXE that does not report HTTPS (the relay's binaries everywhere)
+ * Never a loop: the relay's binary reports HTTPS, and a MAC chained less than `windowMs` ago is not
+ * chained again even if its second DHCP still lacks HTTPS (a `boot_files` folder holding an old iPXE):
+ * it gets its script URL, and the reason is reported once per MAC.
+ */
+export type UpgradeIpxe = 'never' | 'when-needed' | 'always';
+
+export type UpgradeDecision =
+  | { chain: true; target: BootTarget }
+  | { chain: false; reason: 'not-ipxe' | 'has-https' | 'policy' | 'not-needed' | 'no-binary' | 'chained-recently'; note?: string };
+
+export interface UpgradeInput {
+  policy: UpgradeIpxe;
+  /** The relay would give an HTTPS-capable iPXE a direct https:// URL (chaining = "direct", https cloud). */
+  needsHttps: boolean;
+  bootFiles: BootFiles;
+  /** When this MAC was last chained (ms, the caller's clock), or null. */
+  chainedAt: number | null;
+  now: number;
+  windowMs: number;
+}
+
+/** Whether to hand this iPXE client the relay's iPXE binary instead of a script (pure). */
+export function upgradeDecision(c: Extract<Classification, { pxe: true }>, i: UpgradeInput): UpgradeDecision {
+  if (c.kind !== 'ipxe') return { chain: false, reason: 'not-ipxe' };
+  if (c.ipxe?.https) return { chain: false, reason: 'has-https' };
+  if (i.policy === 'never') return { chain: false, reason: 'policy' };
+  if (i.policy === 'when-needed' && !i.needsHttps) return { chain: false, reason: 'not-needed' };
+  const file = i.bootFiles[FILE_BY_ARCH[c.arch.arch]];
+  if (!file) return { chain: false, reason: 'no-binary', note: `no boot file configured for ${c.arch.name}` };
+  if (i.chainedAt !== null && i.now - i.chainedAt < i.windowMs) {
+    return { chain: false, reason: 'chained-recently', note: `chained to ${file} ${Math.round((i.now - i.chainedAt) / 1000)} s ago and still no HTTPS in option 175: does boot_files hold an iPXE without HTTPS?` };
+  }
+  return { chain: true, target: { kind: 'tftp', file } };
+}
+
+/** How long a chained MAC is not chained again: its second DHCP comes seconds later (TFTP + iPXE start-up). */
+export const UPGRADE_WINDOW_MS = 120_000;
+
+/**
+ * The per-MAC memory around `upgradeDecision`, with counters for /metrics and a once-per-MAC report of
+ * a refused second chain. Entries older than the window are pruned as new ones come (bounded by the
+ * number of iPXE clients seen in one window).
+ */
+export interface IpxeUpgradesOptions {
+  policy: UpgradeIpxe;
+  needsHttps: boolean;
+  bootFiles: BootFiles;
+  windowMs?: number;
+  now?: () => number;
+  /** Told once per MAC when a second chain is refused (the caller logs it). */
+  onRefused?: (mac: string, note: string) => void;
+}
+
+export class IpxeUpgrades {
+  readonly counts = { chained: 0, 'chained-recently': 0 };
+  private readonly chained = new Map<string, { at: number; reported: boolean }>();
+  private readonly o: IpxeUpgradesOptions;
+
+  constructor(o: IpxeUpgradesOptions) {
+    this.o = o;
+  }
+
+  /** The TFTP target to chain this client to, or null: give it its script as usual. */
+  target(c: Extract<Classification, { pxe: true }>): BootTarget | null {
+    if (this.o.policy === 'never' || c.kind !== 'ipxe') return null;
+    const now = (this.o.now ?? Date.now)();
+    const windowMs = this.o.windowMs ?? UPGRADE_WINDOW_MS;
+    const seen = this.chained.get(c.mac);
+    const d = upgradeDecision(c, { policy: this.o.policy, needsHttps: this.o.needsHttps, bootFiles: this.o.bootFiles, chainedAt: seen?.at ?? null, now, windowMs });
+    if (d.chain) {
+      this.prune(now, windowMs);
+      this.chained.set(c.mac, { at: now, reported: false });
+      this.counts.chained++;
+      return d.target;
+    }
+    if (d.reason === 'chained-recently' && seen) {
+      this.counts['chained-recently']++;
+      if (!seen.reported) this.o.onRefused?.(c.mac, d.note!);
+      seen.reported = true;
+    }
+    return null;
+  }
+
+  private prune(now: number, windowMs: number): void {
+    for (const [mac, e] of this.chained) if (now - e.at >= windowMs) this.chained.delete(mac);
+  }
 }

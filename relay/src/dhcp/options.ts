@@ -101,6 +101,11 @@ export const PXE_SUBOPTIONS = {
 /** iPXE sub-options inside option 175 (include/ipxe/dhcp.h). Codes 16–79 are feature flags. */
 export const IPXE_SUBOPTIONS = {
   priority: 1,
+  /**
+   * Cross-signed certificate source (string, `DHCP_EB_CROSS_CERT`; iPXE's default http://ca.ipxe.org/auto):
+   * where iPXE fetches `<source>/<crc32>.der?subject=…` to link a server's certificate to its trusted root.
+   */
+  crosscert: 93,
   /** Skip PXE extensions: iPXE does not wait for ProxyDHCP offers and ignores PXE options. */
   noPxeDhcp: 176,
   busId: 177,

@@ -26,6 +26,9 @@ import { maxMessageSize, pxeOptions } from './read.ts';
  * holding an address offer with no proxy offer, waits ~3 s for a ProxyDHCP that does not exist
  * (FIELD-NOTES). Proxy replies never carry it: there the offer *is* the proxy offer, and iPXE would
  * also ignore PXE options it receives with the flag set.
+ * A direct https:// script URL can carry iPXE's cross-signed certificate source (175.93, `crosscert`):
+ * the Debian/upstream iPXE trusts only the iPXE root CA and links a public CA's certificate to it with
+ * a cross-signature fetched from that source (README, "HTTPS to the cloud").
  */
 export interface Destination {
   address: string;
@@ -66,6 +69,7 @@ export function proxyOffer(req: DhcpPacket, c: PxeClient, target: BootTarget, ct
   } else {
     if (target.kind !== 'http') p.siaddr = ctx.serverIp;
     if (c.kind === 'firmware') p.options.push(opt(OPT.vendorEncap, Uint8Array.of(PXE_SUBOPTIONS.discoveryControl, 1, USE_BOOT_FILE, PXE_SUBOPTIONS.end)));
+    if (c.kind === 'ipxe') pushIpxeEncap(p, target, false);
     placeBootFile(p, target);
   }
   return finish(req, p, proxyDestination(req));
@@ -89,6 +93,7 @@ export function proxyAck(req: DhcpPacket, c: PxeClient, target: BootTarget, ctx:
   }
   p.siaddr = ctx.serverIp;
   if (target.kind === 'tftp') p.sname = ctx.serverIp;
+  if (c.kind === 'ipxe') pushIpxeEncap(p, target, false);
   placeBootFile(p, target);
   return finish(req, p, from);
 }
@@ -177,7 +182,7 @@ function leaseOptions(l: LeaseOffer, withTimes: boolean): DhcpOption[] {
 function addBoot(req: DhcpPacket, p: DhcpPacket, c: Classification, target: BootTarget | null, ctx: ReplyContext): void {
   if (!target || !c.pxe) return;
   if (c.kind === 'http-boot') p.options.push(opt(OPT.vendorClass, ascii('HTTPClient')));
-  if (c.kind === 'ipxe') p.options.push(opt(OPT.ipxeEncap, Uint8Array.of(IPXE_SUBOPTIONS.noPxeDhcp, 1, 1)));
+  if (c.kind === 'ipxe') pushIpxeEncap(p, target, true);
   echo(req, p, OPT.clientGuid);
   if (target.kind === 'tftp') p.siaddr = ctx.serverIp;
   placeBootFile(p, target);
@@ -192,6 +197,20 @@ function placeBootFile(p: DhcpPacket, t: BootTarget): void {
   const name = t.kind === 'tftp' ? t.file : t.url;
   if (name.length <= 127) p.file = name;
   if (t.kind !== 'tftp') p.options.push(opt(OPT.bootFileName, ascii(name)));
+}
+
+/**
+ * One option 175 for iPXE: 175.176 = 1 (full mode) and 175.93 (a direct script's crosscert source), as
+ * sub-options of a single instance (two instances of 175 would need RFC 3396 concatenation).
+ */
+function pushIpxeEncap(p: DhcpPacket, target: BootTarget, noPxeDhcp: boolean): void {
+  const subs: number[] = [];
+  if (noPxeDhcp) subs.push(IPXE_SUBOPTIONS.noPxeDhcp, 1, 1);
+  if (target.kind === 'script' && target.crosscert) {
+    const url = ascii(target.crosscert);
+    if (url.length <= 250) subs.push(IPXE_SUBOPTIONS.crosscert, url.length, ...url);
+  }
+  if (subs.length) p.options.push(opt(OPT.ipxeEncap, Uint8Array.from(subs)));
 }
 
 function biosMenu(ctx: ReplyContext): Uint8Array {

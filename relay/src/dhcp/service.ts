@@ -6,7 +6,7 @@ import { ConfigError, Size } from '../config.ts';
 import type { LanService, RelayContext } from '../main.ts';
 import { DirectBootUrls } from '../sync/direct-boot.ts';
 import { AddressBook } from './address-book.ts';
-import { bootTarget, DEFAULT_BOOT_FILES, type BootFiles, type TargetResult } from './boot-target.ts';
+import { bootTarget, DEFAULT_BOOT_FILES, IpxeUpgrades, type BootFiles, type TargetResult } from './boot-target.ts';
 import { inSubnet, intToIp, ipToInt, isIpv4, maskOf, parseCidr, subnetOf, type Subnet } from './ipv4.ts';
 import { LeaseJournal } from './lease-journal.ts';
 import { LeaseTable } from './leases.ts';
@@ -23,7 +23,9 @@ import { createDhcpServer, type DhcpServer } from './server.ts';
  *   address = "<relay LAN IPv4>"   default: the IPv4 address of `interface`, else the host of http.public_url
  *   recv_buffer = "4MiB"           socket receive buffer for storms (the kernel caps it at net.core.rmem_max)
  *   menu_text = "edgeboot"         what BIOS PXE ROMs print
- *   [dhcp.binaries]                bios = "undionly.kpxe", uefi_x64 = "ipxe.efi", uefi_arm64, uefi_ia32, uefi_arm32
+ *   [dhcp.binaries]                bios = "undionly.kpxe", uefi_x64 = "ipxe.efi", uefi_arm64 = "ipxe-arm64.efi", uefi_ia32, uefi_arm32
+ *   upgrade_ipxe = "when-needed"   never | when-needed | always: chain an iPXE without HTTPS once to ours (boot-target.ts IpxeUpgrades)
+ *   ipxe_crosscert = "http://…"    iPXE's cross-signed certificate source (175.93) with direct https:// URLs
  * Full mode (`mode = "dhcp"`) only:
  *   subnet = "10.0.0.0/24"         default: the interface's
  *   range = ["10.0.0.100", "10.0.0.199"]   required: which addresses to hand out is not guessed
@@ -48,6 +50,13 @@ export const DhcpConfig = z.strictObject({
   domain: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a DNS domain name').optional(),
   lease_seconds: z.coerce.number().int().min(60).max(30 * 86_400).default(3600),
   exclude: z.array(Ip).max(1024).default([]),
+  // What the second DHCP costs: the chain-once rows of `npm run bench:boot-time` (README, Benchmarks).
+  upgrade_ipxe: z.enum(['never', 'when-needed', 'always']).default('when-needed'),
+  ipxe_crosscert: z
+    .string()
+    .regex(/^https?:\/\/[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$/, 'http(s)://host[:port][/path], no trailing slash or query: iPXE appends /<crc32>.der?subject=…')
+    .max(200)
+    .optional(),
 });
 export type DhcpConfig = z.infer<typeof DhcpConfig>;
 
@@ -129,6 +138,12 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     const files = bootFiles(c.binaries);
     const httpBase = ctx.config.http.public_url;
     const direct = ctx.config.chaining === 'direct' ? new DirectBootUrls(ctx.credentials, ctx.config.cloud.url ?? ctx.credentials.cloudUrl) : null;
+    const upgrades = new IpxeUpgrades({
+      policy: c.upgrade_ipxe,
+      needsHttps: direct !== null && (ctx.config.cloud.url ?? ctx.credentials.cloudUrl).startsWith('https:'),
+      bootFiles: files,
+      onRefused: (mac, note) => log.warn('not chaining iPXE again', { mac, reason: 'chained-recently', note }),
+    });
     const addresses = o.addresses ?? new AddressBook();
     const journal = ctx.config.mode === 'dhcp' ? new LeaseJournal({ path: join(ctx.config.state_dir, 'leases.jsonl'), log }) : null;
     const full = journal ? fullMode(c, lan, journal) : null;
@@ -138,7 +153,9 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
       if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
       // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.
-      if (client.kind === 'ipxe' && direct && client.ipxe?.https) return { ok: true, target: { kind: 'script', url: await direct.urlFor(client.mac, client.arch.code) } };
+      const chained = upgrades.target(client);
+      if (chained) return { ok: true, target: chained };
+      if (client.kind === 'ipxe' && direct && client.ipxe?.https) return { ok: true, target: { kind: 'script', url: await direct.urlFor(client.mac, client.arch.code), ...(c.ipxe_crosscert ? { crosscert: c.ipxe_crosscert } : {}) } };
       return bootTarget(client, { httpBase, bootFiles: files }, client.kind === 'ipxe' ? ctx.nonces.issue(client.mac, ip) : undefined);
     };
     const respond = createResponder({
@@ -170,6 +187,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     if (at.recvBufferBytes < 2 * c.recv_buffer) log.warn('the DHCP receive buffer is smaller than configured', { asked: c.recv_buffer, granted: at.recvBufferBytes, fix: `sysctl -w net.core.rmem_max=${c.recv_buffer}` });
     log.info('dhcp listening', { mode: ctx.config.mode, recvBufferBytes: at.recvBufferBytes, serverIp: lan.serverIp, subnet: `${intToIp(lan.subnet.network)}/${lan.subnet.prefix}`, interface: lan.interface, port: at.port, proxyPort: at.proxyPort, ...(full ? { range: c.range, leases: full.table.counts() } : {}) });
     registerMetrics(ctx.metrics, server, full);
+    ctx.metrics.gauge('edgeboot_relay_dhcp_ipxe_upgrades', 'old iPXE clients chained to the relay\'s iPXE since start (chained-recently: refused a second chain)', () => Object.entries(upgrades.counts).map(([outcome, n]) => [{ outcome }, n]));
     return {
       server,
       port: at.port,

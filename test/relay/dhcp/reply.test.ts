@@ -117,6 +117,36 @@ describe('proxy replies, compared with dnsmasq', () => {
   });
 });
 
+describe('iPXE cross-signed certificate source (175.93) with a direct https:// script', () => {
+  const direct: BootTarget = { kind: 'script', url: 'https://cloud.example/v1/boot/52-54-00-a6-00-01?sig=x', crosscert: 'http://10.77.0.2:8080/crosscert' };
+  const sub93 = [93, 31, ...new TextEncoder().encode('http://10.77.0.2:8080/crosscert')];
+
+  it('puts 175.93 in the proxy OFFER and the 4011 ACK to iPXE', () => {
+    const req = fixture('ipxe-2025-arm64-discover');
+    expect([...getOption(proxyOffer(req, pxe(req), direct, ctx).packet, OPT.ipxeEncap)!]).toEqual(sub93);
+    const ack = proxyAck(req, pxe(req), direct, ctx, { address: '10.77.0.150', port: 68 });
+    expect([...getOption(ack.packet, OPT.ipxeEncap)!]).toEqual(sub93);
+    expect(text(ack.packet, OPT.bootFileName)).toBe(direct.url);
+  });
+
+  it('in full mode shares one option 175 with 175.176 = 1, and reads back from the wire', () => {
+    const req = fixture('ipxe-2025-arm64-discover');
+    const lease = { address: '10.77.0.150', leaseSeconds: 600, subnetMask: '255.255.255.0', routers: [], dnsServers: [] };
+    const r = fullReply('ack', req, lease, pxe(req), direct, ctx);
+    expect(r.packet.options.filter((o) => o.code === OPT.ipxeEncap)).toHaveLength(1);
+    const back = ipxeOptions(decodeDhcp(r.bytes))!;
+    expect(new TextDecoder().decode(back.get(93))).toBe('http://10.77.0.2:8080/crosscert');
+    expect([...back.get(176)!]).toEqual([1]);
+  });
+
+  it('sends no 175.93 without a crosscert, nor to firmware', () => {
+    const req = fixture('ipxe-2025-arm64-discover');
+    expect(getOption(proxyOffer(req, pxe(req), { kind: 'script', url: direct.url }, ctx).packet, OPT.ipxeEncap)).toBeUndefined();
+    const fw = fixture('aavmf-arm64-discover');
+    expect(getOption(proxyOffer(fw, pxe(fw), { kind: 'tftp', file: 'ipxe-arm64.efi' }, ctx).packet, OPT.ipxeEncap)).toBeUndefined();
+  });
+});
+
 describe('boot targets', () => {
   it('gives BIOS firmware undionly.kpxe and x64 UEFI ipxe.efi, or snponly.efi when configured', () => {
     expect(target(fixture('bios-rom-discover'))).toEqual({ kind: 'tftp', file: 'undionly.kpxe' });
@@ -124,11 +154,16 @@ describe('boot targets', () => {
     expect(target(fixture('ovmf-discover'), { ...targets, bootFiles: { ...DEFAULT_BOOT_FILES, uefiX64: 'snponly.efi' } })).toEqual({ kind: 'tftp', file: 'snponly.efi' });
   });
 
-  it('serves arm64 only when a binary is configured', () => {
-    const req = fixture('ovmf-discover');
-    const arm: DhcpPacket = { ...req, options: req.options.map((o) => (o.code === OPT.clientArch ? { code: o.code, data: Uint8Array.of(0, 11) } : o)) };
-    expect(bootTarget(pxe(arm), targets)).toEqual({ ok: false, reason: 'no boot file configured for ARM 64-bit UEFI' });
-    expect(bootTarget(pxe(arm), { ...targets, bootFiles: { ...DEFAULT_BOOT_FILES, uefiArm64: 'ipxe-arm64.efi' } })).toEqual({ ok: true, target: { kind: 'tftp', file: 'ipxe-arm64.efi' } });
+  it('gives arm64 UEFI firmware (AAVMF, option 93 = 11) ipxe-arm64.efi, and nothing when none is configured', () => {
+    const arm = fixture('aavmf-arm64-discover');
+    expect(bootTarget(pxe(arm), targets)).toEqual({ ok: true, target: { kind: 'tftp', file: 'ipxe-arm64.efi' } });
+    expect(bootTarget(pxe(arm), { ...targets, bootFiles: { ...DEFAULT_BOOT_FILES, uefiArm64: null } })).toEqual({ ok: false, reason: 'no boot file configured for ARM 64-bit UEFI' });
+    const r = proxyOffer(arm, pxe(arm), target(arm), ctx);
+    expect([r.packet.file, r.packet.siaddr, hex(r.packet, OPT.vendorEncap)]).toEqual(['ipxe-arm64.efi', '10.77.0.2', '060108ff']);
+  });
+
+  it("gives arm64 iPXE (trixie's, HTTPS) its script URL with arch=11", () => {
+    expect(target(fixture('ipxe-2025-arm64-discover'))).toEqual({ kind: 'script', url: 'http://10.77.0.2:8080/boot?mac=52-54-00-a6-00-01&nonce=n0nce-AAAAAAAAAAAAAAAA&arch=11&uuid=${uuid}' });
   });
 
   it('refuses to build a script URL without a nonce', () => {

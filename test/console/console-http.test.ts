@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleRoutes } from '../../cloud/src/console/routes.tsx';
 import { renderedBoot } from '../contract/boot-fixtures.ts';
-import { call, type ApiTarget } from '../contract/target.ts';
+import { paddedBinary, type DebianBinaryName } from '../contract/debian-binaries.ts';
+import { call, randomMac, type ApiTarget } from '../contract/target.ts';
 import { spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
 import { COOKIE, consoleClient, ok, seedFleet, type Fleet } from './support.ts';
 
@@ -255,6 +256,37 @@ describe('web console over HTTP (Node entry)', () => {
     const code = await c.post(`/console/sites/${fleet.siteB}/enrollment-codes`);
     expect(code.status).toBe(201);
     expect(code.html).toMatch(/[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}/);
+  });
+
+  it("builds a profile with a shim, a GRUB and an arch from the form's fields, shows refusals next to them, and a machine's Secure Boot and loader", async () => {
+    const c = await signedIn(entry.adminToken);
+    const upload = async (file: DebianBinaryName): Promise<string> => {
+      const img = ok(await call(entry, 'POST', '/v1/images', { json: { name: `console-${file}`, kind: 'efi' } }), 201, 'image');
+      const bytes = paddedBinary(file);
+      ok(await call(entry, 'PUT', `/v1/images/${img.id}/content`, { body: bytes, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } }), 200, 'upload');
+      return img.id;
+    };
+    const [shim, grub, arm, kernel] = [await upload('shim'), await upload('grub'), await upload('ipxeArm64'), await upload('kernel')];
+    const form = await c.get('/console/profiles/new');
+    expect(form.html).toContain('id="f-shim"');
+    expect(form.html).toContain('console-shim (x86-64, signed)');
+
+    const refused = await c.post('/console/profiles', { name: 'console-sb', kind: 'linux', kernel, cmdline: 'quiet', shim, grub: arm, arch: '' });
+    expect(refused.status).toBe(400);
+    expect(refused.html).toContain('GRUB image console-ipxeArm64 is an arm64 EFI binary; UEFI x64 machines need an x86-64 one');
+    expect(refused.html).toMatch(/id="f-grub"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*id="f-grub"/);
+
+    const created = await c.post('/console/profiles', { name: 'console-sb', kind: 'linux', kernel, cmdline: 'quiet', shim, grub, arch: '' });
+    expect(created.status, created.html.slice(0, 600)).toBe(303);
+    const profileId = /\/console\/profiles\/(prf_[0-9a-z]+)\?ok=created/.exec(created.location!)![1]!;
+    expect(ok(await call(entry, 'GET', `/v1/profiles/${profileId}`), 200, 'profile').spec).toEqual({ kind: 'linux', kernel, initrds: [], cmdline: 'quiet', shim, grub, arch: 'x86-64' });
+
+    const mac = randomMac();
+    const m = ok(await call(entry, 'POST', '/v1/machines', { json: { mac, siteId: fleet.siteA, arch: 'uefi-x64', secureBoot: true } }), 201, 'machine');
+    ok(await call(entry, 'POST', '/v1/assignments', { json: { profileId, selector: { mac } } }), 201, 'assignment');
+    const page = await c.get(`/console/machines/${m.id}`);
+    expect(page.html).toMatch(/<dt>Secure Boot<\/dt>\s*<dd>on<\/dd>/);
+    expect(page.html).toContain('Loader: <strong>shim → GRUB (signed chain)</strong>');
   });
 
   it('shows a failed installation on the overview, and its reason and log tail on the machine page', async () => {

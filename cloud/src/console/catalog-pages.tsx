@@ -187,7 +187,7 @@ const FormOrDiv: FC<{ admin: boolean; action: string; children?: Child }> = ({ a
 
 /** Spec fields of the linux/ipxe kinds → the form's field ids; anything else points at the JSON box. */
 function profileFieldId(path: string): string {
-  const m = /^spec\.(kernel|initrds|cmdline|script)/.exec(path);
+  const m = /^spec\.(kernel|initrds|cmdline|script|shim|grub|arch)/.exec(path);
   if (m) return `f-${m[1]}`;
   if (path.startsWith('spec')) return 'f-spec';
   return `f-${path.split('.')[0]}`;
@@ -208,6 +208,18 @@ export const ProfileFormPage: FC<{ session: ConsoleSession; profile: Profile | n
   const specErr = form?.issues.find((i) => profileFieldId(i.path) === 'f-spec')?.message;
   const kernels = images.filter((i) => i.kind === 'kernel' || i.kind === 'efi' || i.kind === 'file');
   const initrds = images.filter((i) => i.kind === 'initrd' || i.kind === 'file');
+  const efis = images.filter((i) => i.kind === 'efi' || i.kind === 'file');
+  const specText = (k: string) => (typeof spec?.[k] === 'string' ? (spec[k] as string) : '');
+  const efiSelect = (name: 'shim' | 'grub') => (
+    <select id={`f-${name}`} name={name} {...described(`f-${name}`, true, errOf(form, `spec.${name}`))}>
+      <option value="">None: boot through iPXE</option>
+      {efis.map((i) => (
+        <option value={i.id} selected={val(form, name, specText(name)) === i.id}>
+          {`${i.name} (${i.arch}${i.binary?.signature ? ', signed' : ''})`}
+        </option>
+      ))}
+    </select>
+  );
   const chosenInitrds = form?.values?.initrds?.split('\n') ?? (Array.isArray(spec?.initrds) ? (spec.initrds as string[]) : []);
   const action = profile ? `/console/profiles/${profile.id}` : '/console/profiles';
   return (
@@ -271,6 +283,22 @@ export const ProfileFormPage: FC<{ session: ConsoleSession; profile: Profile | n
                 value={val(form, 'cmdline', typeof spec?.cmdline === 'string' ? spec.cmdline : '')}
                 {...described('f-cmdline', false, errOf(form, 'spec.cmdline'))}
               />
+            </Field>
+            <Field id="f-shim" label="Shim (linux)" hint="UEFI x64 machines boot through this signed shim, then the GRUB below: needed with Secure Boot on" error={errOf(form, 'spec.shim')}>
+              {efiSelect('shim')}
+            </Field>
+            <Field id="f-grub" label="GRUB (linux)" hint="The distribution's signed network GRUB the shim loads (e.g. grubnetx64.efi.signed)" error={errOf(form, 'spec.grub')}>
+              {efiSelect('grub')}
+            </Field>
+            <Field id="f-arch" label="Architecture (linux)" error={errOf(form, 'spec.arch')}>
+              <select id="f-arch" name="arch" {...described('f-arch', false, errOf(form, 'spec.arch'))}>
+                <option value="">From the kernel image</option>
+                {(['x86-64', 'arm64', 'any'] as const).map((a) => (
+                  <option value={a} selected={val(form, 'arch', specText('arch')) === a}>
+                    {a}
+                  </option>
+                ))}
+              </select>
             </Field>
             <Field id="f-script" label="iPXE script (ipxe)" error={errOf(form, 'spec.script')}>
               <textarea id="f-script" name="script" rows={5} maxlength={16384} {...described('f-script', false, errOf(form, 'spec.script'))}>

@@ -358,6 +358,8 @@ export const MachinePage: FC<{
             <dd>{m.hostname ?? '—'}</dd>
             <dt>Arch</dt>
             <dd>{m.arch ?? '—'}</dd>
+            <dt>Secure Boot</dt>
+            <dd>{m.secureBoot === true ? 'on' : m.secureBoot === false ? 'off' : 'unknown'}</dd>
             <dt>UUID</dt>
             <dd class="mono">{m.uuid ?? '—'}</dd>
             <dt>Serial</dt>
@@ -382,6 +384,11 @@ export const MachinePage: FC<{
             <Badge value={explain.action} /> {explain.profile ? <strong>{explain.profile.name}</strong> : null} {explain.once ? '(one-shot)' : ''}
           </p>
           <p>{explain.reason}</p>
+          {explain.loader && (
+            <p>
+              Loader: <strong>{explain.loader === 'shim' ? 'shim → GRUB (signed chain)' : 'iPXE'}</strong>
+            </p>
+          )}
           <h3>Assignment</h3>
           <p>
             {match.assignment ? (

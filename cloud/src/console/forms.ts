@@ -106,7 +106,9 @@ export function profileBody(f: FormData): Parsed<z.input<typeof ProfileCreate>> 
     }
     if (spec && typeof spec === 'object' && !Array.isArray(spec) && !('kind' in spec) && kind) spec = { kind, ...spec };
   } else if (kind === 'linux') {
-    spec = { kind, kernel: field(f, 'kernel'), initrds: fields(f, 'initrds'), cmdline: field(f, 'cmdline') };
+    // Empty selects mean "none" (shim, grub) and "from the kernel" (arch): left out of the spec.
+    const optional = Object.fromEntries((['shim', 'grub', 'arch'] as const).map((k) => [k, field(f, k)]).filter(([, v]) => v !== ''));
+    spec = { kind, kernel: field(f, 'kernel'), initrds: fields(f, 'initrds'), cmdline: field(f, 'cmdline'), ...optional };
   } else if (kind === 'ipxe') {
     spec = { kind, script: field(f, 'script') };
   } else if (kind === 'local') {

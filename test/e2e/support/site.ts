@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, unique } from '../../contract/target.ts';
 import { cloudBridge, startForwarder, startRelayInNs, type CloudBridge, type RelayInNs } from '../../relay/support/lan.ts';
+import { modernIpxeDir } from '../../relay/support/boot-files.ts';
 import type { Credentials } from '../../../relay/src/sync/credentials.ts';
 import { createTestbed, type Spawned, type Testbed } from '../../support/netns.ts';
 import type { E2eCloud } from './cloud.ts';
@@ -99,7 +100,7 @@ export async function startSite(o: SiteOptions): Promise<Site> {
     const relay = await startRelayInNs(bed, 'relay', {
       creds,
       stateDir: join(work, 'relay'),
-      toml: `interface = "eth0"\nmode = "${o.mode}"\nboot_files = "/usr/lib/ipxe"\n[http]\nport = 8080\npublic_url = "http://${relayIp}:8080"\n[sync]\nwait_seconds = 5\n${dhcp}`,
+      toml: `interface = "eth0"\nmode = "${o.mode}"\nboot_files = "${await modernIpxeDir()}"\n[http]\nport = 8080\npublic_url = "http://${relayIp}:8080"\n[sync]\nwait_seconds = 5\n${dhcp}`,
     });
 
     const boot = async (v: VmOptions): Promise<VmRun> => {

@@ -1,5 +1,6 @@
 import { decideBoot, type BootDecision, type Catalog, type CatalogProfile } from '../../../shared/boot/decide.ts';
-import { localBootLines, RenderError, renderScript } from '../../../shared/boot/ipxe-script.ts';
+import { localGrubConfig, renderGrubConfig } from '../../../shared/boot/grub-config.ts';
+import { localBootLines, RenderError, renderScript, type RenderContext } from '../../../shared/boot/ipxe-script.ts';
 import { randomBase32, newId } from '../../../shared/ids.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
 import type { ProfileSpec } from '../../../shared/schemas/profile.ts';
@@ -36,6 +37,11 @@ export interface BootRequest {
   chooseBase: string;
   /** A menu item the machine picked. */
   choose?: string;
+  /**
+   * What the machine runs: iPXE (a script), or GRUB under shim (a GRUB configuration, relay-served:
+   * menu choices and failure reports go to the relay's `/grub/choose/<profile>` and `/grub/report/<what>`).
+   */
+  format?: 'ipxe' | 'grub';
 }
 
 export interface BootAnswer {
@@ -60,6 +66,11 @@ function imageIds(spec: ProfileSpec): string[] {
 
 export function localScript(arch: Arch, mac: string): string {
   return ['#!ipxe', `# edgeboot: local disk for ${mac} (${arch})`, ...localBootLines(arch), ''].join('\n');
+}
+
+/** The local-disk answer in the machine's own language. */
+function localAnswer(format: BootRequest['format'], arch: Arch, mac: string): string {
+  return format === 'grub' ? localGrubConfig(arch, mac) : localScript(arch, mac);
 }
 
 /**
@@ -95,28 +106,32 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
   let answer: BootAnswer;
   let bootId: string | null = null;
   if (d.action === 'local') {
-    answer = { decision: 'local', reason: d.reason, script: localScript(d.arch, req.mac) };
+    answer = { decision: 'local', reason: d.reason, script: localAnswer(req.format, d.arch, req.mac) };
   } else {
     const callbackToken = d.action === 'boot' ? `ebc_${randomBase32(32)}` : null;
     bootId = d.action === 'boot' ? newId('boot', now) : null;
     const vars = bootTemplateVars(machine, { siteId: req.siteId, arch: d.arch, fileBase: req.fileBase, callbackToken, bootId });
     try {
       const urls = await fileUrls({ db }, { base: req.fileBase, imageIds: imageIds(d.profile.spec), siteId: req.siteId, nowSec: Math.floor(now / 1000) });
-      const script = renderScript(d.profile.spec, {
+      const ctx: RenderContext = {
         arch: d.arch,
         profileName: d.profile.name,
         mac: machine.mac,
         vars,
         fileUrl: (id) => urls.get(id) ?? '',
         chooseUrl: (profileId) => `${req.chooseBase}&choose=${encodeURIComponent(profileId)}`,
-      });
+      };
+      const script =
+        req.format === 'grub'
+          ? renderGrubConfig(d.profile.spec, { ...ctx, chooseUrl: (profileId) => `${req.fileBase}/grub/choose/${profileId}`, reportUrl: (what) => `${req.fileBase}/grub/report/${what}` })
+          : renderScript(d.profile.spec, ctx);
       answer = { decision: d.action, reason: d.reason, script };
     } catch (err) {
       if (!(err instanceof RenderError)) throw err;
       // Fail closed: a script that cannot be rendered safely becomes the local disk, and no boot
       // record (nor callback token) is left behind for it.
       bootId = null;
-      answer = { decision: 'local', reason: `${d.reason}; not rendered (${err.message}): local disk`, script: localScript(d.arch, req.mac) };
+      answer = { decision: 'local', reason: `${d.reason}; not rendered (${err.message}): local disk`, script: localAnswer(req.format, d.arch, req.mac) };
     }
     if (bootId !== null && d.action === 'boot') {
       writes.push(

@@ -68,7 +68,12 @@ const Facts = {
   choose: Choose.optional(),
 };
 
-const RelayBootQuery = z.strictObject({ mac: Mac, fileBase: FileBase.optional(), ...Facts });
+const RelayBootQuery = z.strictObject({
+  mac: Mac,
+  fileBase: FileBase.optional(),
+  format: z.enum(['ipxe', 'grub']).default('ipxe').meta({ description: 'ipxe: an iPXE script; grub: a GRUB configuration (the signed UEFI x64 chain, shim → GRUB)' }),
+  ...Facts,
+});
 const DirectBootQuery = z.strictObject({ sig: z.string().min(1).max(256).meta({ description: 'token signed by the relay' }), ...Facts });
 
 const script = {
@@ -126,6 +131,7 @@ export function relayBootRoutes() {
         fileBase,
         chooseBase: chooseBase(c, fileBase),
         choose: q.choose,
+        format: q.format,
       });
       return scriptResponse(c, answer);
     },

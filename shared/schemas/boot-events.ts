@@ -19,6 +19,8 @@ export const RELAY_STAGES = [
   'file-fetched',
   'file-done',
   'file-error',
+  // GRUB under shim gave up (e.g. Secure Boot refused the kernel): reported through the relay.
+  'loader-failed',
 ] as const;
 export const CLOUD_STAGES = ['script-rendered', 'file-served', 'callback-started', 'callback-job', 'callback-progress', 'callback-succeeded', 'callback-failed'] as const;
 export const RelayStage = z.enum(RELAY_STAGES);

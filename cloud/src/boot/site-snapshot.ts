@@ -1,6 +1,7 @@
 import { decideBoot, type Catalog, type CatalogMachine, type CatalogProfile } from '../../../shared/boot/decide.ts';
 import { Arch } from '../../../shared/schemas/common.ts';
-import type { Netboot, RelaySnapshot, SnapshotMachine } from '../../../shared/schemas/relay-sync.ts';
+import { signedChainOf } from '../../../shared/schemas/profile.ts';
+import type { Netboot, RelaySnapshot, SignedLoader, SnapshotMachine } from '../../../shared/schemas/relay-sync.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import type { MachineRow } from '../routes/machine-lookup.ts';
 import { toCatalogAssignment, toCatalogMachine, toCatalogProfile, type CatalogAssignmentRow, type CatalogProfileRow } from './catalog.ts';
@@ -59,10 +60,21 @@ export async function siteSnapshot(db: SqlDatabase, siteId: string): Promise<Omi
     return yes.length === ARCHES.length ? true : yes.length === 0 ? false : yes;
   };
 
-  const entries: SnapshotMachine[] = machines.map((r) => {
-    const machine = toCatalogMachine(r);
-    return { mac: r.mac, machineId: r.id, arch: r.arch, netboot: netbootOf(r.mac, { ...base, machine, consumed: consumed.get(r.id) ?? NONE }, r.arch) };
+  /** UEFI x64 firmware boots through shim → GRUB when the decision for that architecture names them. */
+  const loaderOf = (mac: string, catalog: Catalog): { loader?: SignedLoader } => {
+    const d = decideBoot({ mac, arch: 'uefi-x64', siteId }, catalog);
+    const chain = d.action === 'boot' || d.action === 'menu' ? signedChainOf(d.profile.spec) : null;
+    return chain ? { loader: chain } : {};
+  };
+  const entry = (mac: string, machineId: string | null, arch: CatalogMachine['arch'], catalog: Catalog): SnapshotMachine => ({
+    mac,
+    machineId,
+    arch,
+    netboot: netbootOf(mac, catalog, arch),
+    ...(arch === null || arch === 'uefi-x64' ? loaderOf(mac, catalog) : {}),
   });
+
+  const entries: SnapshotMachine[] = machines.map((r) => entry(r.mac, r.id, r.arch, { ...base, machine: toCatalogMachine(r), consumed: consumed.get(r.id) ?? NONE }));
 
   // A MAC assigned before its machine ever booted: on first boot it is recorded as discovered at this
   // site and decided like that, so decide it the same way now (the relay must not treat it as unknown).
@@ -73,10 +85,11 @@ export async function siteSnapshot(db: SqlDatabase, siteId: string): Promise<Omi
     if (a.selector.siteId !== undefined && a.selector.siteId !== siteId) continue;
     known.add(mac);
     const machine: CatalogMachine = { id: '', mac, siteId, labels: {}, arch: null, state: 'discovered' };
-    entries.push({ mac, machineId: null, arch: null, netboot: netbootOf(mac, { ...base, machine, consumed: NONE }, null) });
+    entries.push(entry(mac, null, null, { ...base, machine, consumed: NONE }));
   }
   entries.sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
 
-  const unknown = decideBoot({ mac: '00:00:00:00:00:00', arch: 'bios', siteId }, { ...base, machine: null, consumed: NONE });
-  return { siteId, unknownMachines: { netboot: unknown.action === 'boot' || unknown.action === 'menu' }, machines: entries };
+  const unknownCatalog: Catalog = { ...base, machine: null, consumed: NONE };
+  const unknown = decideBoot({ mac: '00:00:00:00:00:00', arch: 'bios', siteId }, unknownCatalog);
+  return { siteId, unknownMachines: { netboot: unknown.action === 'boot' || unknown.action === 'menu', ...loaderOf('00:00:00:00:00:00', unknownCatalog) }, machines: entries };
 }

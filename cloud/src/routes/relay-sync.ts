@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { RelaySnapshot } from '../../../shared/schemas/relay-sync.ts';
+import { RelayLoaderFiles, RelaySnapshot } from '../../../shared/schemas/relay-sync.ts';
 import { sha256Hex } from '../auth/secrets.ts';
+import { filePath, fileUrls } from '../boot/file-urls.ts';
 import { siteSnapshot } from '../boot/site-snapshot.ts';
 import { notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
@@ -53,9 +54,42 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The shim and GRUB images a snapshot names, for the relay's cache to fetch before a machine asks. */
+function loaderImages(s: Omit<RelaySnapshot, 'version'>): string[] {
+  const ids = new Set<string>();
+  for (const l of [s.unknownMachines.loader, ...s.machines.map((m) => m.loader)]) {
+    if (l) ids.add(l.shim).add(l.grub);
+  }
+  return [...ids];
+}
+
 /** Mounted at /v1/relay. */
 export function relaySyncRoutes() {
-  return router().openapi(
+  return router()
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/loaders',
+        tags,
+        summary: "Signed sources of the shim and GRUB images the site's snapshot names (relay token)",
+        responses: { 200: json(RelayLoaderFiles), ...errorResponses },
+      }),
+      async (c) => {
+        const { db, clock } = c.get('deps');
+        const siteId = c.get('principal')!.siteIds![0]!;
+        const content = await siteSnapshot(db, siteId);
+        if (!content) throw notFound('site');
+        const ids = loaderImages(content);
+        const rows = ids.length === 0 ? [] : await db.all<{ id: string; sha256: string | null; size: number | null }>(sql("SELECT id, sha256, size FROM images WHERE status = 'ready' AND id IN (SELECT value FROM json_each(?))", JSON.stringify(ids)));
+        const ready = rows.filter((r) => r.sha256 !== null && r.size !== null);
+        // Paths only (no base): the relay fetches them through its own cloud client.
+        const urls = await fileUrls({ db }, { base: '', imageIds: ready.map((r) => r.id), siteId, nowSec: Math.floor(clock.now() / 1000) });
+        const files = ready.map((r) => ({ imageId: r.id, path: urls.get(r.id) ?? filePath(r.id), sha256: r.sha256!, size: r.size! }));
+        c.header('cache-control', 'no-store');
+        return c.json({ files }, 200);
+      },
+    )
+    .openapi(
     createRoute({
       method: 'get',
       path: '/sync',

@@ -34,6 +34,10 @@ import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
 import { SnapshotStore } from './sync/snapshot-store.ts';
 import { SyncClient } from './sync/sync-client.ts';
+import { LoaderFiles } from './sync/loader-files.ts';
+import { ChainWatch, signedChainProvider, signedChainTarget } from './secure-boot/chain.ts';
+import type { TargetResult } from './dhcp/boot-target.ts';
+import type { ContentProvider } from './tftp/content.ts';
 import { bootFileContent } from './tftp/content.ts';
 import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 
@@ -54,6 +58,12 @@ export interface RelayContext {
   credentials: Credentials;
   /** The boot binaries (`boot_files`), iPXE's in memory: served by TFTP and, for HTTP boot, by /ipxe/. */
   bootFiles: ReturnType<typeof bootFileContent>;
+  /**
+   * The signed UEFI x64 chain (secure-boot/chain.ts): `target(mac)` is DHCP's answer for UEFI x64
+   * firmware whose profile names a shim and a GRUB (null: iPXE as usual); `provider(macFor)` serves
+   * them and the per-client GRUB stub over TFTP.
+   */
+  signedChain?: { target(mac: string, firmware: boolean): TargetResult | null; provider(macFor: (address: string) => string | undefined): ContentProvider };
 }
 
 /** A LAN server started by the relay; `close` stops it (sockets closed, timers cleared). */
@@ -88,6 +98,8 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   const nonces = new NonceRegistry();
   const grants = new FileGrants(grantKey(config.state_dir));
   const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes, memoryBytes: config.cache.memory_bytes });
+  const loaders = new LoaderFiles({ client, cache, log: log.child('loaders') });
+  const chainWatch = new ChainWatch();
   const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, dir: join(config.state_dir, 'scripts') });
 
   const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);
@@ -127,6 +139,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     });
   });
   const addr = server.address() as AddressInfo;
+  snapshot.onInstall((s) => loaders.update(s));
   sync.start();
   queue.start();
   const stopHeartbeat = startHeartbeat(client, log.child('heartbeat'), { version: VERSION, ...addressOf(config.http.public_url) });
@@ -141,6 +154,16 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     metrics,
     credentials,
     bootFiles,
+    signedChain: {
+      target: (mac, firmware) => {
+        if (chainWatch.refusedShim(mac)) {
+          queue.emit({ mac, stage: 'loader-failed', detail: { loader: 'shim', reason: 'shim-refused', note: 'the firmware fetched shim and asked for another boot without loading GRUB: with Secure Boot on it refused shim (not signed by a key in its db)' } });
+        }
+        const l = firmware ? snapshot.loaderFor(mac) : null;
+        return l ? signedChainTarget(l, cache) : null;
+      },
+      provider: (macFor) => signedChainProvider({ localObject: (id) => cache.localObject(id), macFor, issueNonce: (mac, ip) => nonces.issue(mac, ip), httpBase: config.http.public_url, watch: chainWatch }),
+    },
   };
   // LAN servers (DHCP, TFTP), chosen by the caller (run() below: both); they decide only from `context`.
   const lan: LanService[] = [];
@@ -160,7 +183,8 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat()]);
+        loaders.stop();
+        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle()]);
         queue.close();
         cache.close();
         await client.close();

@@ -129,7 +129,7 @@ export interface DhcpServiceOptions {
 }
 
 export function dhcpService(o: DhcpServiceOptions = {}) {
-  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics' | 'snapshot' | 'nonces' | 'credentials'>): Promise<LanService & { server: DhcpServer; port: number; proxyPort: number | null; lan: Lan; full: FullModeConfig | null }> => {
+  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics' | 'snapshot' | 'nonces' | 'credentials'> & Partial<Pick<RelayContext, 'signedChain'>>): Promise<LanService & { server: DhcpServer; port: number; proxyPort: number | null; lan: Lan; full: FullModeConfig | null }> => {
     const parsed = DhcpConfig.safeParse(ctx.config.dhcp);
     if (!parsed.success) throw new ConfigError(`[dhcp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
     const c = parsed.data;
@@ -152,6 +152,9 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     const target = async (client: Parameters<typeof bootTarget>[0], ip: string | null): Promise<TargetResult> => {
       if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
       if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
+      // UEFI x64 firmware whose profile names a shim and a GRUB gets the signed chain instead of iPXE.
+      const signed = client.kind !== 'ipxe' && client.arch.arch === 'uefi-x64' ? ctx.signedChain?.target(client.mac, client.kind === 'firmware' && !client.arch.http) : null;
+      if (signed) return signed;
       // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.
       const chained = upgrades.target(client);
       if (chained) return { ok: true, target: chained };

@@ -7,7 +7,12 @@ import type { ImageCache } from './image-cache.ts';
  * cache, bound to that client's address and MAC (file-grants.ts); the signed path is remembered as
  * the image's upstream source for the cache's fill.
  */
-const FILE_URL = /https?:\/\/[^\s/"]+\/v1\/files\/(img_[0-9a-z]{26})\?sig=([A-Za-z0-9._~-]+)/g;
+const FILE_URL = /(https?:\/\/[^\s/"]+|\(http,[^)\s'"]+\))\/v1\/files\/(img_[0-9a-z]{26})\?sig=([A-Za-z0-9._~-]+)/g;
+/** GRUB's device syntax for the relay's base: `(http,host:port)`. */
+function grubBase(base: string): string {
+  const u = new URL(base);
+  return `(http,${u.host})`;
+}
 
 export interface FileUrlDeps {
   grants: FileGrants;
@@ -16,9 +21,10 @@ export interface FileUrlDeps {
   baseUrl: string;
 }
 
+/** Both spellings: `http://host/v1/files/…` (iPXE, the imager) and `(http,host)/v1/files/…` (GRUB), kept in their own. */
 export function rewriteFileUrls(d: FileUrlDeps, text: string, mac: string, ip: string): string {
-  return text.replace(FILE_URL, (_m, imageId: string, sig: string) => {
+  return text.replace(FILE_URL, (_m, base: string, imageId: string, sig: string) => {
     d.cache.setSource(imageId, `/v1/files/${imageId}?sig=${sig}`);
-    return `${d.baseUrl}/files/${imageId}/${d.grants.mint(imageId, ip, mac)}`;
+    return `${base.startsWith('(') ? grubBase(d.baseUrl) : d.baseUrl}/files/${imageId}/${d.grants.mint(imageId, ip, mac)}`;
   });
 }

@@ -175,6 +175,38 @@ export class ImageCache {
     return join(this.#o.dir, 'objects', sha);
   }
 
+  /**
+   * The complete, verified object of an image on local disk, or null (not cached, or still filling).
+   * For servers that read files synchronously (TFTP serves shim and GRUB from here); marks it used.
+   */
+  localObject(imageId: string): { path: string; size: number } | null {
+    const sha = this.#sources.get(imageId)?.sha256;
+    const o = sha ? this.#objects.get(sha) : undefined;
+    if (!sha || !o) return null;
+    o.lastUsed = Date.now();
+    return { path: this.#objectPath(sha), size: o.size };
+  }
+
+  /**
+   * Fetches an image into the cache ahead of any request (shim and GRUB must be on disk before a
+   * machine's firmware asks for them over TFTP). Resolves when it is verified on disk; a fill already
+   * running is joined, never doubled.
+   */
+  async prefetch(imageId: string, path: string): Promise<void> {
+    if (this.localObject(imageId)) return;
+    this.setSource(imageId, path);
+    const fill = this.#fills.get(imageId) ?? this.#startFill(imageId, path);
+    await fill.ready;
+    if (!fill.verified) await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (fill.error) return reject(fill.error);
+        if (fill.verified) return resolve();
+        fill.once('progress', check);
+      };
+      check();
+    });
+  }
+
   /** Answers GET/HEAD for an image (the caller checked the client's grant). */
   async serve(req: IncomingMessage, res: ServerResponse, imageId: string): Promise<ServeOutcome> {
     const src = this.#sources.get(imageId);

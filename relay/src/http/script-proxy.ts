@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { GRUB_FAILURES, type GrubFailure } from '../../../shared/boot/grub-config.ts';
+import { decideRange } from '../../../shared/http/range.ts';
 import { normalizeMac } from '../../../shared/mac.ts';
 import type { EventSink } from '../events.ts';
 import type { Logger } from '../log.ts';
@@ -47,6 +49,13 @@ export interface ScriptProxyDeps {
 const CHOOSE_URL = /https?:\/\/[^\s/]+\/v1\/relay\/boot\?[^\s]*?[?&]choose=(prf_[0-9a-z]{26})/g;
 const ARCH = /^[0-9]{1,5}$/;
 const CHOOSE = /^prf_[0-9a-z]{26}$/;
+const GRUB_PATH = /^\/grub\/([0-9a-f]{2}(?:-[0-9a-f]{2}){5})\/([A-Za-z0-9_-]{16,64})(?:\/(prf_[0-9a-z]{26}))?$/;
+const REPORT_PATH = /^\/grub\/report\/([0-9]{1,12}\.[0-9a-f]{12}\.[A-Za-z0-9_-]{22})\/([a-z-]{1,32})$/;
+/** The cloud's placeholders in a GRUB configuration (shared/boot/grub-config.ts, rendered on this relay's base). */
+const GRUB_CHOOSE = /(\(http,[^)\s']+\))\/grub\/choose\/(prf_[0-9a-z]{26})/g;
+const GRUB_REPORT = /(\(http,[^)\s']+\))\/grub\/report\/([a-z-]{1,32})/g;
+/** What a report grant is minted for (FileGrants binds it to the client's address and MAC). */
+const REPORT_GRANT = 'grub-report';
 
 interface CachedScript {
   script: string;
@@ -57,6 +66,8 @@ interface CachedScript {
 export class ScriptProxy {
   readonly #d: ScriptProxyDeps;
   readonly #requests: Counter;
+  /** GRUB configurations by the nonce they were served for (see #serve). */
+  readonly #grubServed = new Map<string, { body: string; headers: Record<string, string> }>();
 
   constructor(d: ScriptProxyDeps) {
     this.#d = d;
@@ -64,37 +75,64 @@ export class ScriptProxy {
     this.#requests = d.metrics.counter('edgeboot_relay_script_requests_total', 'boot script requests by outcome');
   }
 
+  /** GET /boot?mac&nonce&arch[&choose]: iPXE's script. */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const q = url.searchParams;
-    const mac = normalizeMac(q.get('mac') ?? '');
+    const facts: Record<string, string> = {};
+    for (const k of ['uuid', 'serial']) {
+      const v = q.get(k);
+      if (v) facts[k] = v;
+    }
+    return this.#serve(req, res, { format: 'ipxe', mac: q.get('mac'), nonce: q.get('nonce'), arch: q.get('arch'), choose: q.get('choose'), facts });
+  }
+
+  /**
+   * GET /grub/<mac>/<nonce>[/<profile>]: GRUB's configuration under shim (secure-boot/chain.ts writes
+   * the first URL into the per-client stub; menu entries get the second). Path segments only: GRUB's
+   * script language could read `?` and `&` in a URL as syntax. The architecture is UEFI x64 (7): the
+   * only one this chain boots.
+   */
+  async handleGrub(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const m = GRUB_PATH.exec(path);
+    if (!m) {
+      this.#requests.inc({ outcome: 'bad-request' });
+      return simple(res, 400, 'expected /grub/<mac>/<nonce>[/<profile id>]\n');
+    }
+    return this.#serve(req, res, { format: 'grub', mac: m[1]!, nonce: m[2]!, arch: '7', choose: m[3] ?? null, facts: {} });
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse, p: { format: 'ipxe' | 'grub'; mac: string | null; nonce: string | null; arch: string | null; choose: string | null; facts: Record<string, string> }): Promise<void> {
+    const mac = normalizeMac(p.mac ?? '');
     const ip = normalizeIp(req.socket.remoteAddress ?? '');
     if (mac === null) {
       this.#requests.inc({ outcome: 'bad-request' });
       return simple(res, 400, 'mac must be a MAC address\n');
     }
-    const nonce = q.get('nonce');
+    const { nonce, arch, choose } = p;
     const check = this.#d.nonces.check(nonce, mac, ip);
     if (check !== 'ok') {
       this.#requests.inc({ outcome: 'denied' });
       this.#d.log.once(`nonce-${check}`, 'refused a boot script request', { mac, ip, check });
       return simple(res, 403, 'this boot script is only for the client that PXE-booted as this machine\n');
     }
-    const arch = q.get('arch');
-    const choose = q.get('choose');
     if ((arch !== null && !ARCH.test(arch)) || (choose !== null && !CHOOSE.test(choose))) {
       this.#requests.inc({ outcome: 'bad-request' });
       return simple(res, 400, 'arch must be a DHCP option 93 number and choose a profile id\n');
     }
     const upstream = new URLSearchParams({ mac });
     if (arch !== null) upstream.set('arch', arch);
-    for (const k of ['uuid', 'serial']) {
-      const v = q.get(k);
-      if (v) upstream.set(k, v);
-    }
+    for (const [k, v] of Object.entries(p.facts)) upstream.set(k, v);
     upstream.set('fileBase', this.#d.baseUrl);
     if (choose !== null) upstream.set('choose', choose);
+    if (p.format === 'grub') {
+      upstream.set('format', 'grub');
+      // GRUB's HTTP client seeks by asking again (with a Range) while it reads a configuration: the same
+      // bytes for the same nonce, or it would read two different renderings (tokens, grants) as one.
+      const again = this.#grubServed.get(nonce!);
+      if (again) return sendText(req, res, again.body, again.headers);
+    }
 
-    const cacheFile = join(this.#d.dir, `${mac.replaceAll(':', '')}${choose ? `.${choose}` : ''}.json`);
+    const cacheFile = join(this.#d.dir, `${mac.replaceAll(':', '')}${p.format === 'grub' ? '.grub' : ''}${choose ? `.${choose}` : ''}.json`);
     let script: CachedScript | null = null;
     let source: 'cloud' | 'cache' = 'cloud';
     try {
@@ -123,19 +161,48 @@ export class ScriptProxy {
         return simple(res, 503, 'the cloud is unreachable and this relay has no script for this machine yet\n');
       }
     }
-    this.#d.nonces.consume(nonce!);
-    const body = this.#rewrite(script.script, mac, ip, arch);
+    const body = p.format === 'grub' ? this.#rewriteGrub(script.script, mac, ip) : this.#rewrite(script.script, mac, ip, arch);
     this.#requests.inc({ outcome: source });
-    this.#d.events.emit({ mac, stage: 'script-fetched', detail: { source, ...(script.decision ? { decision: script.decision } : {}) } });
-    res
-      .writeHead(200, {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        'x-edgeboot-source': source,
-        ...(script.decision ? { 'x-edgeboot-decision': script.decision } : {}),
+    this.#d.events.emit({ mac, stage: 'script-fetched', detail: { source, ...(p.format === 'grub' ? { loader: 'grub' } : {}), ...(script.decision ? { decision: script.decision } : {}) } });
+    const headers = { 'x-edgeboot-source': source, ...(script.decision ? { 'x-edgeboot-decision': script.decision } : {}) };
+    if (p.format === 'grub') {
+      // Kept (not consumed) until the nonce expires, for GRUB's re-reads; the nonce stays bound to this MAC and address.
+      while (this.#grubServed.size >= MAX_GRUB_SERVED) this.#grubServed.delete(this.#grubServed.keys().next().value!);
+      this.#grubServed.set(nonce!, { body, headers });
+      setTimeout(() => this.#grubServed.delete(nonce!), GRUB_SERVED_MS).unref();
+    } else {
+      this.#d.nonces.consume(nonce!);
+    }
+    sendText(req, res, body, headers);
+  }
+
+  /**
+   * GET /grub/report/<grant>/<what>: GRUB gave up (the `cat` at the end of its configuration). The
+   * grant is the client's (minted per serving, bound to its address and MAC), so a report cannot be
+   * forged for another machine; it becomes a `loader-failed` stage on the machine's timeline.
+   */
+  report(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const m = REPORT_PATH.exec(path);
+    const what = m?.[2] as GrubFailure | undefined;
+    const mac = m && what && GRUB_FAILURES.includes(what) ? this.#d.grants.verify(REPORT_GRANT, req.socket.remoteAddress ?? '', m[1]!) : null;
+    if (!mac) {
+      this.#requests.inc({ outcome: 'denied' });
+      return simple(res, 403, 'not a report of this client\n');
+    }
+    this.#d.events.emit({ mac, stage: 'loader-failed', detail: { loader: 'grub', reason: what!, ...(what === 'kernel-refused' ? { note: 'GRUB could not load the kernel: under Secure Boot, shim refuses a kernel its key did not sign' } : {}) } });
+    this.#requests.inc({ outcome: 'report' });
+    simple(res, 200, 'reported\n');
+  }
+
+  #rewriteGrub(config: string, mac: string, ip: string): string {
+    const hex = mac.replaceAll(':', '-');
+    let menuNonce: string | null = null;
+    return rewriteFileUrls(this.#d, config, mac, ip)
+      .replace(GRUB_CHOOSE, (_m, dev: string, profileId: string) => {
+        menuNonce ??= this.#d.nonces.issue(mac, ip);
+        return `${dev}/grub/${hex}/${menuNonce}/${profileId}`;
       })
-      .end(body);
+      .replace(GRUB_REPORT, (_m, dev: string, what: string) => `${dev}/grub/report/${this.#d.grants.mint(REPORT_GRANT, ip, mac)}/${what}`);
   }
 
   #rewrite(script: string, mac: string, ip: string, arch: string | null): string {
@@ -149,6 +216,21 @@ export class ScriptProxy {
         return `${base}/boot?${q}`;
       });
   }
+}
+
+const MAX_GRUB_SERVED = 1024;
+const GRUB_SERVED_MS = 120_000;
+
+/** A script or configuration, whole or the one byte range asked (GRUB's HTTP client seeks with Range). */
+function sendText(req: IncomingMessage, res: ServerResponse, body: string, extra: Record<string, string>): void {
+  const bytes = Buffer.from(body);
+  const range = decideRange(req.headers.range, bytes.length);
+  const headers = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'accept-ranges': 'bytes', ...extra };
+  if (range.kind === 'unsatisfiable') return void res.writeHead(416, { ...headers, 'content-range': range.contentRange }).end();
+  if (range.kind === 'partial') {
+    return void res.writeHead(206, { ...headers, 'content-range': range.contentRange, 'content-length': range.length }).end(bytes.subarray(range.offset, range.offset + range.length));
+  }
+  res.writeHead(200, { ...headers, 'content-length': bytes.length }).end(bytes);
 }
 
 function readCached(path: string): CachedScript | null {

@@ -15,6 +15,8 @@ import type { ScriptProxy } from './script-proxy.ts';
  * The relay's LAN HTTP server (node:http, no framework: it serves big files and must stay lean):
  *
  *   GET  /boot?mac&nonce&arch[&choose]     boot script via the relay (http/script-proxy.ts)
+ *   GET  /grub/<mac>/<nonce>[/<profile>]   GRUB's configuration under shim (script-proxy.ts, secure-boot/chain.ts)
+ *   GET  /grub/report/<grant>/<what>       GRUB gave up: a `loader-failed` stage
  *   GET  /files/<imageId>/<grant>          image cache (http/image-cache.ts), HEAD and Range too
  *   GET  /ipxe/<file>                      iPXE binaries for UEFI HTTP-boot firmware (dhcp/boot-target.ts)
  *   POST /v1/callback/*                    installers' callbacks and the imager's job, passed to the cloud
@@ -54,11 +56,20 @@ export function createHttpServer(d: HttpServerDeps): Server {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = new URL(req.url ?? '/', 'http://relay');
+    if (req.headers['user-agent']?.startsWith('GRUB')) forGrub(res);
     const path = url.pathname;
     const read = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/boot' && read) {
       await d.scripts.handle(req, res, url);
       return 'boot';
+    }
+    if (path.startsWith('/grub/report/') && read) {
+      d.scripts.report(req, res, path);
+      return 'grub-report';
+    }
+    if (path.startsWith('/grub/') && read) {
+      await d.scripts.handleGrub(req, res, path);
+      return 'grub';
     }
     const file = FILE_PATH.exec(path);
     if (file && read) {
@@ -118,6 +129,28 @@ export function createHttpServer(d: HttpServerDeps): Server {
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
+}
+
+/**
+ * GRUB's HTTP client (Debian's GRUB 2.12, User-Agent "GRUB 2.12") matches response headers by exact
+ * spelling ("Content-Length: "): Node sends the names as written here, in lower case, so GRUB saw no
+ * length, read until the connection closed, stalled ~30 s on a kept-alive one, then asked again with
+ * a Range (measured under OVMF). Its responses get canonical header names, and no keep-alive.
+ */
+function forGrub(res: ServerResponse): void {
+  const canon = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.shouldKeepAlive = false;
+  res.writeHead = ((...args: unknown[]) => {
+    for (const name of res.getHeaderNames()) {
+      const value = res.getHeader(name)!;
+      res.removeHeader(name);
+      res.setHeader(canon(name), value);
+    }
+    const last = args.at(-1);
+    if (args.length > 1 && last && typeof last === 'object' && !Array.isArray(last)) args[args.length - 1] = Object.fromEntries(Object.entries(last).map(([k, v]) => [canon(k), v]));
+    return writeHead(...args);
+  }) as ServerResponse['writeHead'];
 }
 
 /** UEFI HTTP boot fetches its iPXE binary with a plain GET; the name policy is TFTP's (tftp/content.ts). */

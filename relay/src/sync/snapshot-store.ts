@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { normalizeMac } from '../../../shared/mac.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
-import { RelaySnapshot, type Netboot } from '../../../shared/schemas/relay-sync.ts';
+import { RelaySnapshot, type Netboot, type SignedLoader } from '../../../shared/schemas/relay-sync.ts';
 import type { Logger } from '../log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 
@@ -15,7 +15,8 @@ export class SnapshotStore {
   readonly #path: string;
   readonly #log: Logger;
   #snapshot: RelaySnapshot | null = null;
-  #byMac = new Map<string, Netboot>();
+  #byMac = new Map<string, { netboot: Netboot; loader?: SignedLoader }>();
+  readonly #listeners: Array<(s: RelaySnapshot) => void> = [];
   /** When the cloud last confirmed this snapshot (200 or 304); null if only loaded from disk. */
   confirmedAt: number | null = null;
   /** When the snapshot was last stored (from the cloud, now or in an earlier run). */
@@ -45,13 +46,32 @@ export class SnapshotStore {
   }
 
   #install(s: RelaySnapshot): void {
-    const index = new Map<string, Netboot>();
+    const index = new Map<string, { netboot: Netboot; loader?: SignedLoader }>();
     for (const m of s.machines) {
       const mac = normalizeMac(m.mac);
-      if (mac) index.set(mac, m.netboot);
+      if (mac) index.set(mac, m.loader ? { netboot: m.netboot, loader: m.loader } : { netboot: m.netboot });
     }
     this.#snapshot = s;
     this.#byMac = index;
+    for (const fn of this.#listeners) fn(s);
+  }
+
+  /** Called with every snapshot installed from now on (and at once with the held one, if any). */
+  onInstall(fn: (s: RelaySnapshot) => void): void {
+    this.#listeners.push(fn);
+    if (this.#snapshot) fn(this.#snapshot);
+  }
+
+  /**
+   * The shim and GRUB a UEFI x64 machine boots through (its own entry, else the site default for
+   * MACs not listed), or null: iPXE. Asked only after `netbootFor` said yes.
+   */
+  loaderFor(mac: string): SignedLoader | null {
+    if (!this.#snapshot) return null;
+    const key = normalizeMac(mac);
+    if (key === null) return null;
+    const m = this.#byMac.get(key);
+    return (m ? m.loader : this.#snapshot.unknownMachines.loader) ?? null;
   }
 
   get snapshot(): RelaySnapshot | null {
@@ -84,7 +104,7 @@ export class SnapshotStore {
     if (!this.#snapshot) return false;
     const key = normalizeMac(mac);
     if (key === null) return false;
-    const n = this.#byMac.get(key);
+    const n = this.#byMac.get(key)?.netboot;
     if (n === undefined) return this.#snapshot.unknownMachines.netboot;
     if (typeof n === 'boolean') return n;
     return arch !== null && n.includes(arch);

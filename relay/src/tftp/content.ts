@@ -18,8 +18,13 @@ export type Refusal = 'bad-name' | 'not-found' | 'outside-root' | 'not-a-file';
 
 export type OpenResult = { ok: true; content: Content } | { ok: false; reason: Refusal; code: number; message: string };
 
+/** Who asks: providers whose content depends on the client (a per-machine GRUB stub) read it. */
+export interface Requester {
+  address: string;
+}
+
 export interface ContentProvider {
-  open(name: string): OpenResult;
+  open(name: string, from?: Requester): OpenResult;
 }
 
 /** Longest name accepted, in bytes (latin1 chars: the codec maps one byte to one char). */
@@ -53,7 +58,7 @@ function bad(message: string): { ok: false; reason: 'bad-name'; message: string 
   return { ok: false, reason: 'bad-name', message };
 }
 
-const REFUSED = (reason: Refusal): OpenResult =>
+export const REFUSED = (reason: Refusal): OpenResult =>
   reason === 'not-found'
     ? { ok: false, reason, code: ERROR_CODE.NOT_FOUND, message: 'File not found' }
     : { ok: false, reason, code: ERROR_CODE.ACCESS_VIOLATION, message: 'Access violation' };
@@ -66,9 +71,32 @@ export function memoryProvider(files: ReadonlyMap<string, Uint8Array>): ContentP
       if (!checked.ok) return REFUSED('bad-name');
       const bytes = files.get(checked.path);
       if (!bytes) return REFUSED('not-found');
-      return { ok: true, content: { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length), close() {} } };
+      return { ok: true, content: bytesContent(bytes) };
     },
   };
+}
+
+/** Bytes held in memory as a transfer's content. */
+export function bytesContent(bytes: Uint8Array): Content {
+  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length), close() {} };
+}
+
+/** A trusted file (an object of the relay's own image cache, found by id, never by a client's name) as content. */
+export function trustedFile(path: string): OpenResult {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return REFUSED('not-found');
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a file');
+    return { ok: true, content: fileContent(fd, st.size) };
+  } catch {
+    closeSync(fd);
+    return REFUSED('not-found');
+  }
 }
 
 /**
@@ -150,10 +178,10 @@ function fileContent(fd: number, size: number): Content {
 /** The first provider that has the name wins; a refusal (not merely "not found") stops the search. */
 export function firstOf(...providers: ContentProvider[]): ContentProvider {
   return {
-    open(name) {
+    open(name, from) {
       let last: OpenResult = REFUSED('not-found');
       for (const p of providers) {
-        last = p.open(name);
+        last = p.open(name, from);
         if (last.ok || last.reason !== 'not-found') return last;
       }
       return last;

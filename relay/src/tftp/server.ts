@@ -224,7 +224,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     if (req.mode !== 'octet') return refuse(client, 'mode', ERROR_CODE.UNDEFINED, 'Only octet mode is served');
     if (running.size >= maxTransfers) return refuse(client, 'busy', ERROR_CODE.UNDEFINED, 'Server busy, try again');
     if ((perClient.get(client.address) ?? 0) >= maxPerClient) return refuse(client, 'client-busy', ERROR_CODE.UNDEFINED, 'Too many transfers from this client');
-    const opened = opts.content.open(req.filename);
+    const opened = opts.content.open(req.filename, { address: client.address });
     if (!opened.ok) return refuse(client, opened.reason, opened.code, opened.message);
     const content = opened.content;
     const negotiation = negotiate(requestOptions(req.options), content.size, limits, req.options);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config.ts';
 import { DEFAULT_BOOT_FILES } from '../dhcp/boot-target.ts';
 import type { LanService, RelayContext } from '../main.ts';
-import { bootFileContent } from './content.ts';
+import { bootFileContent, firstOf } from './content.ts';
 import { createTftpServer, type TftpServer } from './server.ts';
 
 /**
@@ -36,7 +36,7 @@ export interface TftpServiceOptions {
 }
 
 export function tftpService(o: TftpServiceOptions = {}) {
-  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'> & Partial<Pick<RelayContext, 'bootFiles'>>): Promise<LanService & { server: TftpServer; port: number }> => {
+  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'> & Partial<Pick<RelayContext, 'bootFiles' | 'signedChain'>>): Promise<LanService & { server: TftpServer; port: number }> => {
     const parsed = TftpConfig.safeParse(ctx.config.tftp);
     if (!parsed.success) throw new ConfigError(`[tftp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
     const c = parsed.data;
@@ -47,7 +47,8 @@ export function tftpService(o: TftpServiceOptions = {}) {
     const server = createTftpServer({
       address,
       port: c.port,
-      content: files.provider,
+      // The signed chain (shim, GRUB, the per-client GRUB stub) first: its names never clash with iPXE's.
+      content: ctx.signedChain ? firstOf(ctx.signedChain.provider(o.macFor ?? (() => undefined)), files.provider) : files.provider,
       maxTransfers: c.max_transfers,
       maxPerClient: c.max_per_client,
       limits: { maxBlksize: c.max_blksize, maxWindowsize: c.max_windowsize, defaultTimeoutMs: c.timeout_ms, maxRetries: c.retries },

@@ -20,6 +20,9 @@ import type { E2eCloud } from './cloud.ts';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** Secure Boot on, Microsoft's keys enrolled (Debian's ovmf); needs q35 with SMM and a secure pflash. */
+export const OVMF_CODE_SB = '/usr/share/OVMF/OVMF_CODE_4M.ms.fd';
+export const OVMF_VARS_SB = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 
 export interface SiteOptions {
   tag: string;
@@ -41,6 +44,10 @@ export interface VmOptions {
   timeoutMs?: number;
   /** Each console line as it arrives (the demo shows them live). */
   onLine?: (line: string, ms: number) => void;
+  /** UEFI only: OVMF with Secure Boot on and Microsoft's keys (the firmware of most new PCs and servers). */
+  secureBoot?: boolean;
+  /** Stop the VM once a console line matches (for boots that do not power off by themselves). */
+  stopOn?: RegExp;
 }
 
 export interface VmRun {
@@ -113,8 +120,10 @@ export async function startSite(o: SiteOptions): Promise<Site> {
         args.push('-device', `virtio-net-pci,netdev=n0,mac=${v.mac},bootindex=1`);
       } else {
         const vars = join(work, `vars-${tap}.fd`);
-        copyFileSync(OVMF_VARS, vars);
-        args.push('-machine', 'q35', '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+        copyFileSync(v.secureBoot ? OVMF_VARS_SB : OVMF_VARS, vars);
+        if (v.secureBoot) args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+        else args.push('-machine', 'q35');
+        args.push('-drive', `if=pflash,format=raw,readonly=on,file=${v.secureBoot ? OVMF_CODE_SB : OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
         // No option ROM: OVMF's own PXE stack does DHCP → TFTP ipxe.efi, as on real UEFI servers.
         args.push('-device', `virtio-net-pci,netdev=n0,mac=${v.mac},romfile=,bootindex=1`);
       }
@@ -122,10 +131,16 @@ export async function startSite(o: SiteOptions): Promise<Site> {
       const started = Date.now();
       const vm: Spawned = bed.spawn('lan', 'qemu-system-x86_64', args);
       const at: number[] = [];
+      let stopping = false;
       const seen = () => {
         while (at.length < vm.stdout.length) {
           at.push(Date.now() - started);
-          v.onLine?.(stripAnsi(vm.stdout[at.length - 1]!), at.at(-1)!);
+          const line = stripAnsi(vm.stdout[at.length - 1]!);
+          v.onLine?.(line, at.at(-1)!);
+          if (v.stopOn?.test(line) && !stopping) {
+            stopping = true;
+            void vm.kill();
+          }
         }
       };
       const tick = setInterval(seen, 20);

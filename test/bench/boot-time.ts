@@ -12,6 +12,15 @@
  *   edgeboot  `edgeboot-relay run` in proxy mode beside the tuned router, with the cloud's Node entry
  *   edgeboot-dhcp  the relay in full DHCP mode, the only server on the LAN (no router, no RA): reference
  *
+ * Relay configurations serve the relay's own iPXE (Debian trixie's 1.21.1+git20250501, `boot_files` =
+ * the relay's folder, test/relay/support/boot-files.ts) unless they say `ipxe: 'old'` (bookworm's
+ * /usr/lib/ipxe, 2019). `--only ipxe` (the group) compares them on LANs with no router advertisement:
+ *   old-proxy / modern-proxy   the relay in proxy mode beside a router that neither pings nor sends RAs
+ *   old-dhcp / modern-dhcp     the relay in full DHCP mode, alone on the LAN
+ *   chain-once                 modern-proxy with `upgrade_ipxe = "always"`: the BIOS ROM's iPXE (2019) is
+ *                              handed the relay's undionly.kpxe and DHCPs again (what the second DHCP costs)
+ * A configuration is one entry of ALL (name, LAN, router, server, files): add one there.
+ *
  * Boots alternate configuration by configuration within each round, so drift on the machine (qemu TCG on
  * 2 shared cores is noisy) hits them alike. Each relay LAN first boots one untimed BIOS VM, which fills
  * the relay's image cache (a cold cache is a one-time cost per image per site, reported separately).
@@ -37,6 +46,7 @@ import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { call, randomMac, unique, type ApiTarget } from '../contract/target.ts';
 import { startNodeCloud, type E2eCloud } from '../e2e/support/cloud.ts';
 import { assign, osFiles, testOsProfile } from '../e2e/support/machines.ts';
+import { modernIpxeDir } from '../relay/support/boot-files.ts';
 import { missingPeers } from '../support/netns.ts';
 import { OVMF_CODE, OVMF_VARS, startBootLan, type BootLan, type BootRun, type Firmware, type PxeServer, type RouterOptions } from './support/boot-lan.ts';
 import { breakdown, median, STAGES, type Breakdown } from './support/boot-stages.ts';
@@ -69,10 +79,17 @@ interface Config {
   router: RouterOptions | null;
   pxe: 'dnsmasq' | 'relay-proxy' | 'relay-dhcp';
   uefiBinary?: string;
+  /** The relay's iPXE (default) or bookworm's /usr/lib/ipxe (2019). */
+  ipxe?: 'old' | 'modern';
+  upgradeIpxe?: 'never' | 'when-needed' | 'always';
+  /** `--only <group>` selects every configuration of the group. */
+  group?: string;
 }
 
 const STOCK_ROUTER: RouterOptions = { ping: true, ra: false };
 const TUNED_ROUTER: RouterOptions = { ping: false, ra: true };
+/** A router that answers DHCP at once and sends no router advertisement (the issue's baseline LAN). */
+const QUIET_ROUTER: RouterOptions = { ping: false, ra: false };
 const ALL: Config[] = [
   { name: 'stock', label: 'stock dnsmasq (router + proxy)', net: 71, router: STOCK_ROUTER, pxe: 'dnsmasq' },
   { name: 'tuned', label: 'tuned dnsmasq (router + proxy)', net: 72, router: TUNED_ROUTER, pxe: 'dnsmasq' },
@@ -80,9 +97,14 @@ const ALL: Config[] = [
   { name: 'edgeboot-dhcp', label: 'edgeboot relay, full DHCP (alone)', net: 74, router: null, pxe: 'relay-dhcp' },
   { name: 'snponly', label: 'edgeboot proxy, snponly.efi', net: 75, router: TUNED_ROUTER, pxe: 'relay-proxy', uefiBinary: 'snponly.efi' },
   { name: 'dhcp-ra', label: 'edgeboot full DHCP + an RA source', net: 76, router: { ping: false, ra: true, dhcp: false }, pxe: 'relay-dhcp' },
+  { name: 'old-proxy', label: 'relay proxy, iPXE 2019, no RA', net: 77, router: QUIET_ROUTER, pxe: 'relay-proxy', ipxe: 'old', group: 'ipxe' },
+  { name: 'modern-proxy', label: 'relay proxy, iPXE 2025, no RA', net: 78, router: QUIET_ROUTER, pxe: 'relay-proxy', group: 'ipxe' },
+  { name: 'old-dhcp', label: 'relay full DHCP, iPXE 2019, no RA', net: 79, router: null, pxe: 'relay-dhcp', ipxe: 'old', group: 'ipxe' },
+  { name: 'modern-dhcp', label: 'relay full DHCP, iPXE 2025, no RA', net: 80, router: null, pxe: 'relay-dhcp', group: 'ipxe' },
+  { name: 'chain-once', label: 'modern-proxy, ROM chained once', net: 81, router: QUIET_ROUTER, pxe: 'relay-proxy', upgradeIpxe: 'always', group: 'ipxe' },
 ];
 const wanted = values.only ? values.only.split(',') : ['stock', 'tuned', 'edgeboot', 'edgeboot-dhcp', ...values.extra!.split(',').filter(Boolean)];
-const CONFIGS = ALL.filter((c) => wanted.includes(c.name));
+const CONFIGS = ALL.filter((c) => wanted.includes(c.name) || (c.group !== undefined && wanted.includes(c.group)));
 /** FIELD-NOTES "Where boot time goes", seconds (BIOS, UEFI). */
 const FIELD_NOTES = 'FIELD-NOTES: stock 25.0 / 38.1 s, tuned proxy topology 11.5 / 21.7 s, floor ~8.3 / ~20.5 s (BIOS / UEFI)';
 const DNSMASQ_CMDLINE = 'console=ttyS0 quiet panic=-1';
@@ -138,7 +160,15 @@ async function setUp(c: Config, os: { vmlinuz: string; initrd: string }, cloud: 
   } else {
     const site = await enrolledSite(cloud!, cloud!.url, c.name);
     siteId = site.siteId;
-    pxe = { kind: 'relay', mode: c.pxe === 'relay-dhcp' ? 'dhcp' : 'proxy', creds: site.creds, cloud: cloud!, ...(c.uefiBinary ? { uefiBinary: c.uefiBinary } : {}) };
+    pxe = {
+      kind: 'relay',
+      mode: c.pxe === 'relay-dhcp' ? 'dhcp' : 'proxy',
+      creds: site.creds,
+      cloud: cloud!,
+      bootFiles: c.ipxe === 'old' ? '/usr/lib/ipxe' : await modernIpxeDir(),
+      ...(c.uefiBinary ? { uefiBinary: c.uefiBinary } : {}),
+      ...(c.upgradeIpxe ? { upgradeIpxe: c.upgradeIpxe } : {}),
+    };
   }
   const lan = await startBootLan({ tag: `bt${c.name.replace(/[^a-z]/g, '').slice(0, 10)}`, net: c.net, router: c.router, pxe, work });
   if (c.pxe !== 'dnsmasq') {
@@ -177,6 +207,19 @@ function printTotals(results: Results): void {
   console.log('');
   ratio('tuned', 'edgeboot / tuned dnsmasq');
   ratio('stock', 'edgeboot / stock dnsmasq');
+  // The iPXE group: modern over old (the issue's target: UEFI ≤ 0.75×), and what chaining once costs.
+  const vs = (a: string, b: string, label: string) => {
+    if (!CONFIGS.some((c) => c.name === a) || !CONFIGS.some((c) => c.name === b)) return;
+    const cells = FIRMWARES.map((fw) => {
+      const x = med(`${a}/${fw}`);
+      const y = med(`${b}/${fw}`);
+      return `${fw.toUpperCase()} ${x && y ? `${(x / y).toFixed(2)}× (${x - y >= 0 ? '+' : ''}${s(x - y)} s)` : '—'}`;
+    });
+    console.log(`${pad(label, w)} ${cells.join('   ')}`);
+  };
+  vs('modern-proxy', 'old-proxy', 'iPXE 2025 / 2019, proxy');
+  vs('modern-dhcp', 'old-dhcp', 'iPXE 2025 / 2019, full DHCP');
+  vs('chain-once', 'modern-proxy', 'chained once / ROM iPXE, proxy');
 }
 
 function printStages(results: Results): void {

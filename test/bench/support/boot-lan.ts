@@ -44,7 +44,17 @@ export interface RouterOptions {
 
 export type PxeServer =
   | { kind: 'dnsmasq'; vmlinuz: string; initrd: string; cmdline: string }
-  | { kind: 'relay'; mode: 'proxy' | 'dhcp'; creds: Credentials; cloud: { url: string }; uefiBinary?: string };
+  | {
+      kind: 'relay';
+      mode: 'proxy' | 'dhcp';
+      creds: Credentials;
+      cloud: { url: string };
+      uefiBinary?: string;
+      /** `boot_files`: /usr/lib/ipxe (bookworm's 2019 iPXE) or the relay's own folder (trixie's). */
+      bootFiles: string;
+      /** `[dhcp] upgrade_ipxe` (default: the relay's). */
+      upgradeIpxe?: 'never' | 'when-needed' | 'always';
+    };
 
 export interface BootLanOptions {
   /** Testbed tag (lower-case letters and digits). */
@@ -131,13 +141,15 @@ export async function startBootLan(o: BootLanOptions): Promise<BootLan> {
       const sock = join(work, 'cloud.sock');
       bridge = await cloudBridge(o.pxe.cloud, sock);
       await startForwarder(bed, 'pxe', sock);
-      const full = o.pxe.mode === 'dhcp' ? `[dhcp]\nrange = ["${net}.100", "${net}.150"]\nrouters = ["${pxeIp}"]\nlease_seconds = 600\n` : '';
+      const full = o.pxe.mode === 'dhcp' ? `range = ["${net}.100", "${net}.150"]\nrouters = ["${pxeIp}"]\nlease_seconds = 600\n` : '';
+      const upgrade = o.pxe.upgradeIpxe ? `upgrade_ipxe = "${o.pxe.upgradeIpxe}"\n` : '';
+      const dhcp = full || upgrade ? `[dhcp]\n${full}${upgrade}` : '';
       const binaries = o.pxe.uefiBinary ? `[dhcp.binaries]\nuefi_x64 = "${o.pxe.uefiBinary}"\n` : '';
       relay = await startRelayInNs(bed, 'pxe', {
         creds: o.pxe.creds,
         stateDir: join(work, 'relay'),
         // The relay configuration of test/e2e/support/site.ts.
-        toml: `interface = "eth0"\nmode = "${o.pxe.mode}"\nboot_files = "/usr/lib/ipxe"\n[http]\nport = ${HTTP_PORT}\npublic_url = "http://${pxeIp}:${HTTP_PORT}"\n[sync]\nwait_seconds = 5\n${full}${binaries}`,
+        toml: `interface = "eth0"\nmode = "${o.pxe.mode}"\nboot_files = "${o.pxe.bootFiles}"\n[http]\nport = ${HTTP_PORT}\npublic_url = "http://${pxeIp}:${HTTP_PORT}"\n[sync]\nwait_seconds = 5\n${dhcp}${binaries}`,
       });
     }
   } catch (err) {

@@ -11,7 +11,9 @@
  *   iPXE start-up    the last DATA block → ipxe.efi's first DISCOVER                                UEFI
  *   DHCP (iPXE)      iPXE's first DISCOVER → the last ACK before `Configuring (net0 …)… ok`
  *   IPv6 wait        that ACK → the end of that line (ifconf waits for every configurator: IPv6 router
- *                    discovery gives up after ~13 s without an RA)
+ *                    discovery gives up after ~13 s without an RA; the 2025 iPXE after ~4 s)
+ *   chain-load       BIOS chained once (`upgrade_ipxe`): the ROM's `ok` → the chained iPXE's own
+ *                    `Configuring … ok` (TFTP undionly.kpxe, its start-up, its DHCP and IPv6 wait)
  *   script           `ok` → the last byte of the script's HTTP response (with dnsmasq's menu, iPXE's
  *                    boot-server REQUEST on 4011 comes first: `PXEBS`)
  *   kernel+initrd    → the last byte of the last file download
@@ -22,7 +24,7 @@
 import type { BootRun } from './boot-lan.ts';
 import type { NetEvent } from './pcap.ts';
 
-export const STAGES = ['firmware start', 'DHCP (firmware)', 'TFTP', 'iPXE start-up', 'DHCP (iPXE)', 'IPv6 wait', 'script', 'kernel+initrd', 'kernel → marker'] as const;
+export const STAGES = ['firmware start', 'DHCP (firmware)', 'TFTP', 'iPXE start-up', 'DHCP (iPXE)', 'IPv6 wait', 'chain-load', 'script', 'kernel+initrd', 'kernel → marker'] as const;
 export type Stage = (typeof STAGES)[number];
 
 type Dhcp = Extract<NetEvent, { kind: 'dhcp' }>;
@@ -70,6 +72,9 @@ export function breakdown(run: BootRun, servers: Record<string, string>): Breakd
   if (ipxeDiscover) detail.ipxe = exchange(dhcp.filter((e) => e.t >= ipxeDiscover.t && (!firstHttp || e.t < firstHttp.t)), ipxeDiscover.t, servers);
   b.push(['DHCP (iPXE)', ipxeAck?.t]);
   b.push(['IPv6 wait', configuring?.end]);
+  // A BIOS ROM chained to the relay's iPXE: TFTP after the ROM's `ok`, then the chained iPXE configures again.
+  const chainRrq = run.firmware === 'bios' && configuring ? ev.find((e) => e.kind === 'tftp-rrq' && e.t >= configuring.end) : undefined;
+  if (chainRrq) b.push(['chain-load', run.lines.find((l) => /Configuring \(net\d/.test(l.text) && l.start >= chainRrq.t)?.end]);
 
   // A download ends when iPXE prints its `… ok` (the console line's end): the last data packet can be a
   // retransmission iPXE needed, and after `boot` the kernel leaves the last segments unacknowledged, so

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { paddedBinary, type DebianBinaryName } from '../debian-binaries.ts';
-import { createSite } from '../fixtures.ts';
+import { createSite, enrollRelay } from '../fixtures.ts';
 import { call, randomMac, unique, type ApiTarget, type CallResult } from '../target.ts';
 
 /*
@@ -245,6 +245,39 @@ export function signedChainContract(target: () => ApiTarget) {
         expect(await explain(t, m2!.id, 'bios')).toMatchObject({ action: 'boot', loader: 'ipxe' });
         await ok(call(t, 'PATCH', `/v1/machines/${m1!.id}`, { json: { secureBoot: false } }), 200, 'patch');
         expect(await explain(t, m1!.id)).toMatchObject({ action: 'boot', loader: 'ipxe' });
+      });
+    });
+
+    describe("the relay's side", () => {
+      it('names the chain in the snapshot, signs its images for the relay, and renders GRUB configurations for the machine', async () => {
+        const t = target();
+        const site = await createSite(t);
+        const relay = await enrollRelay(t, site);
+        const mac = randomMac();
+        const p = await ok(saveProfile(t, { kind: 'linux', kernel: b.kernel.id, initrds: [initrd.id], cmdline: 'console=ttyS0 host={{hostname}}', shim: b.shim.id, grub: b.grub.id }), 201, 'profile');
+        await ok(call(t, 'POST', '/v1/assignments', { json: { profileId: p.id, selector: { mac } } }), 201, 'assign');
+        const snap = await ok(call(t, 'GET', '/v1/relay/sync', { token: relay.token }), 200, 'sync');
+        expect(snap.machines.find((m: any) => m.mac === mac)).toMatchObject({ netboot: true, loader: { shim: b.shim.id, grub: b.grub.id } });
+        expect(snap.unknownMachines).toEqual({ netboot: false });
+
+        const loaders = await ok(call(t, 'GET', '/v1/relay/loaders', { token: relay.token }), 200, 'loaders');
+        expect(loaders.files.map((f: any) => f.imageId).sort()).toEqual([b.shim.id, b.grub.id].sort());
+        const shimFile = loaders.files.find((f: any) => f.imageId === b.shim.id);
+        expect(shimFile).toMatchObject({ size: paddedBinary('shim').length, path: expect.stringMatching(new RegExp(`^/v1/files/${b.shim.id}\\?sig=`)) });
+        // The signed path serves the very bytes (no token: the signature is the credential).
+        const got = await call(t, 'GET', shimFile.path, { token: null });
+        expect(got.status).toBe(200);
+        expect(got.headers.get('etag')).toBe(`"${shimFile.sha256}"`);
+
+        const grub = await call(t, 'GET', `/v1/relay/boot?mac=${mac}&arch=7&fileBase=http://10.0.0.2:8080&format=grub`, { token: relay.token });
+        expect(grub.status, grub.text).toBe(200);
+        expect(grub.headers.get('x-edgeboot-decision')).toBe('boot');
+        expect(grub.text).toMatch(new RegExp(`^if linux '\\(http,10\\.0\\.0\\.2:8080\\)/v1/files/${b.kernel.id}\\?sig=[^']+' 'console=ttyS0' 'host='; then$`, 'm'));
+        expect(grub.text).toContain("cat '(http,10.0.0.2:8080)/grub/report/kernel-refused'");
+        // The same machine asked for iPXE gets a script: the format is the loader's, the decision the same.
+        const ipxe = await call(t, 'GET', `/v1/relay/boot?mac=${mac}&arch=7&fileBase=http://10.0.0.2:8080`, { token: relay.token });
+        expect(ipxe.text.startsWith('#!ipxe')).toBe(true);
+        expect((await call(t, 'GET', `/v1/relay/boot?mac=${mac}&arch=7&format=pxelinux`, { token: relay.token })).status).toBe(400);
       });
     });
   });

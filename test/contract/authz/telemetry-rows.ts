@@ -76,6 +76,16 @@ export const telemetryRows: Row[] = [
     },
   },
   {
+    route: 'GET /v1/relay/loaders',
+    sites: 'none',
+    expect: relayOnly(200),
+    request: () => ({ method: 'GET', path: '/v1/relay/loaders' }),
+    after: async (_w, _s, _x, { ok, res }) => {
+      // Site A names no shim or GRUB: nothing to sign, and nothing of another site leaks.
+      if (ok) expect(res.body).toEqual({ files: [] });
+    },
+  },
+  {
     route: 'GET /v1/machines/{id}/timeline',
     sites: 'each',
     expect: siteRead(200),

@@ -135,6 +135,10 @@ describe('the signed chain on the relay', () => {
     expect((await get(grubToHttp(report))).status).toBe(200);
     const row = await until('the stage in the cloud', () => cloud.deps.db.first<{ detail: string }>(sql("SELECT detail FROM boot_events WHERE mac = ? AND stage = 'loader-failed'", mac)));
     expect(JSON.parse(row.detail)).toMatchObject({ loader: 'grub', reason: 'kernel-refused' });
+    // The boot it ended is failed, with the reason, and so is the machine (as after a failed callback).
+    const boot = await until('the boot to fail', () => cloud.deps.db.first<{ state: string; log_tail: string }>(sql("SELECT b.state, b.log_tail FROM boots b JOIN machines m ON m.id = b.machine_id WHERE m.mac = ? AND b.state = 'failed'", mac)));
+    expect(boot.log_tail).toBe('the boot loader gave up: kernel-refused');
+    expect((await call(cloud, 'GET', `/v1/machines/${mac}`)).body.state).toBe('failed');
     expect((await get(grubToHttp(report), { localAddress: '127.0.0.2' })).status).toBe(403);
     expect((await get(grubToHttp(report.replace(/kernel-refused$/, 'anything-else')))).status).toBe(403);
   });

@@ -34,19 +34,47 @@ export function relayEventRoutes() {
       ]);
       // One statement for the whole batch: the rows travel as one JSON parameter (D1 allows 100
       // bound parameters per query), and the namespaced primary key makes a replay insert nothing.
-      const [result] = await c.get('deps').db.batch([
-        sql(
-          `INSERT OR IGNORE INTO boot_events (id, mac, site_id, relay_id, boot_id, source, stage, at, duration_ms, detail)
-           SELECT e.value ->> 0, e.value ->> 1, ?, ?, e.value ->> 5, 'relay', e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 6
-           FROM json_each(?) AS e`,
-          siteId,
-          relayId,
-          JSON.stringify(rows),
-        ),
-      ]);
+      const insert = sql(
+        `INSERT OR IGNORE INTO boot_events (id, mac, site_id, relay_id, boot_id, source, stage, at, duration_ms, detail)
+         SELECT e.value ->> 0, e.value ->> 1, ?, ?, e.value ->> 5, 'relay', e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 6
+         FROM json_each(?) AS e`,
+        siteId,
+        relayId,
+        JSON.stringify(rows),
+      );
+      const failures = rows.filter((r) => r[2] === 'loader-failed');
+      const [result] = await c.get('deps').db.batch([insert, ...(failures.length > 0 ? loaderFailures(siteId, failures, c.get('deps').clock.now()) : [])]);
       // Telemetry, not a change made by a person: not audited (see auditRest).
       const accepted = result?.changes ?? 0;
       return c.json({ accepted, duplicates: events.length - accepted }, 200);
     },
   );
+}
+
+/**
+ * A boot loader that gave up (GRUB refused the kernel under Secure Boot, firmware refused shim) ends
+ * that machine's boot: its latest unfinished boot at this site, rendered within the hour before the
+ * report, becomes `failed` with the reason, and so does the machine, as a failed callback would make
+ * them. Replays change nothing (the boot is no longer unfinished). Machines first: the boot's state is
+ * what finds them.
+ */
+function loaderFailures(siteId: string, failures: unknown[][], now: number) {
+  const latest = `SELECT (SELECT b.id FROM boots b JOIN machines m ON m.id = b.machine_id
+                           WHERE m.mac = e.value ->> 1 AND b.site_id = ? AND b.state IN ('rendered', 'started')
+                             AND b.created_at BETWEEN (e.value ->> 3) - 3600000 AND (e.value ->> 3) + 60000
+                           ORDER BY b.created_at DESC LIMIT 1)
+                    FROM json_each(?) AS e`;
+  const rows = JSON.stringify(failures);
+  return [
+    sql(`UPDATE machines SET state = 'failed', updated_at = ? WHERE id IN (SELECT machine_id FROM boots WHERE id IN (${latest}))`, now, siteId, rows),
+    sql(
+      `UPDATE boots SET state = 'failed', updated_at = ?,
+              log_tail = 'the boot loader gave up: ' || coalesce((SELECT json_extract(e.value ->> 6, '$.reason') FROM json_each(?) AS e JOIN machines m ON m.mac = e.value ->> 1 WHERE m.id = boots.machine_id LIMIT 1), 'unknown')
+        WHERE id IN (${latest})`,
+      now,
+      rows,
+      siteId,
+      rows,
+    ),
+  ];
 }

@@ -46,6 +46,7 @@ import type { Credentials } from '../../relay/src/sync/credentials.ts';
 import { call, randomMac, unique, type ApiTarget } from '../contract/target.ts';
 import { startNodeCloud, type E2eCloud } from '../e2e/support/cloud.ts';
 import { assign, osFiles, testOsProfile } from '../e2e/support/machines.ts';
+import { signedChainImages } from '../e2e/support/secure-boot.ts';
 import { modernIpxeDir } from '../relay/support/boot-files.ts';
 import { missingPeers } from '../support/netns.ts';
 import { OVMF_CODE, OVMF_VARS, startBootLan, type BootLan, type BootRun, type Firmware, type PxeServer, type RouterOptions } from './support/boot-lan.ts';
@@ -82,6 +83,10 @@ interface Config {
   /** The relay's iPXE (default) or bookworm's /usr/lib/ipxe (2019). */
   ipxe?: 'old' | 'modern';
   upgradeIpxe?: 'never' | 'when-needed' | 'always';
+  /** UEFI machines boot through trixie's shim → GRUB (the profile names them) instead of iPXE. */
+  loader?: 'shim';
+  /** OVMF with Secure Boot on and Microsoft's keys (UEFI only). */
+  secureBoot?: boolean;
   /** `--only <group>` selects every configuration of the group. */
   group?: string;
 }
@@ -102,6 +107,12 @@ const ALL: Config[] = [
   { name: 'old-dhcp', label: 'relay full DHCP, iPXE 2019, no RA', net: 79, router: null, pxe: 'relay-dhcp', ipxe: 'old', group: 'ipxe' },
   { name: 'modern-dhcp', label: 'relay full DHCP, iPXE 2025, no RA', net: 80, router: null, pxe: 'relay-dhcp', group: 'ipxe' },
   { name: 'chain-once', label: 'modern-proxy, ROM chained once', net: 81, router: QUIET_ROUTER, pxe: 'relay-proxy', upgradeIpxe: 'always', group: 'ipxe' },
+  // The signed chain against the iPXE chain on the same LANs (the issue's target: ≤ 1.10× the iPXE chain).
+  { name: 'sb-proxy', label: 'relay proxy, Secure Boot, shim+GRUB', net: 82, router: QUIET_ROUTER, pxe: 'relay-proxy', loader: 'shim', secureBoot: true, group: 'secure-boot' },
+  { name: 'shim-proxy', label: 'relay proxy, SB off, shim+GRUB', net: 83, router: QUIET_ROUTER, pxe: 'relay-proxy', loader: 'shim', group: 'secure-boot' },
+  { name: 'ipxe-proxy', label: 'relay proxy, SB off, iPXE 2025', net: 84, router: QUIET_ROUTER, pxe: 'relay-proxy', group: 'secure-boot' },
+  { name: 'sb-dhcp', label: 'relay full DHCP, Secure Boot, shim+GRUB', net: 85, router: null, pxe: 'relay-dhcp', loader: 'shim', secureBoot: true, group: 'secure-boot' },
+  { name: 'ipxe-dhcp', label: 'relay full DHCP, SB off, iPXE 2025', net: 86, router: null, pxe: 'relay-dhcp', group: 'secure-boot' },
 ];
 const wanted = values.only ? values.only.split(',') : ['stock', 'tuned', 'edgeboot', 'edgeboot-dhcp', ...values.extra!.split(',').filter(Boolean)];
 const CONFIGS = ALL.filter((c) => wanted.includes(c.name) || (c.group !== undefined && wanted.includes(c.group)));
@@ -151,7 +162,8 @@ interface Bed {
   macs: string[];
 }
 
-async function setUp(c: Config, os: { vmlinuz: string; initrd: string }, cloud: E2eCloud | undefined, profileId: string, work: string, warmUp: boolean): Promise<Bed> {
+async function setUp(c: Config, os: { vmlinuz: string; initrd: string }, cloud: E2eCloud | undefined, profiles: { ipxe: string; shim: string }, work: string, warmUp: boolean): Promise<Bed> {
+  const profileId = c.loader === 'shim' ? profiles.shim : profiles.ipxe;
   const macs = Array.from({ length: BOOTS * FIRMWARES.length + (warmUp ? 1 : 0) }, () => randomMac());
   let pxe: PxeServer;
   let siteId = '';
@@ -220,6 +232,9 @@ function printTotals(results: Results): void {
   vs('modern-proxy', 'old-proxy', 'iPXE 2025 / 2019, proxy');
   vs('modern-dhcp', 'old-dhcp', 'iPXE 2025 / 2019, full DHCP');
   vs('chain-once', 'modern-proxy', 'chained once / ROM iPXE, proxy');
+  vs('sb-proxy', 'ipxe-proxy', 'Secure Boot shim+GRUB / iPXE, proxy');
+  vs('shim-proxy', 'ipxe-proxy', 'shim+GRUB / iPXE (SB off), proxy');
+  vs('sb-dhcp', 'ipxe-dhcp', 'Secure Boot shim+GRUB / iPXE, DHCP');
 }
 
 function printStages(results: Results): void {
@@ -284,17 +299,19 @@ try {
   console.log(`load average at start: ${load()} (qemu TCG needs the CPU: other work on the machine slows every boot)`);
   console.log(`boot-time: ${CONFIGS.map((c) => c.name).join(', ')} × ${FIRMWARES.join(', ')}, ${BOOTS} boot(s) each; setting up…`);
   const os = await osFiles();
-  let profileId = '';
+  const profiles = { ipxe: '', shim: '' };
   if (CONFIGS.some((c) => c.pxe !== 'dnsmasq')) {
     cloud = await startNodeCloud();
-    profileId = await testOsProfile(cloud);
+    profiles.ipxe = await testOsProfile(cloud);
+    // The same test OS, booted through trixie's shim and GRUB (Debian's signed kernel: Secure Boot accepts it).
+    if (CONFIGS.some((c) => c.loader === 'shim')) profiles.shim = await testOsProfile(cloud, await signedChainImages(cloud));
   }
-  for (const c of CONFIGS) beds.push(await setUp(c, os, cloud, profileId, work, values['warm-up']! && c.pxe !== 'dnsmasq'));
+  for (const c of CONFIGS) beds.push(await setUp(c, os, cloud, profiles, work, values['warm-up']! && c.pxe !== 'dnsmasq'));
   console.log(`ready after ${elapsed()}\n`);
 
   const fw0 = FIRMWARES[0]!;
   for (const bed of beds.filter((b) => b.macs.length > BOOTS * FIRMWARES.length)) {
-    const run = await bed.lan.boot(fw0, bed.macs.pop()!, { timeoutMs: 90_000 });
+    const run = await bed.lan.boot(fw0, bed.macs.pop()!, { timeoutMs: 90_000, secureBoot: bed.c.secureBoot === true });
     const b = breakdown(run, bed.servers);
     console.log(`warm-up ${bed.c.name} ${fw0}: ${s(run.markerAt ?? undefined)} s (cold image cache: kernel+initrd ${s(b.stages['kernel+initrd'])} s) [${elapsed()}]`);
   }
@@ -303,7 +320,7 @@ try {
   for (let round = 0; round < BOOTS; round++) {
     for (const bed of beds) {
       for (const fw of FIRMWARES) {
-        const run = await bed.lan.boot(fw, bed.macs.pop()!, { timeoutMs: 90_000 });
+        const run = await bed.lan.boot(fw, bed.macs.pop()!, { timeoutMs: 90_000, secureBoot: bed.c.secureBoot === true });
         const k = key(bed.c, fw);
         results.set(k, [...(results.get(k) ?? []), { run, b: breakdown(run, bed.servers) }]);
         console.log(`round ${round + 1}/${BOOTS} ${pad(bed.c.name, 14)} ${fw}: ${run.markerAt === null ? 'NO MARKER (timed out)' : `${s(run.markerAt)} s`} [${elapsed()}]`);

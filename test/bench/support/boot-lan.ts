@@ -24,6 +24,8 @@ import { netEvents, readPcap, type NetEvent } from './pcap.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export { OVMF_CODE_SB, OVMF_VARS_SB } from '../../e2e/support/site.ts';
+import { OVMF_CODE_SB, OVMF_VARS_SB } from '../../e2e/support/site.ts';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 const HTTP_PORT = 8080;
 /** dnsmasq without DNS, in the foreground, logging DHCP, with no pid file (two instances never share one). */
@@ -97,7 +99,8 @@ export interface BootLan {
   bed: Testbed;
   pxeIp: string;
   relay: RelayInNs | null;
-  boot(firmware: Firmware, mac: string, opts?: { timeoutMs?: number; uuid?: string }): Promise<BootRun>;
+  /** `secureBoot`: UEFI with Secure Boot on and Microsoft's keys (Debian's OVMF .ms images). */
+  boot(firmware: Firmware, mac: string, opts?: { timeoutMs?: number; uuid?: string; secureBoot?: boolean }): Promise<BootRun>;
   close(): Promise<void>;
 }
 
@@ -227,15 +230,17 @@ async function waitForLinkLocal(bed: Testbed, ns: string): Promise<void> {
 }
 
 /** One VM, as test/e2e/support/site.ts boots them, stopped once the marker line is complete. */
-async function runVm(bed: Testbed, tap: string, work: string, firmware: Firmware, mac: string, o: { timeoutMs?: number; uuid?: string }) {
+async function runVm(bed: Testbed, tap: string, work: string, firmware: Firmware, mac: string, o: { timeoutMs?: number; uuid?: string; secureBoot?: boolean }) {
   const args = ['-accel', 'tcg', '-m', '512', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio', '-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`];
   if (o.uuid) args.push('-uuid', o.uuid);
   if (firmware === 'bios') {
     args.push('-device', `virtio-net-pci,netdev=n0,mac=${mac},bootindex=1`);
   } else {
     const vars = join(work, `vars-${tap}.fd`);
-    copyFileSync(OVMF_VARS, vars);
-    args.push('-machine', 'q35', '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
+    copyFileSync(o.secureBoot ? OVMF_VARS_SB : OVMF_VARS, vars);
+    if (o.secureBoot) args.push('-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on');
+    else args.push('-machine', 'q35');
+    args.push('-drive', `if=pflash,format=raw,readonly=on,file=${o.secureBoot ? OVMF_CODE_SB : OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`);
     // No option ROM: OVMF's own PXE stack does DHCP → TFTP ipxe.efi, as on real UEFI servers.
     args.push('-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=,bootindex=1`);
   }

@@ -35,16 +35,16 @@ export async function uploadFile(t: ApiTarget, path: string, name: string): Prom
 }
 
 /**
- * A linux profile that boots the test OS: its init prints the callback token and the boot id (so the
+ * A linux profile that boots the test OS (through `signedChain`'s shim and GRUB on UEFI x64, if given): its init prints the callback token and the boot id (so the
  * test can tell that the script the cloud rendered for this boot is the one that ran), reports
  * `succeeded` through the callback URL, and powers off.
  */
-export async function testOsProfile(t: ApiTarget): Promise<string> {
+export async function testOsProfile(t: ApiTarget, signedChain?: { shim: string; grub: string }): Promise<string> {
   const os = await osFiles();
   const kernel = await uploadFile(t, os.vmlinuz, 'vmlinuz');
   const initrd = await uploadFile(t, os.initrd, 'initrd');
   const cmdline = 'console=ttyS0 quiet panic=-1 edgeboot.callback={{callbackUrl}} edgeboot.token={{callbackToken}} edgeboot.marker={{bootId}}';
-  const p = await ok<{ id: string }>(call(t, 'POST', '/v1/profiles', { json: { name: unique('test-os'), spec: { kind: 'linux', kernel, initrds: [initrd], cmdline } } }), 201, 'profile');
+  const p = await ok<{ id: string }>(call(t, 'POST', '/v1/profiles', { json: { name: unique('test-os'), spec: { kind: 'linux', kernel, initrds: [initrd], cmdline, ...signedChain } } }), 201, 'profile');
   return p.id;
 }
 

@@ -11,6 +11,7 @@
  *
  *   npm run build:relay
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
 import { bundleForNode } from './bundle-node.ts';
@@ -18,8 +19,11 @@ import { bundleForNode } from './bundle-node.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 export const RELAY_BUNDLE = join(ROOT, 'relay/dist/edgeboot-relay.mjs');
 
+/** The version a build carries (relay/src/version.ts): the bundle never reads package.json at run time. */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
 export function buildRelay(): Promise<string> {
-  return bundleForNode(join(ROOT, 'relay/src/main.ts'), RELAY_BUNDLE);
+  return bundleForNode(join(ROOT, 'relay/src/main.ts'), RELAY_BUNDLE, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
 }
 
 if (import.meta.main) {

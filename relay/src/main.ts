@@ -5,18 +5,18 @@
  *   edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR] [--name NAME]
  *   edgeboot-relay run --config relay.toml [--http-port N --public-url URL … (config.ts FLAGS)]
  *
+ * (the commands themselves, their usage, errors and exit statuses: cli/commands.ts)
+ *
  * The only file that chooses adapters and starts servers. DHCP and TFTP are attached through
  * `lanServices` (see LanServiceFactory): they get the snapshot, the nonce registry, the event sink
  * and the metrics registry from here, and are closed with the rest on SIGTERM.
  */
+import './runtime-guard.ts';
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { normalizeMac } from '../../shared/mac.ts';
-import { Enrolled } from '../../shared/schemas/access.ts';
-import { BUILD_BOOT_FILES, ConfigError, DEFAULT_BOOT_FILES_DIR, FLAGS, loadConfig, type RelayConfig } from './config.ts';
+import { BUILD_BOOT_FILES, DEFAULT_BOOT_FILES_DIR, type RelayConfig } from './config.ts';
 import type { EventSink } from './events.ts';
 import { FileGrants } from './http/file-grants.ts';
 import { ImageCache } from './http/image-cache.ts';
@@ -29,7 +29,7 @@ import { scriptUrl } from './dhcp/boot-target.ts';
 import { dhcpService } from './dhcp/service.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createCloudClient } from './sync/cloud-client.ts';
-import { ensureStateDir, grantKey, loadCredentials, saveCredentials, type Credentials } from './sync/credentials.ts';
+import { ensureStateDir, grantKey, type Credentials } from './sync/credentials.ts';
 import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
 import { SnapshotStore } from './sync/snapshot-store.ts';
@@ -41,7 +41,8 @@ import type { ContentProvider } from './tftp/content.ts';
 import { bootFileContent } from './tftp/content.ts';
 import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { VERSION } from './version.ts';
+import { runCli } from './cli/commands.ts';
 
 /** What the LAN servers (DHCP in relay/src/dhcp, TFTP in relay/src/tftp) are given. */
 export interface RelayContext {
@@ -203,79 +204,8 @@ function addressOf(url: string): { address?: string } {
   return /^[0-9a-fA-F:.]+$/.test(host) ? { address: host } : {};
 }
 
-async function enroll(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { cloud: { type: 'string' }, code: { type: 'string' }, 'state-dir': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } },
-  });
-  if (!values.cloud || !values.code) throw new ConfigError('usage: edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR] [--name NAME]');
-  let cloud: URL;
-  try {
-    cloud = new URL(values.cloud);
-  } catch {
-    throw new ConfigError(`--cloud must be a URL, not ${JSON.stringify(values.cloud)}`);
-  }
-  const stateDir = values['state-dir'] ?? '/var/lib/edgeboot-relay';
-  if (!values.force && loadCredentials(stateDir)) throw new ConfigError(`${stateDir} already holds credentials; use --force to enroll again`);
-  const client = createCloudClient({ baseUrl: cloud.href, token: null });
-  try {
-    const r = await client.json({ method: 'POST', path: '/v1/relays/enroll', json: { code: values.code, name: values.name ?? hostname().slice(0, 64), version: VERSION }, retry: true });
-    if (r.status !== 201) {
-      const msg = (r.body as { error?: { message?: string } })?.error?.message ?? JSON.stringify(r.body);
-      throw new ConfigError(`enrollment refused (${r.status}): ${msg}`);
-    }
-    const e = Enrolled.parse(r.body);
-    saveCredentials(stateDir, {
-      cloudUrl: cloud.href.replace(/\/$/, ''),
-      relayId: e.relay.id,
-      siteId: e.relay.siteId,
-      token: e.token,
-      bootKey: e.bootKey,
-      bootKeyId: e.bootKeyId,
-      enrolledAt: new Date().toISOString(),
-    });
-    console.log(`enrolled relay ${e.relay.id} for site ${e.relay.siteId}; credentials in ${join(stateDir, 'credentials.json')}`);
-  } finally {
-    await client.close();
-  }
-}
-
-async function run(argv: string[]): Promise<void> {
-  const flagOptions = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, ...flagOptions } });
-  const { config: file, ...overrides } = values as Record<string, string | undefined>;
-  const config = loadConfig(file ?? null, overrides);
-  const creds = loadCredentials(config.state_dir);
-  if (!creds) throw new ConfigError(`no credentials in ${config.state_dir}: run \`edgeboot-relay enroll --cloud URL --code CODE --state-dir ${config.state_dir}\` first`);
-  const log = createLogger({ component: 'relay', quiet: config.log.quiet });
-  const relay = await startRelay(config, creds, { log, lanServices: defaultLanServices() });
-  log.info('relay running', { http: relay.httpUrl, publicUrl: config.http.public_url, relayId: creds.relayId, siteId: creds.siteId });
-  const stop = (signal: string) => {
-    log.info('stopping', { signal });
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    relay.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('unclean stop', { err });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-}
-
 if (import.meta.main) {
-  const [command, ...rest] = process.argv.slice(2);
-  const commands: Record<string, (argv: string[]) => Promise<void>> = { enroll, run };
-  const fn = command ? commands[command] : undefined;
-  if (!fn) {
-    console.error('usage: edgeboot-relay enroll --cloud URL --code CODE [--state-dir DIR]\n       edgeboot-relay run --config relay.toml [flags]');
-    process.exit(2);
-  }
-  fn(rest).catch((err: unknown) => {
-    console.error(err instanceof ConfigError || (err instanceof Error && err.name === 'ZodError') ? `edgeboot-relay: ${err.message}` : err);
-    process.exit(2);
+  runCli(process.argv.slice(2)).then((status) => {
+    if (status !== null) process.exit(status);
   });
 }

@@ -120,7 +120,9 @@ export function relayRoutes() {
           name: input.name,
           version: input.version ?? null,
           address: input.address ?? null,
-          last_seen_at: now,
+          // Not seen running yet: enrolling proves the code, not a working relay. The first
+          // heartbeat or sync sets it, so an install that stopped here shows as "never seen".
+          last_seen_at: null,
           created_at: now,
           revoked_at: null,
         };

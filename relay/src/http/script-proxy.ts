@@ -96,7 +96,7 @@ export class ScriptProxy {
     const m = GRUB_PATH.exec(path);
     if (!m) {
       this.#requests.inc({ outcome: 'bad-request' });
-      return simple(res, 400, 'expected /grub/<mac>/<nonce>[/<profile id>]\n');
+      return refuse(res, 'grub', 400, 'expected /grub/<mac>/<nonce>[/<profile id>]\n');
     }
     return this.#serve(req, res, { format: 'grub', mac: m[1]!, nonce: m[2]!, arch: '7', choose: m[3] ?? null, facts: {} });
   }
@@ -106,18 +106,18 @@ export class ScriptProxy {
     const ip = normalizeIp(req.socket.remoteAddress ?? '');
     if (mac === null) {
       this.#requests.inc({ outcome: 'bad-request' });
-      return simple(res, 400, 'mac must be a MAC address\n');
+      return refuse(res, p.format, 400, 'mac must be a MAC address\n');
     }
     const { nonce, arch, choose } = p;
     const check = this.#d.nonces.check(nonce, mac, ip);
     if (check !== 'ok') {
       this.#requests.inc({ outcome: 'denied' });
       this.#d.log.once(`nonce-${check}`, 'refused a boot script request', { mac, ip, check });
-      return simple(res, 403, 'this boot script is only for the client that PXE-booted as this machine\n');
+      return refuse(res, p.format, 403, 'this boot script is only for the client that PXE-booted as this machine\n');
     }
     if ((arch !== null && !ARCH.test(arch)) || (choose !== null && !CHOOSE.test(choose))) {
       this.#requests.inc({ outcome: 'bad-request' });
-      return simple(res, 400, 'arch must be a DHCP option 93 number and choose a profile id\n');
+      return refuse(res, p.format, 400, 'arch must be a DHCP option 93 number and choose a profile id\n');
     }
     const upstream = new URLSearchParams({ mac });
     if (arch !== null) upstream.set('arch', arch);
@@ -148,7 +148,7 @@ export class ScriptProxy {
       } else if (r.status < 500) {
         // The cloud decided (no answer for this machine, a bad choice): that is not an outage.
         this.#requests.inc({ outcome: `cloud-${r.status}` });
-        return simple(res, r.status, `${text.slice(0, 1000)}\n`);
+        return refuse(res, p.format, r.status, `${text.slice(0, 1000)}\n`);
       }
     } catch (err) {
       if (!(err instanceof CloudUnreachableError) && !(err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))) throw err;
@@ -158,7 +158,7 @@ export class ScriptProxy {
       source = 'cache';
       if (!script) {
         this.#requests.inc({ outcome: 'unavailable' });
-        return simple(res, 503, 'the cloud is unreachable and this relay has no script for this machine yet\n');
+        return refuse(res, p.format, 503, 'the cloud is unreachable and this relay has no script for this machine yet\n');
       }
     }
     const body = p.format === 'grub' ? this.#rewriteGrub(script.script, mac, ip) : this.#rewrite(script.script, mac, ip, arch);
@@ -216,6 +216,20 @@ export class ScriptProxy {
         return `${base}/boot?${q}`;
       });
   }
+}
+
+/**
+ * A refusal in the client's own language. iPXE gets the HTTP status (its script falls back to the
+ * local disk). GRUB would read an error page as a configuration (Debian's 2.12 does not stop at a 503)
+ * or stop at its prompt: it gets a configuration that says why and leaves to the firmware, which goes
+ * on with its next boot option, as an iPXE script's local-disk fallback does.
+ */
+function refuse(res: ServerResponse, format: 'ipxe' | 'grub', status: number, text: string): void {
+  if (format === 'ipxe') return simple(res, status, text);
+  // eslint-disable-next-line no-control-regex
+  const said = text.trim().replace(/['\u0000-\u001f\u007f]/g, ' ').slice(0, 300);
+  const body = `# edgeboot: the relay answered ${status}\necho 'edgeboot: ${said}'\necho 'edgeboot: leaving to the firmware'\nsleep 5\nexit\n`;
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-edgeboot-status': String(status) }).end(body);
 }
 
 const MAX_GRUB_SERVED = 1024;

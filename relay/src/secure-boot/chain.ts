@@ -99,7 +99,8 @@ export function signedChainTarget(l: SignedLoader, d: Pick<ChainDeps, 'localObje
  */
 export function grubStub(httpBase: string, mac: string | undefined, nonce: string | undefined): string {
   if (!mac || !nonce) {
-    return ['# edgeboot: this relay has not seen this client\'s DHCP exchange, so it cannot tell which machine this is', "echo 'edgeboot: unknown client: leaving to the firmware'", 'sleep 3', 'exit', ''].join('\n');
+    // No quote characters in comments: GRUB's lexer reads them even there.
+    return ['# edgeboot: this relay has not seen the DHCP exchange of this client, so it cannot tell which machine this is', "echo 'edgeboot: unknown client: leaving to the firmware'", 'sleep 3', 'exit', ''].join('\n');
   }
   return [`# edgeboot: ${mac}`, `configfile '${grubUrl(`${httpBase}/grub/${mac.replaceAll(':', '-')}/${nonce}`)}'`, ''].join('\n');
 }

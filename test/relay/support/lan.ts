@@ -62,7 +62,12 @@ export async function cloudBridge(cloud: { url: string }, path: string): Promise
     },
     cut: () => {
       down = true;
-      for (const s of open) s.resetAndDestroy();
+      // A TCP connection is reset, as a dropped uplink does; the unix side of the bridge cannot be (Node
+      // refuses resetAndDestroy on a pipe) and is simply closed.
+      for (const s of open) {
+        if (s.remoteAddress !== undefined) s.resetAndDestroy();
+        else s.destroy();
+      }
     },
     restore: () => void (down = false),
     bytesFromCloud: () => fromCloud,

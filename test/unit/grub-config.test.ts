@@ -3,30 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { grubUrl, localGrubConfig, quote, renderGrubConfig, type GrubRenderContext } from '../../shared/boot/grub-config.ts';
 import { RenderError } from '../../shared/boot/ipxe-script.ts';
 import { ProfileSpec } from '../../shared/schemas/profile.ts';
+import { renderContext } from './support/render-context.ts';
 
 /** Golden files: `UPDATE_GOLDEN=1 npm exec -- vitest run test/unit/grub-config.test.ts` rewrites them. */
 const GOLDEN = new URL('../golden/grub/', import.meta.url);
 
 function ctx(over: Partial<GrubRenderContext> = {}): GrubRenderContext {
   return {
-    arch: 'uefi-x64',
-    profileName: 'debian-13',
-    mac: '52:54:00:12:34:56',
-    vars: {
-      mac: '52:54:00:12:34:56',
-      machineId: 'mch_01kc0000000000000000000000',
-      hostname: 'node-7.lyon',
-      uuid: '4c4c4544-0042-3510-8052-b4c04f4d4e31',
-      serial: 'SN1234',
-      siteId: 'site_01kc0000000000000000000000',
-      arch: 'uefi-x64',
-      callbackUrl: 'http://10.0.0.2:8080/v1/callback',
-      callbackToken: 'ebc_abcdefghijklmnopqrstuvwxyz012345',
-      bootId: 'boot_01kc0000000000000000000000',
-      filesUrl: 'http://10.0.0.2:8080/v1/callback/files/ebc_abcdefghijklmnopqrstuvwxyz012345',
-      labels: { rack: 'r12' },
-    },
-    fileUrl: (id) => `http://10.0.0.2:8080/v1/files/${id}?sig=v1.k1.1800000000.site_x.${'A'.repeat(43)}`,
+    ...renderContext('uefi-x64'),
     chooseUrl: (id) => `http://10.0.0.2:8080/grub/choose/${id}`,
     reportUrl: (what) => `http://10.0.0.2:8080/grub/report/${what}`,
     ...over,

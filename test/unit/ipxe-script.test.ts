@@ -3,33 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { renderScript, renderTemplate, RenderError, unknownTemplateVariables, type RenderContext } from '../../shared/boot/ipxe-script.ts';
 import { ProfileSpec } from '../../shared/schemas/profile.ts';
 import type { Arch } from '../../shared/schemas/common.ts';
+import { renderContext } from './support/render-context.ts';
 
 /** Golden files: `UPDATE_GOLDEN=1 npm exec -- vitest run test/unit/ipxe-script.test.ts` rewrites them. */
 const GOLDEN = new URL('../golden/ipxe/', import.meta.url);
 
 function ctx(arch: Arch, over: Partial<RenderContext> = {}): RenderContext {
-  return {
-    arch,
-    profileName: 'debian-13',
-    mac: '52:54:00:12:34:56',
-    vars: {
-      mac: '52:54:00:12:34:56',
-      machineId: 'mch_01kc0000000000000000000000',
-      hostname: 'node-7.lyon',
-      uuid: '4c4c4544-0042-3510-8052-b4c04f4d4e31',
-      serial: 'SN1234',
-      siteId: 'site_01kc0000000000000000000000',
-      arch,
-      callbackUrl: 'http://10.0.0.2:8080/v1/callback',
-      callbackToken: 'ebc_abcdefghijklmnopqrstuvwxyz012345',
-      bootId: 'boot_01kc0000000000000000000000',
-      filesUrl: 'http://10.0.0.2:8080/v1/callback/files/ebc_abcdefghijklmnopqrstuvwxyz012345',
-      labels: { rack: 'r12' },
-    },
-    fileUrl: (id) => `http://10.0.0.2:8080/v1/files/${id}?sig=v1.k1.1800000000.site_x.${'A'.repeat(43)}`,
-    chooseUrl: (id) => `http://10.0.0.2:8080/boot?choose=${id}`,
-    ...over,
-  };
+  return { ...renderContext(arch), ...over };
 }
 
 const specs: Record<string, unknown> = {

@@ -21,6 +21,7 @@ import { relayEventRoutes } from './routes/relay-events.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
 import { relaySyncRoutes } from './routes/relay-sync.ts';
 import { relayRoutes } from './routes/relays.ts';
+import { relayInstallRoutes, relayReleaseRoutes, relayUpdateRoutes } from './routes/relay-releases.ts';
 import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { siteRoutes } from './routes/sites.ts';
 import { timelineRoutes } from './routes/timeline.ts';
@@ -30,9 +31,9 @@ import { tokenRoutes } from './routes/tokens.ts';
 const JSON_BODY_LIMIT = 64 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Routes that carry their own credential (an enrollment code, a signed URL…) instead of a bearer token. */
-const PUBLIC_PATHS = /^\/v1\/relays\/enroll$|^\/v1\/files\/|^\/v1\/boot\//;
+const PUBLIC_PATHS = /^\/v1\/relays\/enroll$|^\/v1\/relays\/install\.sh$|^\/v1\/relays\/packages\/|^\/v1\/files\/|^\/v1\/boot\//;
 /** Image bytes: a whole image, or one part of a multipart upload. Their routes check Content-Length against their own limit. */
-const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[^/]+)$/;
+const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[^/]+)$|^\/v1\/relay-releases\/[^/]+\/[^/]+\/[^/]+$/;
 
 /**
  * The control plane as one Hono app, built only from injected dependencies, so the same code runs
@@ -82,8 +83,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/profiles', profileRoutes());
   app.route('/v1/assignments', assignmentRoutes());
   app.route('/v1/tokens', tokenRoutes());
+  app.route('/v1/relays', relayInstallRoutes());
   app.route('/v1', relayRoutes());
+  app.route('/v1/relay-releases', relayReleaseRoutes());
   app.route('/v1/relay', relaySelfRoutes());
+  app.route('/v1/relay', relayUpdateRoutes());
   app.route('/v1/relay', relayEventRoutes());
   app.route('/v1/relay', relaySyncRoutes());
   app.route('/v1/relay', relayBootRoutes());

@@ -45,6 +45,13 @@ export const Relay = z
     lastSeenAt: Timestamp.nullable(),
     createdAt: Timestamp,
     revokedAt: Timestamp.nullable(),
+    /** The release the cloud wants it to run (its site's pin, else the fleet's choice); null: none chosen. */
+    desiredVersion: z.string().nullable().optional(),
+    /** What the relay last reported about an update (relay/src/update/updater.ts). */
+    update: z
+      .object({ state: z.string(), version: z.string(), reason: z.string().nullable(), at: Timestamp })
+      .nullable()
+      .optional(),
   })
   .meta({ id: 'Relay' });
 export type Relay = z.infer<typeof Relay>;

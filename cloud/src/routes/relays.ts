@@ -13,6 +13,7 @@ import { sql, type SqlDatabase, type SqlStatement, type SqlValue } from '../port
 import { iso } from '../time.ts';
 import { body, errorResponses, IdParams, json, keysetPage, router } from './openapi.ts';
 import { getSiteRow } from './sites.ts';
+import { desiredVersion, desiredVersions } from './relay-releases.ts';
 
 export interface RelayRow {
   id: string;
@@ -23,9 +24,13 @@ export interface RelayRow {
   last_seen_at: number | null;
   created_at: number;
   revoked_at: number | null;
+  update_state?: string | null;
+  update_version?: string | null;
+  update_reason?: string | null;
+  update_at?: number | null;
 }
 
-export const toRelay = (r: RelayRow): Relay => ({
+export const toRelay = (r: RelayRow, desiredVersion?: string | null): Relay => ({
   id: r.id,
   siteId: r.site_id,
   name: r.name,
@@ -34,6 +39,8 @@ export const toRelay = (r: RelayRow): Relay => ({
   lastSeenAt: iso(r.last_seen_at),
   createdAt: iso(r.created_at),
   revokedAt: iso(r.revoked_at),
+  ...(desiredVersion === undefined ? {} : { desiredVersion }),
+  update: r.update_state && r.update_version && r.update_at ? { state: r.update_state, version: r.update_version, reason: r.update_reason ?? null, at: iso(r.update_at)! } : null,
 });
 
 export async function getRelayRow(db: SqlDatabase, id: string): Promise<RelayRow | null> {
@@ -185,7 +192,8 @@ export function relayRoutes() {
             limit + 1,
           ),
         );
-        return c.json(keysetPage(rows, limit, toRelay), 200);
+        const desired = await desiredVersions(c.get('deps').db);
+        return c.json(keysetPage(rows, limit, (r) => toRelay(r, desired(r.site_id))), 200);
       },
     )
     .openapi(
@@ -201,7 +209,7 @@ export function relayRoutes() {
         const row = await getRelayRow(c.get('deps').db, c.req.valid('param').id);
         if (!row) throw notFound('relay');
         assertRead(c.get('principal')!, row.site_id, 'relay');
-        return c.json(toRelay(row), 200);
+        return c.json(toRelay(row, await desiredVersion(c.get('deps').db, row.site_id)), 200);
       },
     )
     .openapi(

@@ -18,6 +18,8 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { chmodSync, createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { compareVersions, DesiredRelease, releaseSignatureProblem, type SignedRelease, type UpdateReport } from '../../../shared/release/statement.ts';
 import type { Logger } from '../log.ts';
@@ -145,7 +147,9 @@ export class Updater {
     }
     const want = parsed.data.desired;
     if (!want || want.version === running) {
-      await this.report({ state: 'idle', version: running });
+      // Up to date: what was reported stays (`updated` after an update). Only a refusal from this
+      // run is cleared, once the cloud stops asking for what was refused.
+      if (this.lastReport.includes('"refused"')) await this.report({ state: 'idle', version: running });
       return { action: 'none', reason: want ? 'up to date' : 'no release chosen' };
     }
     if (want.arch !== arch) return this.refuse(want.version, `the release is for ${want.arch}, this relay runs on ${arch}`);
@@ -185,7 +189,11 @@ export class Updater {
       const out = createWriteStream(file, { mode: 0o700 });
       let tooLong = false;
       try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        // The cloud stores executables gzip-compressed (a third of the size); the signed size and
+        // sha256 are the executable's own, checked on the decompressed bytes.
+        const gunzip = createGunzip();
+        (res.body as unknown as Readable).on('error', (err) => gunzip.destroy(err)).pipe(gunzip);
+        for await (const chunk of gunzip as AsyncIterable<Buffer>) {
           bytes += chunk.length;
           if (bytes > want.bytes) {
             tooLong = true;
@@ -195,10 +203,15 @@ export class Updater {
           if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
         }
       } finally {
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        // 'close', not 'finish': the file must no longer be open for writing when it is run (ETXTBSY).
+        await new Promise<void>((resolve, reject) => {
+          out.once('close', resolve);
+          out.once('error', reject);
+          out.end();
+        });
       }
       if (tooLong) {
-        await res.body.dump().catch(() => undefined);
+        res.body.destroy();
         return `the artifact is longer than the signed ${want.bytes} bytes`;
       }
       if (bytes !== want.bytes) return `the artifact is truncated: ${bytes} of the signed ${want.bytes} bytes`;
@@ -207,7 +220,13 @@ export class Updater {
       chmodSync(file, 0o755);
       let said: string;
       try {
-        said = await this.probe(file);
+        // A child forked elsewhere in this process at the moment the file was written may hold it
+        // open for an instant (ETXTBSY until it execs): one retry.
+        said = await this.probe(file).catch(async (err: Error) => {
+          if (!err.message.includes('ETXTBSY')) throw err;
+          await new Promise((r) => setTimeout(r, 200));
+          return this.probe(file);
+        });
       } catch (err) {
         return `the artifact does not run on this box (${(err as Error).message})`;
       }

@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { modernIpxe, modernIpxeFile } from '../relay/support/boot-files.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomMac } from '../contract/target.ts';
 import { until } from '../relay/support/relay-harness.ts';
 import { requireTools } from '../support/netns.ts';
 import { startNodeCloud, type E2eCloud } from './support/cloud.ts';
-import { uploadImage } from './support/imaging.ts';
+import { imagerFiles, imagerResult, imagingProfile, uploadImage, zstdCompress } from './support/imaging.ts';
 import { assign, machine, marker, osFiles, tail, timeline } from './support/machines.ts';
-import { profile, signedChainFiles, signedChainImages, untrustedKernel } from './support/secure-boot.ts';
+import { profile, signedChainFiles, signedChainImages, untrustedKernel, untrustedSigned } from './support/secure-boot.ts';
 import { startSite, type Site } from './support/site.ts';
 
 /**
@@ -27,12 +29,13 @@ let chain: { shim: string; grub: string };
 let kernel: string;
 let initrd: string;
 const CMDLINE = 'console=ttyS0 quiet panic=-1 edgeboot.callback={{callbackUrl}} edgeboot.token={{callbackToken}} edgeboot.marker={{bootId}}';
-const booted: { mac?: string; bootId?: string } = {};
 
 beforeAll(async () => {
   cloud = await startNodeCloud();
   const os = await osFiles();
   await signedChainFiles();
+  await imagerFiles();
+  await modernIpxe();
   chain = await signedChainImages(cloud);
   kernel = (await uploadImage(cloud, readFileSync(os.vmlinuz), 'vmlinuz-signed', 'kernel')).id;
   initrd = (await uploadImage(cloud, readFileSync(os.initrd), 'initrd', 'initrd')).id;
@@ -72,7 +75,7 @@ describe('Secure Boot: firmware → shim → GRUB → kernel through the relay',
     const p = await profile(cloud, { kind: 'linux', kernel, initrds: [initrd], cmdline: CMDLINE, ...chain });
     await assign(cloud, proxy.siteId, mac, p);
     await chainReady(proxy, mac);
-    const run = await proxy.boot({ firmware: 'uefi', secureBoot: true, mac, timeoutMs: 240_000 });
+    const run = await proxy.boot({ firmware: 'uefi', secureBoot: true, mac, timeoutMs: 200_000 });
     const m = marker(run);
     expect(m, why(run, proxy)).not.toBeNull();
     expect(m!.callback, tail(run)).toBe('ok');
@@ -87,22 +90,26 @@ describe('Secure Boot: firmware → shim → GRUB → kernel through the relay',
     const tftp = all.filter((s: any) => s.stage === 'tftp-done').map((s: any) => String(s.detail?.file));
     expect(tftp).toContain(`sb/${chain.shim}/${chain.grub}/shimx64.efi`);
     expect(tftp).toContain(`sb/${chain.shim}/${chain.grub}/grubx64.efi`);
-    expect(tftp).toContain('grub/grub.cfg');
+    expect(tftp).toContain('/grub/grub.cfg');
     expect(all.find((s: any) => s.stage === 'script-fetched')!.detail).toMatchObject({ loader: 'grub', source: 'cloud' });
     expect(new Set(all.filter((s: any) => s.stage === 'file-done').map((s: any) => s.detail?.imageId))).toEqual(new Set([kernel, initrd]));
     expect((await machine(cloud, mac)).state).toBe('deployed');
-    Object.assign(booted, { mac, bootId: m!.bootId });
   });
 
-  it('with the WAN cut, the same machine boots again from the relay alone (cached GRUB configuration, shim, GRUB and files)', async () => {
-    expect(booted.mac, 'the first test booted a machine').toBeDefined();
+  it('with the WAN cut, a machine that booted once boots again from the relay alone (cached GRUB configuration, shim, GRUB and files)', async () => {
+    const mac = randomMac();
+    const p = await profile(cloud, { kind: 'linux', kernel, initrds: [initrd], cmdline: CMDLINE, ...chain });
+    await assign(cloud, proxy.siteId, mac, p);
+    await chainReady(proxy, mac);
+    const first = marker(await proxy.boot({ firmware: 'uefi', secureBoot: true, mac, timeoutMs: 200_000 }));
+    expect(first, 'the first boot, with the WAN up').not.toBeNull();
     proxy.bridge.cut();
     try {
-      const run = await proxy.boot({ firmware: 'uefi', secureBoot: true, mac: booted.mac!, timeoutMs: 200_000 });
+      const run = await proxy.boot({ firmware: 'uefi', secureBoot: true, mac, timeoutMs: 200_000 });
       const m = marker(run);
-      expect(m, tail(run)).not.toBeNull();
+      expect(m, why(run, proxy)).not.toBeNull();
       // The configuration the cloud rendered for the last boot, served from the relay's copy.
-      expect(m!.bootId).toBe(booted.bootId);
+      expect(m!.bootId).toBe(first!.bootId);
     } finally {
       proxy.bridge.restore();
     }
@@ -120,6 +127,45 @@ describe('Secure Boot: firmware → shim → GRUB → kernel through the relay',
     expect(run.lines.some((l) => l.includes('could not load the kernel (try 2 of 2)')), tail(run)).toBe(true);
     const failed = await until('a loader-failed stage', async () => (await timeline(cloud, mac)).boots.flatMap((b: any) => b.stages).find((s: any) => s.stage === 'loader-failed'));
     expect(failed.detail).toMatchObject({ loader: 'grub', reason: 'kernel-refused' });
+  });
+
+  it('an EFI binary signed by a key not in the firmware\'s db, named as the shim, is refused by the firmware, and the timeline says so', async () => {
+    const fake = (await uploadImage(cloud, readFileSync(untrustedSigned(modernIpxeFile('ipxe.efi'))), 'fake-shim', 'efi')).id;
+    const mac = randomMac();
+    const p = await profile(cloud, { kind: 'linux', kernel, initrds: [initrd], cmdline: CMDLINE, shim: fake, grub: chain.grub });
+    await assign(cloud, proxy.siteId, mac, p);
+    await until('the relay to hold the fake shim', async () => {
+      const saved = JSON.parse(readFileSync(`${proxy.relay.stateDir}/snapshot.json`, 'utf8'));
+      const sources = JSON.parse(readFileSync(`${proxy.relay.stateDir}/cache/sources.json`, 'utf8'));
+      return saved.snapshot.machines.find((x: any) => x.mac === mac)?.loader?.shim === fake && sources[fake]?.sha256;
+    });
+    const stop = new AbortController();
+    const failed = until('a loader-failed stage', async () => (await timeline(cloud, mac)).boots.flatMap((b: any) => b.stages).find((s: any) => s.stage === 'loader-failed'), 180_000);
+    failed.finally(() => stop.abort()).catch(() => {});
+    const run = await proxy.boot({ firmware: 'uefi', secureBoot: true, mac, timeoutMs: 200_000, signal: stop.signal });
+    // OVMF's own words, then the relay's reading of what followed.
+    expect(run.lines.some((l) => /Access Denied/.test(l)), tail(run)).toBe(true);
+    expect((await failed).detail).toMatchObject({ loader: 'shim', reason: 'shim-refused' });
+    expect(marker(run)).toBeNull();
+  });
+
+  it('a one-shot imaging profile images the disk of a Secure Boot machine (the imager boots on the signed chain)', async () => {
+    const mac = randomMac();
+    const raw = new Uint8Array(4 << 20).map((_, i) => (i * 7) & 0xff);
+    const stored = zstdCompress(raw);
+    const image = await uploadImage(cloud, stored, 'sb-disk', 'disk-zst');
+    const p = await imagingProfile(cloud, image.id, chain);
+    await assign(cloud, dhcp.siteId, mac, p, { once: true });
+    await chainReady(dhcp, mac);
+    const disk = join(dhcp.work, `sb-disk-${mac.replace(/:/g, '')}.img`);
+    writeFileSync(disk, new Uint8Array(0));
+    truncateSync(disk, 32 << 20);
+    const run = await dhcp.boot({ firmware: 'uefi', secureBoot: true, mac, disk, timeoutMs: 240_000 });
+    expect(imagerResult(run), why(run, dhcp)).toEqual({ result: 'succeeded', action: 'reboot' });
+    expect(readFileSync(disk).subarray(0, raw.length).equals(raw)).toBe(true);
+    await until('the machine to be deployed', async () => ((await machine(cloud, mac)).state === 'deployed' ? true : null));
+    const stages = (await timeline(cloud, mac)).boots.flatMap((b: any) => b.stages.map((s: any) => s.stage));
+    for (const s of ['tftp-done', 'script-fetched', 'callback-job', 'callback-succeeded']) expect(stages, s).toContain(s);
   });
 
   it('in DHCP mode (the relay is the only DHCP server), a Secure Boot machine boots its signed kernel to the marker', async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { GRUB_FAILURES, type GrubFailure } from '../../../shared/boot/grub-config.ts';
@@ -135,11 +135,15 @@ export class ScriptProxy {
     const cacheFile = join(this.#d.dir, `${mac.replaceAll(':', '')}${p.format === 'grub' ? '.grub' : ''}${choose ? `.${choose}` : ''}.json`);
     let script: CachedScript | null = null;
     let source: 'cloud' | 'cache' = 'cloud';
+    // GRUB gives up on an HTTP answer within seconds (and sits at its prompt): when this relay holds the
+    // machine's last configuration, the cloud gets one short try before that copy is served.
+    const hasCopy = p.format === 'grub' && existsSync(cacheFile);
     try {
       const r = await this.#d.client.request({
         method: 'GET',
         path: `/v1/relay/boot?${upstream}`,
-        signal: AbortSignal.timeout(this.#d.timeoutMs ?? 8_000),
+        signal: AbortSignal.timeout(hasCopy ? GRUB_CLOUD_TIMEOUT_MS : (this.#d.timeoutMs ?? 8_000)),
+        ...(hasCopy ? { retry: false } : {}),
       });
       const text = await r.body.text();
       if (r.status === 200) {
@@ -233,6 +237,8 @@ function refuse(res: ServerResponse, format: 'ipxe' | 'grub', status: number, te
 }
 
 const MAX_GRUB_SERVED = 1024;
+/** How long GRUB's configuration waits for the cloud when a copy is at hand (a render takes milliseconds). */
+const GRUB_CLOUD_TIMEOUT_MS = 2_000;
 const GRUB_SERVED_MS = 120_000;
 
 /** A script or configuration, whole or the one byte range asked (GRUB's HTTP client seeks with Range). */

@@ -102,7 +102,16 @@ export function grubStub(httpBase: string, mac: string | undefined, nonce: strin
     // No quote characters in comments: GRUB's lexer reads them even there.
     return ['# edgeboot: this relay has not seen the DHCP exchange of this client, so it cannot tell which machine this is', "echo 'edgeboot: unknown client: leaving to the firmware'", 'sleep 3', 'exit', ''].join('\n');
   }
-  return [`# edgeboot: ${mac}`, `configfile '${grubUrl(`${httpBase}/grub/${mac.replaceAll(':', '-')}/${nonce}`)}'`, ''].join('\n');
+  // configfile returns only when it could not load the configuration (those end in boot, exit or a
+  // menu): then say so and leave to the firmware rather than sit at the grub> prompt.
+  return [
+    `# edgeboot: ${mac}`,
+    `configfile '${grubUrl(`${httpBase}/grub/${mac.replaceAll(':', '-')}/${nonce}`)}'`,
+    "echo 'edgeboot: could not load the configuration of this machine from the relay: leaving to the firmware'",
+    'sleep 5',
+    'exit',
+    '',
+  ].join('\n');
 }
 
 /** TFTP content for `sb/<shim>/<grub>/{shimx64,grubx64}.efi` and `grub/grub.cfg`; everything else is not its business. */

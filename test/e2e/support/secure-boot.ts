@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { debianPackage } from '../../../imager/build/debian-package.ts';
 import { call, unique, type ApiTarget } from '../../contract/target.ts';
 import { CACHE } from './machines.ts';
@@ -51,8 +51,14 @@ export async function signedChainImages(t: ApiTarget): Promise<{ shim: string; g
  * image, so the catalog accepts it, but its signer is in no db and is not shim's vendor key.
  */
 export function untrustedKernel(kernel: string): string {
+  return untrustedSigned(kernel);
+}
+
+/** Any EFI image with its signature (if any) replaced by one from a throw-away key. */
+export function untrustedSigned(file: string): string {
+  const kernel = file;
   const dir = join(CACHE, 'untrusted-signer');
-  const out = join(dir, `vmlinuz-${readFileSync(kernel).length}-untrusted`);
+  const out = join(dir, `${basename(file)}-${readFileSync(kernel).length}-untrusted`);
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const key = join(dir, 'key.pem');
@@ -62,7 +68,8 @@ export function untrustedKernel(kernel: string): string {
   }
   const bare = `${out}.bare-${process.pid}`;
   copyFileSync(kernel, bare);
-  execFileSync('sbattach', ['--remove', bare], { stdio: 'pipe' }); // drop Debian's signature
+  // Drop the existing signature (Debian's); an unsigned file has none to drop.
+  if (execFileSync('sbverify', ['--list', bare], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).includes('signature 1')) execFileSync('sbattach', ['--remove', bare], { stdio: 'pipe' });
   execFileSync('sbsign', ['--key', key, '--cert', cert, '--output', `${out}.tmp-${process.pid}`, bare], { stdio: 'pipe' });
   renameSync(`${out}.tmp-${process.pid}`, out);
   rmSync(bare, { force: true });

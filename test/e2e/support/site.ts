@@ -48,6 +48,8 @@ export interface VmOptions {
   secureBoot?: boolean;
   /** Stop the VM once a console line matches (for boots that do not power off by themselves). */
   stopOn?: RegExp;
+  /** Stop the VM when this aborts (a condition seen elsewhere, e.g. in the cloud's timeline). */
+  signal?: AbortSignal;
 }
 
 export interface VmRun {
@@ -144,6 +146,7 @@ export async function startSite(o: SiteOptions): Promise<Site> {
         }
       };
       const tick = setInterval(seen, 20);
+      v.signal?.addEventListener('abort', () => void vm.kill(), { once: true });
       const timer = setTimeout(() => void vm.kill(), v.timeoutMs ?? 120_000);
       const exit = await vm.exited;
       clearTimeout(timer);

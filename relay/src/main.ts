@@ -161,7 +161,12 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
           queue.emit({ mac, stage: 'loader-failed', detail: { loader: 'shim', reason: 'shim-refused', note: 'the firmware fetched shim and asked for another boot without loading GRUB: with Secure Boot on it refused shim (not signed by a key in its db)' } });
         }
         const l = firmware ? snapshot.loaderFor(mac) : null;
-        return l ? signedChainTarget(l, cache) : null;
+        if (!l) return null;
+        const t = signedChainTarget(l, cache);
+        // Not on disk (evicted by the cache's size bound, or a fetch that failed): fetch again; the
+        // firmware's retry finds them.
+        if (!t.ok) loaders.refetch();
+        return t;
       },
       provider: (macFor) => signedChainProvider({ localObject: (id) => cache.localObject(id), macFor, issueNonce: (mac, ip) => nonces.issue(mac, ip), httpBase: config.http.public_url, watch: chainWatch }),
     },

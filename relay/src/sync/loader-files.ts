@@ -31,6 +31,11 @@ export class LoaderFiles {
     const ids = new Set<string>();
     for (const l of [s.unknownMachines.loader, ...s.machines.map((m) => m.loader)]) if (l) ids.add(l.shim).add(l.grub);
     this.#wanted = ids;
+    this.refetch();
+  }
+
+  /** Fetches what is missing of the images already wanted (one that was evicted, or failed): cheap when nothing is. */
+  refetch(): void {
     if (this.missing().length === 0) return;
     if (this.#running) {
       this.#again = true;

@@ -1,6 +1,8 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRelease } from '../../shared/release/statement.ts';
 import type { SpawnedEntry } from '../support/spawned-entry.ts';
 import { api, makeCli, startCloud, type Cli } from './support.ts';
 
@@ -234,6 +236,7 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
       expect(text).toMatch(/^boot boot_\w+\s+in-progress\s+.*profile debian$/m);
       expect(text).toMatch(/^\s+\+0 ms\s+script-rendered\s+cloud/m);
       ids.relay = enrolled.body.relay.id;
+      ids.relayToken = enrolled.body.token;
     });
 
     it('deletes a machine and its own assignments', async () => {
@@ -243,13 +246,34 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
   });
 
   describe('relays', () => {
+    it('publishes a signed relay release and pins a site to it; the relay list shows the desired version', async () => {
+      const exe = Buffer.from('#!/bin/sh\necho "0.2.0 linux-x64"\n');
+      const file = join(cli.home, 'edgeboot-relay-0.2.0-linux-x64');
+      writeFileSync(file, exe);
+      const key = { ...(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JsonWebKey), kid: 'cli-test' };
+      const signed = await signRelease({ version: '0.2.0', arch: 'x64', kind: 'executable', bytes: exe.length, sha256: createHash('sha256').update(exe).digest('hex') }, key);
+      writeFileSync(`${file}.sig.json`, JSON.stringify(signed));
+      expect((await ok('relays', 'publish', file)).stdout.trim()).toMatch(/^published relay 0\.2\.0 x64 executable \(\d+ bytes stored\)$/);
+      // Another version is not published: the cloud refuses to pin it.
+      expect((await cli.run(['relays', 'desired', '9.9.9', '--site', 'lyon'])).stderr).toContain('no executable of relay 9.9.9 is published');
+      expect((await ok('relays', 'desired', '0.2.0', '--site', 'lyon')).stdout).toBe('fleet: (none)\npinned: lyon → 0.2.0\n');
+      const [relay] = await okJson('relays', 'list', '--site', 'lyon');
+      expect(relay).toMatchObject({ desiredVersion: '0.2.0', update: null });
+      expect((await ok('relays', 'desired', 'none', '--site', 'lyon')).stdout).toBe('fleet: (none)\n');
+    });
+
     it('lists relays with their health, shows one, revokes it', async () => {
+      // Enrolled, never ran: not "online" until its first heartbeat.
+      expect((await ok('relays', 'list', '--site', 'lyon')).stdout).toMatch(new RegExp(`^lyon-relay-1\\s+${ids.relay}\\s+lyon\\s+never seen\\s+-\\s+1\\.2\\.3\\s+-\\s+-\\s+10\\.0\\.0\\.2$`, 'm'));
+      const hb = await fetch(`${entry.baseUrl}/v1/relay/heartbeat`, { method: 'POST', headers: { authorization: `Bearer ${ids.relayToken}`, 'content-type': 'application/json' }, body: '{}' });
+      expect(hb.status).toBe(200);
       const table = (await ok('relays', 'list', '--site', 'lyon')).stdout;
-      expect(table).toMatch(new RegExp(`^lyon-relay-1\\s+${ids.relay}\\s+lyon\\s+online\\s+\\d+s ago\\s+1\\.2\\.3\\s+10\\.0\\.0\\.2$`, 'm'));
+      expect(table).toMatch(new RegExp(`^lyon-relay-1\\s+${ids.relay}\\s+lyon\\s+online\\s+\\d+s ago\\s+1\\.2\\.3\\s+-\\s+-\\s+10\\.0\\.0\\.2$`, 'm'));
       expect((await okJson('relays', 'show', 'lyon-relay-1')).id).toBe(ids.relay);
       const code = (await ok('relays', 'enroll-code', 'lyon', '--expires', '15m')).stdout;
       expect(code).toMatch(/^enrollment code for site lyon: [A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/m);
       expect(code).toContain(`edgeboot-relay enroll --cloud ${entry.baseUrl} --code`);
+      expect(code).toMatch(new RegExp(`^  curl -fsSL ${entry.baseUrl.replace(/\./g, '\\.')}/v1/relays/install\\.sh \\| sudo sh -s -- --code [A-Z0-9-]{19}$`, 'm'));
       expect((await cli.run(['relays', 'enroll-code', 'lyon', '--expires', '2d'])).code).toBe(5); // over 24 h: the API says no
       await ok('relays', 'revoke', ids.relay!);
       expect((await okJson('relays', 'list'))).toEqual([]);

@@ -187,7 +187,9 @@ export const SitePage: FC<{
   ok?: string;
   form?: FormState;
   enrollmentCode?: { code: string; expiresAt: string };
-}> = ({ session, now, site, relays, machines, first, profiles, ok, form, enrollmentCode }) => {
+  /** The control plane's address as the browser reached it: what the site box's install command fetches. */
+  cloudUrl?: string;
+}> = ({ session, now, site, relays, machines, first, profiles, ok, form, enrollmentCode, cloudUrl }) => {
   const writable = canWrite(session, site.id);
   const current = profiles.find((p) => p.id === site.defaultProfileId);
   return (
@@ -231,6 +233,8 @@ export const SitePage: FC<{
                   <th scope="col">Health</th>
                   <th scope="col">Last seen</th>
                   <th scope="col">Version</th>
+                  <th scope="col">Desired</th>
+                  <th scope="col">Update</th>
                   <th scope="col">Address</th>
                 </tr>
               </thead>
@@ -239,12 +243,15 @@ export const SitePage: FC<{
                   <tr>
                     <td>{r.name}</td>
                     <td>
-                      <Badge value={relayHealth(r, now)} />
+                      {/* Enrolled (the code was used) but it never reported: an install that stopped half way. */}
+                      {relayHealth(r, now) === 'never' ? <Badge value="never" label="enrolled, never seen" /> : <Badge value={relayHealth(r, now)} />}
                     </td>
                     <td>
                       <Time at={r.lastSeenAt} now={now} />
                     </td>
                     <td class="mono">{r.version ?? '—'}</td>
+                    <td class="mono">{r.desiredVersion ?? '—'}</td>
+                    <td>{r.update ? `${r.update.state} ${r.update.version}${r.update.reason ? `: ${r.update.reason}` : ''}` : '—'}</td>
                     <td class="mono">{r.address ?? '—'}</td>
                   </tr>
                 ))}
@@ -256,6 +263,13 @@ export const SitePage: FC<{
               Enrollment code (shown once; type it at the relay within{' '}
               <time datetime={enrollmentCode.expiresAt}>{Math.round((Date.parse(enrollmentCode.expiresAt) - now) / 60_000)} minutes</time>):{' '}
               <strong class="mono">{enrollmentCode.code}</strong>
+              {cloudUrl && (
+                <>
+                  <br />
+                  On the site box (Debian or Ubuntu), paste:{' '}
+                  <code class="mono">{`curl -fsSL ${cloudUrl}/v1/relays/install.sh | sudo sh -s -- --code ${enrollmentCode.code}`}</code>
+                </>
+              )}
             </p>
           )}
           {writable && (

@@ -245,6 +245,7 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
         now={now(c)}
         site={site}
         relays={relays.items}
+        cloudUrl={new URL(c.req.url).origin}
         machines={machines}
         first={!c.req.query('cursor')}
         profiles={profiles.items}

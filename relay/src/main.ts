@@ -168,7 +168,15 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
         if (!t.ok) loaders.refetch();
         return t;
       },
-      provider: (macFor) => signedChainProvider({ localObject: (id) => cache.localObject(id), macFor, issueNonce: (mac, ip) => nonces.issue(mac, ip), httpBase: config.http.public_url, watch: chainWatch }),
+      provider: (macFor) =>
+        signedChainProvider({
+          localObject: (id) => cache.localObject(id),
+          macFor,
+          issueNonce: (mac, ip) => nonces.issue(mac, ip),
+          httpBase: config.http.public_url,
+          watch: chainWatch,
+          grubStarting: (ip) => server.resetClient(ip),
+        }),
     },
   };
   // LAN servers (DHCP, TFTP), chosen by the caller (run() below: both); they decide only from `context`.

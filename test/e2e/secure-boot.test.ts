@@ -66,7 +66,7 @@ async function chainReady(site: Site, mac: string): Promise<void> {
       }
     })();
     return m?.loader?.shim === chain.shim && sources[chain.shim]?.sha256 && sources[chain.grub]?.sha256;
-  });
+  }, 60_000); // a relay back from a WAN cut resyncs after its backoff
 }
 
 describe('Secure Boot: firmware → shim → GRUB → kernel through the relay', () => {

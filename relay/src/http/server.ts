@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { finished } from 'node:stream/promises';
 import type { EventSink } from '../events.ts';
 import type { Logger } from '../log.ts';
@@ -50,7 +51,18 @@ const MAX_BOOT_FILE = 64 * 1024 * 1024;
 
 const FILE_PATH = /^\/files\/(img_[0-9a-z]{26})\/([^/]{1,128})$/;
 
-export function createHttpServer(d: HttpServerDeps): Server {
+/** The relay's HTTP server, and a way to drop what a rebooted client left behind. */
+export type RelayHttpServer = Server & {
+  /**
+   * Resets (RST, no TIME_WAIT) every connection from this address. Called when a client's GRUB starts:
+   * its earlier connections belong to a boot that is over, and GRUB opens its new ones from the same
+   * port with the same initial sequence number, which a lingering connection would answer with a
+   * stale ACK (GRUB then never connects: seen under OVMF when a machine rebooted within a minute).
+   */
+  resetClient(address: string): number;
+};
+
+export function createHttpServer(d: HttpServerDeps): RelayHttpServer {
   const requests = d.metrics.counter('edgeboot_relay_http_requests_total', 'LAN HTTP requests by route and status class');
   const fileRequests = d.metrics.counter('edgeboot_relay_file_requests_total', 'image requests by outcome');
 
@@ -128,19 +140,41 @@ export function createHttpServer(d: HttpServerDeps): Server {
       });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  return server;
+  const byAddress = new Map<string, Set<Socket>>();
+  server.on('connection', (socket: Socket) => {
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    let set = byAddress.get(ip);
+    if (!set) byAddress.set(ip, (set = new Set()));
+    set.add(socket);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && byAddress.get(ip) === set) byAddress.delete(ip);
+    });
+  });
+  return Object.assign(server, {
+    resetClient(address: string): number {
+      const set = byAddress.get(normalizeIp(address));
+      if (!set) return 0;
+      for (const socket of set) socket.resetAndDestroy();
+      return set.size;
+    },
+  });
 }
 
 /**
  * GRUB's HTTP client (Debian's GRUB 2.12, User-Agent "GRUB 2.12") matches response headers by exact
  * spelling ("Content-Length: "): Node sends the names as written here, in lower case, so GRUB saw no
  * length, read until the connection closed, stalled ~30 s on a kept-alive one, then asked again with
- * a Range (measured under OVMF). Its responses get canonical header names, and no keep-alive.
+ * a Range (measured under OVMF). Its responses get canonical header names.
+ *
+ * The connection stays open for GRUB to close (it does when it closes the file). GRUB starts its TCP
+ * connections from the same port with the same initial sequence number on every boot: had the relay
+ * closed first, its TIME_WAIT would answer the next boot's SYN (within 60 s: a machine that reboots
+ * after imaging, or retries) with a stale ACK, and GRUB would never connect (seen under OVMF).
  */
 function forGrub(res: ServerResponse): void {
   const canon = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
-  res.shouldKeepAlive = false;
   res.writeHead = ((...args: unknown[]) => {
     for (const name of res.getHeaderNames()) {
       const value = res.getHeader(name)!;

@@ -83,6 +83,8 @@ export interface ChainDeps {
   httpBase: string;
   /** Told which machine fetched shim or GRUB (to notice firmware that refused shim). */
   watch?: ChainWatch;
+  /** GRUB at this address is starting (it asks for /grub/grub.cfg): its earlier HTTP connections are over. */
+  grubStarting?(address: string): void;
 }
 
 /** DHCP's answer for a UEFI x64 firmware client whose profile names a shim and a GRUB. */
@@ -123,6 +125,7 @@ export function signedChainProvider(d: ChainDeps): ContentProvider {
       const path = checked.path;
       if (path === GRUB_CONFIG) {
         if (!from) return REFUSED('not-found');
+        d.grubStarting?.(from.address);
         const mac = d.macFor(from.address);
         return { ok: true, content: bytesContent(new TextEncoder().encode(grubStub(d.httpBase, mac, mac ? d.issueNonce(mac, from.address) : undefined))) };
       }

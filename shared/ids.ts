@@ -16,6 +16,7 @@ export const ID_PREFIXES = {
   token: 'tok',
   boot: 'boot',
   event: 'evt',
+  powerJob: 'pjob',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -16,6 +16,7 @@ import { directBootRoutes, machineBootRoutes, relayBootRoutes } from './routes/b
 import { fileRoutes } from './routes/files.ts';
 import { imageRoutes } from './routes/images.ts';
 import { machineRoutes } from './routes/machines.ts';
+import { machinePowerRoutes, powerJobRoutes, relayPowerRoutes } from './routes/power-jobs.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { relayEventRoutes } from './routes/relay-events.ts';
 import { relaySelfRoutes } from './routes/relay-self.ts';
@@ -80,6 +81,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/machines', machineRoutes());
   app.route('/v1/machines', timelineRoutes());
   app.route('/v1/machines', machineBootRoutes());
+  app.route('/v1/machines', machinePowerRoutes());
+  app.route('/v1/power-jobs', powerJobRoutes());
   app.route('/v1/profiles', profileRoutes());
   app.route('/v1/assignments', assignmentRoutes());
   app.route('/v1/tokens', tokenRoutes());
@@ -91,6 +94,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/relay', relayEventRoutes());
   app.route('/v1/relay', relaySyncRoutes());
   app.route('/v1/relay', relayBootRoutes());
+  app.route('/v1/relay', relayPowerRoutes());
   app.route('/v1/boot', directBootRoutes());
   app.route('/v1/audit', auditRoutes());
   app.route('/v1/images', imageRoutes());

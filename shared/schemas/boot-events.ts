@@ -23,12 +23,14 @@ export const RELAY_STAGES = [
   'loader-failed',
 ] as const;
 export const CLOUD_STAGES = ['script-rendered', 'file-served', 'callback-started', 'callback-job', 'callback-progress', 'callback-succeeded', 'callback-failed'] as const;
+/** A power job the relay ran against the machine's BMC (issue 15): recorded by the cloud from the relay's report. */
+export const POWER_STAGES = ['power-job'] as const;
 export const RelayStage = z.enum(RELAY_STAGES);
-export const BootStage = z.enum([...RELAY_STAGES, ...CLOUD_STAGES]);
+export const BootStage = z.enum([...RELAY_STAGES, ...CLOUD_STAGES, ...POWER_STAGES]);
 export type BootStage = z.infer<typeof BootStage>;
 
 /** Stages that come before the script is rendered: they belong to the boot that starts next. */
-export const LEADING_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer', 'tftp-start', 'tftp-done', 'tftp-error', 'script-fetched']);
+export const LEADING_STAGES: ReadonlySet<string> = new Set(['power-job', 'dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer', 'tftp-start', 'tftp-done', 'tftp-error', 'script-fetched']);
 
 /** A small flat object: the relay's remarks (file name, bytes, error), never a payload. */
 export const EventDetail = z

@@ -9,10 +9,12 @@ import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts'
 import { fileRows } from './authz/file-rows.ts';
 import { imageRows } from './authz/image-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
+import { powerRows } from './authz/power-rows.ts';
+import { releaseRows } from './authz/release-rows.ts';
 import { telemetryRows } from './authz/telemetry-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

@@ -10,7 +10,9 @@ import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { imagingContract } from './imaging.contract.ts';
 import { machinesContract } from './machines.contract.ts';
+import { powerContract } from './power.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
+import { relayReleasesContract } from './relay-releases.contract.ts';
 import { relaysContract } from './relays.contract.ts';
 import { signedChainContract } from './signed-chain.contract.ts';
 import { sitesContract } from './sites.contract.ts';
@@ -23,6 +25,7 @@ export function apiContract(target: () => ApiTarget): void {
   sitesContract(target);
   tokensContract(target);
   relaysContract(target);
+  relayReleasesContract(target);
   auditContract(target);
   authzContract(target);
   badInputContract(target);
@@ -38,4 +41,5 @@ export function apiContract(target: () => ApiTarget): void {
   timelineContract(target);
   syncContract(target);
   filesContract(target);
+  powerContract(target);
 }

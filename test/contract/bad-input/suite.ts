@@ -17,7 +17,7 @@ export interface InputWorld {
 
 export interface BodyEndpoint {
   route: string;
-  method: 'POST' | 'PATCH';
+  method: 'POST' | 'PATCH' | 'PUT';
   /** Path and, when the call is made as someone else than admin, the token. */
   target: (w: InputWorld) => Promise<{ path: string; token?: string | null }>;
   /** A valid body; bad variants are derived from it. Carries a marker (a unique name…) when it can. */

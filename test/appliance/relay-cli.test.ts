@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failedStartDelayMs } from '../../relay/src/cli/commands.ts';
 import { EXIT } from '../../relay/src/exit-codes.ts';
 import { saveCredentials } from '../../relay/src/sync/credentials.ts';
 import { createSite, enrollmentCode } from '../contract/fixtures.ts';
@@ -181,3 +182,24 @@ function closedPort(): Promise<number> {
     s.close(() => resolve(port));
   }));
 }
+
+describe('pacing of restarts under systemd', () => {
+  it('makes a failed run under the launcher wait a second before it exits, and nothing else', () => {
+    // The unit restarts after 100 ms (for updates); a port still held must not be retried 10 times a second.
+    expect(failedStartDelayMs('run', EXIT.tempfail, true)).toBe(1000);
+    expect(failedStartDelayMs('run', EXIT.crash, true)).toBe(1000);
+    expect(failedStartDelayMs('run', EXIT.config, true)).toBe(1000);
+    // A planned restart into an update, and a clean stop: at once.
+    expect(failedStartDelayMs('run', EXIT.restart, true)).toBe(0);
+    expect(failedStartDelayMs('run', EXIT.ok, true)).toBe(0);
+    // A technician's commands and runs outside the launcher: at once.
+    expect(failedStartDelayMs('enroll', EXIT.unavailable, true)).toBe(0);
+    expect(failedStartDelayMs('run', EXIT.tempfail, false)).toBe(0);
+  });
+
+  it('restarts the unit 100 ms after an exit, and keeps refusing to retry usage and configuration errors', () => {
+    const unit = readFileSync(join(import.meta.dirname, '../../relay/edgeboot-relay.service'), 'utf8');
+    expect(unit).toMatch(/^RestartSec=100ms$/m);
+    expect(unit).toMatch(/^RestartPreventExitStatus=64 78$/m);
+  });
+});

@@ -102,8 +102,26 @@ export async function runCli(argv: string[]): Promise<number | null> {
     const e = toCliError(err);
     console.error(`edgeboot-relay: ${e.message}`);
     if (e.status === EXIT.crash && err instanceof Error && err.stack) console.error(err.stack);
+    const wait = failedStartDelayMs(command, e.status, process.env.EDGEBOOT_RELAY_LAUNCHER === '1');
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     return e.status;
   }
+}
+
+/** How long a failed start waits before it exits (failedStartDelayMs). */
+export const FAILED_START_DELAY_MS = 1000;
+
+/**
+ * systemd restarts the relay 100 ms after it exits (`RestartSec=100ms` in edgeboot-relay.service),
+ * so that the planned restart into an update (EXIT.restart) leaves PXE clients unanswered for as
+ * short a time as possible. A `run` under the launcher that fails to start (a port still held by
+ * dnsmasq, the state dir not writable yet) waits here instead, so such retries stay a second
+ * apart and StartLimitBurst= still gives the operator about half a minute of them. Commands typed
+ * by a person (enroll, version) and runs outside the launcher never wait.
+ */
+export function failedStartDelayMs(command: string | undefined, status: number, underLauncher: boolean): number {
+  if (command !== 'run' || !underLauncher) return 0;
+  return status === EXIT.ok || status === EXIT.restart ? 0 : FAILED_START_DELAY_MS;
 }
 
 function wantsHelp(argv: string[]): boolean {

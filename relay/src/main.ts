@@ -41,6 +41,8 @@ import type { ContentProvider } from './tftp/content.ts';
 import { bootFileContent } from './tftp/content.ts';
 import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 
+import { startPowerJobs, type PowerJobsOptions } from './jobs/start.ts';
+import type { PowerJobRunner } from './jobs/runner.ts';
 import { VERSION } from './version.ts';
 import { runCli } from './cli/commands.ts';
 
@@ -79,10 +81,12 @@ export interface Relay {
   queue: EventQueue;
   cache: ImageCache;
   sync: SyncClient;
+  /** Power jobs against the site's BMCs (jobs/runner.ts). */
+  powerJobs: PowerJobRunner;
   close(): Promise<void>;
 }
 
-export async function startRelay(config: RelayConfig, credentials: Credentials, opts: { log?: Logger; lanServices?: LanServiceFactory[] } = {}): Promise<Relay> {
+export async function startRelay(config: RelayConfig, credentials: Credentials, opts: { log?: Logger; lanServices?: LanServiceFactory[]; powerJobs?: PowerJobsOptions } = {}): Promise<Relay> {
   const log = opts.log ?? createLogger({ component: 'relay', quiet: config.log.quiet });
   ensureStateDir(config.state_dir);
   const metrics = new MetricsRegistry();
@@ -144,6 +148,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   sync.start();
   queue.start();
   const stopHeartbeat = startHeartbeat(client, log.child('heartbeat'), { version: VERSION, ...addressOf(config.http.public_url) });
+  const powerJobs = await startPowerJobs({ client, stateDir: config.state_dir, relayId: credentials.relayId, log: log.child('bmc'), ...opts.powerJobs });
 
   const context: RelayContext = {
     config,
@@ -190,6 +195,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
     queue,
     cache,
     sync,
+    powerJobs: powerJobs.runner,
     close: () =>
       (closed ??= (async () => {
         for (const s of lan.reverse()) await s.close().catch((err: unknown) => log.error('a LAN service failed to close', { err }));
@@ -198,7 +204,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
           server.closeAllConnections();
         });
         loaders.stop();
-        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle()]);
+        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close()]);
         queue.close();
         cache.close();
         await client.close();

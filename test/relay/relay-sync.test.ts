@@ -51,15 +51,16 @@ describe('edgeboot-relay enroll', () => {
     expect(sync.status).toBe(200);
   });
 
-  it('refuses a used code with the cloud\'s reason and exit status 2, writing nothing', async () => {
+  it('refuses a used code with the cloud\'s reason and exit status 78 (EX_CONFIG: not worth retrying), writing nothing', async () => {
     const site = await createSite(cloud);
     const code = await enrollmentCode(cloud, site);
     const first = join(tempDir('enroll'), 'a');
     expect((await cli(['enroll', '--cloud', cloud.url, '--code', code, '--state-dir', first])).status).toBe(0);
     const second = join(tempDir('enroll'), 'b');
     const r = await cli(['enroll', '--cloud', cloud.url, '--code', code, '--state-dir', second]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/enrollment refused \(410\): enrollment code already used/);
+    expect(r.status).toBe(78);
+    expect(r.stderr).toMatch(/enrollment refused: .*410.*enrollment code already used/);
+    expect(r.stderr).toMatch(/cannot be used again: create a new one/);
     expect(loadCredentials(second)).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import type { Timeline } from '../../../shared/schemas/boot-events.ts';
 import { MachineState, type Machine } from '../../../shared/schemas/machine.ts';
 import { contextOf } from '../context.ts';
 import { addDeleteCommand } from './delete-command.ts';
+import { addBmcCommands, addReprovisionOptions, reprovision, type PowerCycleOptions } from './machine-power.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
@@ -233,16 +234,14 @@ export function machinesCommand(): Command {
       emit(ctx.out, t, (x) => formatTimeline(x, profileName));
     });
 
-  cmd
-    .command('reprovision')
-    .description('netboot the machine again: forget its completed one-shot assignments and mark it ready')
-    .argument('<machine>', 'machine id, MAC or hostname')
-    .action(async (ref: string, _o, c: Command) => {
-      const ctx = contextOf(c);
-      const m = await resolveMachine(ctx.api(), ref);
-      const next = await ctx.api().post<Machine>(`/v1/machines/${m.id}/reprovision`);
-      emit(ctx.out, next, () => `machine ${next.mac} will netboot its assignment again (state ${next.state})`);
-    });
+  addReprovisionOptions(
+    cmd
+      .command('reprovision')
+      .description('netboot the machine again: forget its completed one-shot assignments and mark it ready; with --power-cycle, make it netboot now through its BMC')
+      .argument('[machine]', 'machine id, MAC or hostname (or --site/--label for many)'),
+  ).action(async (ref: string | undefined, o: PowerCycleOptions, c: Command) => reprovision(c, ref, o));
+
+  addBmcCommands(cmd);
 
   return cmd;
 }

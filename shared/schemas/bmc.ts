@@ -86,7 +86,8 @@ export const BmcRecipients = z
   .meta({ id: 'BmcRecipients' });
 export type BmcRecipients = z.infer<typeof BmcRecipients>;
 
-export const PowerAction = z.enum(['on', 'off', 'cycle', 'status', 'reprovision']);
+/** shutdown: ask the OS to shut down (ACPI; IPMI `power soft`, Redfish GracefulShutdown); off is a hard power-off. */
+export const PowerAction = z.enum(['on', 'off', 'cycle', 'shutdown', 'status', 'reprovision']);
 export type PowerAction = z.infer<typeof PowerAction>;
 export const PowerState = z.enum(['on', 'off']);
 export type PowerState = z.infer<typeof PowerState>;

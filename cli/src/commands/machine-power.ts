@@ -17,7 +17,7 @@ import { resolveMachine, resolveSite } from '../resolve.ts';
  * (shared/crypto/seal.ts): the API only ever sees ciphertext.
  */
 
-const ACTIONS = ['on', 'off', 'cycle', 'status'] as const;
+const ACTIONS = ['on', 'off', 'cycle', 'shutdown', 'status'] as const;
 const FINISHED = new Set(['succeeded', 'failed', 'expired']);
 const POLL_MS = 200;
 

@@ -9,6 +9,8 @@ export interface BmcDriver {
   powerState(): Promise<PowerState>;
   /** Returns once the BMC accepted the command (the machine may still be starting or stopping). */
   power(action: 'on' | 'off' | 'cycle'): Promise<void>;
+  /** Asks the operating system to shut down (ACPI power button); returns once the BMC accepted it. */
+  shutdown(): Promise<void>;
   /** The next boot (only) from the network. */
   bootFromNetworkOnce(): Promise<void>;
 }

@@ -104,6 +104,9 @@ export function ipmitoolDriver(target: BmcTarget, opts: IpmitoolOptions = {}): B
     async power(action) {
       await ok(['chassis', 'power', action], /Chassis Power Control: \S+/);
     },
+    async shutdown() {
+      await ok(['chassis', 'power', 'soft'], /Chassis Power Control: \S+/);
+    },
     async bootFromNetworkOnce() {
       await ok(['chassis', 'bootdev', 'pxe'], /Set Boot Device to pxe/);
     },

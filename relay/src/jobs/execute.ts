@@ -32,6 +32,10 @@ export async function executeJob(job: RelayPowerJob, ctx: { keys: RelayKeyPair; 
       case 'status':
         state = await bmc.powerState();
         break;
+      case 'shutdown':
+        await bmc.shutdown();
+        state = await bmc.powerState();
+        break;
       case 'on':
       case 'off':
         await bmc.power(job.action);

@@ -113,13 +113,13 @@ describe('edgeboot-relay run', () => {
     expect(out).toContain('"stopping"');
   });
 
-  it('exits with a clear message when the relay was never enrolled', async () => {
+  it('exits with a clear message and EX_CONFIG (78: systemd does not retry) when the relay was never enrolled', async () => {
     const f = configFile(`state_dir = "${tempDir('run')}"\n[http]\npublic_url = "http://127.0.0.1:8080"\n`);
     const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'relay/src/main.ts'), 'run', '--config', f], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    expect(code).toBe(2);
+    expect(code).toBe(78);
     expect(err).toMatch(/^edgeboot-relay: no credentials in .*: run `edgeboot-relay enroll/);
   });
 });

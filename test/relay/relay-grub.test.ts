@@ -131,6 +131,28 @@ describe('the signed chain on the relay', () => {
     expect(boots).toHaveLength(1);
   });
 
+  it('renders a menu as GRUB menu entries whose choices each get their own configuration, for this client only', async () => {
+    const item = async (choice: string) => (await call(cloud, 'POST', '/v1/profiles', { json: { name: unique(choice), spec: { kind: 'linux', kernel, initrds: [initrd], cmdline: `choice=${choice}`, ...chain } } })).body.id as string;
+    const [a, b] = [await item('a'), await item('b')];
+    const mac = randomMac();
+    const menu = await call(cloud, 'POST', '/v1/profiles', { json: { name: unique('menu'), spec: { kind: 'menu', title: 'Pick one', timeoutSeconds: 5, items: [{ label: 'A', profileId: a }, { label: 'B', profileId: b }], defaultItem: 0, ...chain } } });
+    expect(menu.status, menu.text).toBe(201);
+    expect((await call(cloud, 'POST', '/v1/machines', { json: { mac, siteId: site, arch: 'uefi-x64' } })).status).toBe(201);
+    expect((await call(cloud, 'POST', '/v1/assignments', { json: { profileId: menu.body.id, selector: { mac } } })).status).toBe(201);
+    await until('the relay to know the menu boots through the chain', () => relay.context.snapshot.loaderFor(mac));
+    const config = (await get(configUrl(stubFor(mac)))).body.toString();
+    expect(config).toContain('set default=p0');
+    const entries = [...config.matchAll(/configfile '(\(http,[^)]+\)\/grub\/[0-9a-f-]+\/[A-Za-z0-9_-]{22}\/(prf_[0-9a-z]+))'/g)].map((m) => ({ url: grubToHttp(m[1]!), profile: m[2]! }));
+    expect(entries.map((e) => e.profile)).toEqual([a, b]);
+    // One nonce for the menu's entries, each choice its own rendering (and the same again on a re-read).
+    const chosenA = (await get(entries[0]!.url)).body.toString();
+    const chosenB = (await get(entries[1]!.url)).body.toString();
+    expect(chosenA).toContain("'choice=a'");
+    expect(chosenB).toContain("'choice=b'");
+    expect((await get(entries[0]!.url)).body.toString()).toBe(chosenA);
+    expect((await get(entries[1]!.url, { localAddress: '127.0.0.2' })).headers['x-edgeboot-status']).toBe('403');
+  });
+
   it("turns GRUB's failure report into a loader-failed stage on that machine's timeline, and refuses a forged one", async () => {
     const mac = await chainMachine();
     const config = (await get(configUrl(stubFor(mac)))).body.toString();

@@ -66,7 +66,7 @@ interface CachedScript {
 export class ScriptProxy {
   readonly #d: ScriptProxyDeps;
   readonly #requests: Counter;
-  /** GRUB configurations by the nonce they were served for (see #serve). */
+  /** GRUB configurations by the nonce (and menu choice) they were served for (see #serve). */
   readonly #grubServed = new Map<string, { body: string; headers: Record<string, string> }>();
 
   constructor(d: ScriptProxyDeps) {
@@ -128,7 +128,7 @@ export class ScriptProxy {
       upstream.set('format', 'grub');
       // GRUB's HTTP client seeks by asking again (with a Range) while it reads a configuration: the same
       // bytes for the same nonce, or it would read two different renderings (tokens, grants) as one.
-      const again = this.#grubServed.get(nonce!);
+      const again = this.#grubServed.get(`${nonce}/${choose ?? ''}`);
       if (again) return sendText(req, res, again.body, again.headers);
     }
 
@@ -172,8 +172,10 @@ export class ScriptProxy {
     if (p.format === 'grub') {
       // Kept (not consumed) until the nonce expires, for GRUB's re-reads; the nonce stays bound to this MAC and address.
       while (this.#grubServed.size >= MAX_GRUB_SERVED) this.#grubServed.delete(this.#grubServed.keys().next().value!);
-      this.#grubServed.set(nonce!, { body, headers });
-      setTimeout(() => this.#grubServed.delete(nonce!), GRUB_SERVED_MS).unref();
+      // By nonce and choice: a menu's entries share one nonce, each its own configuration.
+      const key = `${nonce}/${choose ?? ''}`;
+      this.#grubServed.set(key, { body, headers });
+      setTimeout(() => this.#grubServed.delete(key), GRUB_SERVED_MS).unref();
     } else {
       this.#d.nonces.consume(nonce!);
     }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signRelease } from '../../shared/release/statement.ts';
 import type { SpawnedEntry } from '../support/spawned-entry.ts';
-import { api, makeCli, startCloud, type Cli } from './support.ts';
+import { api, makeCli, startCloud, succeeding, type Cli } from './support.ts';
 
 const MAC = '52:54:00:aa:00:01';
 const MAC2 = '52:54:00:aa:00:02';
@@ -27,12 +27,7 @@ describe('edgeboot commands (CLI process against the Node entry)', () => {
     cli?.cleanup();
   });
 
-  const ok = async (...args: string[]) => {
-    const r = await cli.run(args);
-    expect(r.code, `edgeboot ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r;
-  };
-  const okJson = async <T = any>(...args: string[]): Promise<T> => (await ok('--json', ...args)).json<T>();
+  const { ok, okJson } = succeeding(() => cli);
 
   describe('sites', () => {
     it('creates, lists (table and JSON), shows by name or id, updates and deletes', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpawnedEntry } from '../support/spawned-entry.ts';
 import { debianBinaries, type DebianBinary } from '../unit/debian-binaries.ts';
-import { api, makeCli, startCloud, type Cli } from './support.ts';
+import { api, makeCli, startCloud, succeeding, type Cli } from './support.ts';
 
 /**
  * The signed chain from the command line and the fleet file, with the real files: trixie's
@@ -25,12 +25,7 @@ describe('edgeboot and the signed chain (CLI process against the Node entry)', (
     cli?.cleanup();
   });
 
-  const ok = async (...args: string[]) => {
-    const r = await cli.run(args);
-    expect(r.code, `edgeboot ${args.join(' ')}\n${r.stderr}`).toBe(0);
-    return r;
-  };
-  const okJson = async <T = any>(...args: string[]): Promise<T> => (await ok('--json', ...args)).json<T>();
+  const { ok, okJson } = succeeding(() => cli);
 
   it('uploads shimx64.efi.signed as an efi image and shows what its bytes are', async () => {
     const shim = await okJson('images', 'upload', files.shim!.path, '-q');

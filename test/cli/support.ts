@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { buildCli } from '../../scripts/build-cli.ts';
 import { spawnEntry, REPO_ROOT, type SpawnedEntry } from '../support/spawned-entry.ts';
 
@@ -179,4 +180,18 @@ export async function api<T = any>(entry: SpawnedEntry, method: string, path: st
 export async function auditEntries(entry: SpawnedEntry, query = ''): Promise<{ action: string; result: string; target: string | null; status: number }[]> {
   const r = await api(entry, 'GET', `/v1/audit?limit=500${query ? `&${query}` : ''}`);
   return r.body.items;
+}
+
+/**
+ * Runs that must succeed: `ok` asserts exit status 0 (the command line and stderr in the message),
+ * `okJson` adds `--json` and parses stdout. `cli` is a getter: files create their CLI in beforeAll.
+ */
+export function succeeding(cli: () => Cli) {
+  const ok = async (...args: string[]) => {
+    const r = await cli().run(args);
+    expect(r.code, `edgeboot ${args.join(' ')}\n${r.stderr}`).toBe(0);
+    return r;
+  };
+  const okJson = async <T = any>(...args: string[]): Promise<T> => (await ok('--json', ...args)).json<T>();
+  return { ok, okJson };
 }

@@ -55,6 +55,7 @@ async function everyForm(f: Fleet): Promise<{ path: string; fields: Record<strin
     { path: `/console/sites/${f.siteA}/enrollment-codes`, fields: {} },
     { path: `/console/machines/${f.a.id}/assign`, fields: { profileId: f.profile.id } },
     { path: `/console/machines/${f.a.id}/reprovision`, fields: {} },
+    { path: `/console/machines/${f.a.id}/power`, fields: { action: 'status' } },
     { path: '/console/images', fields: { name: 'viewer-upload', kind: 'file' }, multipart: true },
     { path: `/console/images/${f.kernel.id}/delete`, fields: {} },
     { path: '/console/profiles', fields: { name: 'viewer-profile', kind: 'local' } },

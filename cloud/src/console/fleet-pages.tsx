@@ -12,6 +12,7 @@ import type { Failure, StateCount } from './fleet.ts';
 import { Badge, Csrf, described, Done, duration, Field, Layout, Pager, Problems, Table, Time } from './layout.tsx';
 import type { ConsoleSession } from './session.ts';
 import { BootChart } from './timeline-chart.tsx';
+import { PowerSection, type PowerView } from './power-section.tsx';
 
 const STATES = ['discovered', 'ready', 'provisioning', 'deployed', 'failed'] as const;
 /** Relays heartbeat every minute: three missed beats and the relay shows as stale. */
@@ -349,7 +350,8 @@ export const MachinePage: FC<{
   profiles: Profile[];
   ok?: string;
   form?: FormState;
-}> = ({ session, now, machine: m, site, match, explain, timeline, assignments, profiles, ok, form }) => {
+  power?: PowerView;
+}> = ({ session, now, machine: m, site, match, explain, timeline, assignments, profiles, ok, form, power }) => {
   const writable = canWrite(session, m.siteId);
   const profileName = (id: string | null) => (id === null ? '—' : (profiles.find((p) => p.id === id)?.name ?? id));
   const err = (name: string) => form?.issues.find((i) => i.path === name)?.message;
@@ -447,6 +449,7 @@ export const MachinePage: FC<{
           )}
         </section>
       </div>
+      {power && m.siteId && <PowerSection session={session} machineId={m.id} writable={writable} view={power} now={now} />}
       {assignments.length > 0 && (
         <section aria-labelledby="h-assignments">
           <h2 id="h-assignments">Assignments for this machine</h2>

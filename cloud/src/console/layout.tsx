@@ -81,6 +81,7 @@ export const Csrf: FC<{ session: ConsoleSession }> = ({ session }) => <input typ
 const DONE: Record<string, string> = {
   assigned: 'Assignment created.',
   reprovisioned: 'The machine will netboot its assignment again.',
+  'power-queued': "Power job queued: the site's relay runs it within about a second (see below).",
   uploaded: 'Image uploaded.',
   created: 'Created.',
   saved: 'Saved.',

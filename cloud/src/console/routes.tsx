@@ -30,6 +30,8 @@ import {
   SignInPage,
 } from './catalog-pages.tsx';
 import { machineCounts, recentFailures } from './fleet.ts';
+import type { Bmc, PowerJob } from '../../../shared/schemas/bmc.ts';
+import { POWER_ACTIONS } from './power-section.tsx';
 import { MachinePage, MachinesPage, OverviewPage, SitePage, type FormState } from './fleet-pages.tsx';
 import * as forms from './forms.ts';
 import { csrfMatches, endSession, resolveSession, sameOrigin, signIn, type ConsoleEnv, type ConsoleSession } from './session.ts';
@@ -297,13 +299,15 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     const a = api(c);
     const m = await a.get<Machine>(`/v1/machines/${enc(idOrMac)}`);
     const base = `/v1/machines/${enc(m.id)}`;
-    const [match, explain, timeline, assignments, profiles, site] = await Promise.all([
+    const [match, explain, timeline, assignments, profiles, site, bmc, jobs] = await Promise.all([
       a.get<{ assignment: Assignment | null; reason: string }>(`${base}/assignment`),
       a.get<BootExplanation>(`${base}/explain`),
       a.get<Timeline>(`${base}/timeline?limit=10`),
       a.get<Page<Assignment>>(`/v1/assignments?limit=100&machineId=${enc(m.id)}`),
       a.get<Page<Profile>>('/v1/profiles?limit=500'),
       m.siteId ? a.tryGet<Site>(`/v1/sites/${enc(m.siteId)}`) : Promise.resolve(null),
+      m.siteId ? a.tryGet<Bmc>(`${base}/bmc`) : Promise.resolve(null),
+      m.siteId ? a.tryGet<{ items: PowerJob[] }>(`${base}/power-jobs?limit=5`) : Promise.resolve(null),
     ]);
     return html(
       c,
@@ -319,12 +323,22 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
         profiles={profiles.items}
         ok={c.req.query('ok')}
         form={form}
+        power={{ bmc, jobs: jobs?.items ?? [] }}
       />,
       status,
     );
   }
 
   r.get('/machines/:id', (c) => machinePage(c, c.req.param('id')));
+
+  r.post('/machines/:id/power', async (c) => {
+    const id = c.req.param('id');
+    const action = formOf(c).action;
+    if (typeof action !== 'string' || !POWER_ACTIONS.includes(action)) return machinePage(c, id, { message: 'unknown power action', issues: [], values: {} }, 400);
+    const res = await api(c).call<PowerJob>('POST', `/v1/machines/${enc(id)}/power`, { action });
+    if (!res.ok) return apiErrorPage(c, res);
+    return c.redirect(`/console/machines/${enc(res.data.machineId)}?ok=power-queued`, 303);
+  });
 
   r.post('/machines/:id/assign', async (c) => {
     const f = formOf(c);

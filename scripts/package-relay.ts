@@ -197,6 +197,9 @@ export async function packageRelay(opts: PackageOptions = {}): Promise<Packaged>
           'Maintainer: edgeboot <edgeboot@localhost>',
           `Installed-Size: ${installedKb}`,
           'Depends: passwd, systemd',
+          // Power jobs against IPMI BMCs drive ipmitool; Recommends (apt installs it) rather than Depends, so a
+          // `dpkg -i` on a box without it still installs: such a relay reports "install the ipmitool package" per IPMI job.
+          'Recommends: ipmitool',
           'Section: net',
           'Priority: optional',
           'Description: edgeboot site relay (proxyDHCP/DHCP, TFTP, boot scripts, image cache)',

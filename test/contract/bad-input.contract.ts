@@ -9,12 +9,13 @@ import { bootIds, bootLists, bootQueryInputContract } from './bad-input/boot.ts'
 import { fleetEndpoints, fleetIds, fleetLists } from './bad-input/fleet.ts';
 import { fileEndpoints, fileIds, fileLists } from './bad-input/files.ts';
 import { imageEndpoints, imageIds, imageLists } from './bad-input/images.ts';
+import { powerEndpoints } from './bad-input/power.ts';
 import { releaseEndpoints } from './bad-input/releases.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import { telemetryEndpoints, telemetryIds, telemetryLists } from './bad-input/telemetry.ts';
 import type { ApiTarget } from './target.ts';
 
-const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints];
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints, ...powerEndpoints];
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {

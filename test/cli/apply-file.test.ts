@@ -49,6 +49,34 @@ describe('parseFleet', () => {
   });
 });
 
+describe('parseFleet: BMCs', () => {
+  const bmc = (lines: string[]) => ['machines:', '  - mac: 52:54:00:00:00:01', '    bmc:', ...lines.map((l) => `      ${l}`)].join('\n');
+
+  it('accepts a BMC whose password is named, normalising the fingerprint', () => {
+    const fp = 'AB:'.repeat(31) + 'AB';
+    const { fleet } = parseFleet(bmc(['redfish: https://10.0.5.22', 'user: root', 'passwordFile: secrets/db-2', `tlsFingerprint: "${fp}"`]), 'f.yaml');
+    expect(fleet.machines![0]!.bmc).toEqual({ redfish: 'https://10.0.5.22', user: 'root', passwordFile: 'secrets/db-2', tlsFingerprint: 'ab'.repeat(32) });
+    expect(parseFleet('machines:\n  - mac: 52:54:00:00:00:01\n    bmc: null\n', 'f.yaml').fleet.machines![0]!.bmc).toBeNull();
+  });
+
+  it('refuses a password written in the file, pointing at it', () => {
+    expect(problems(bmc(['ipmi: 10.0.5.21', 'user: admin', 'password: hunter2', 'passwordEnv: PW'])).details).toEqual([
+      '  fleet.yaml:6:17: machines[0].bmc.password: a BMC password never goes in the fleet file: name it with passwordEnv or passwordFile',
+    ]);
+  });
+
+  it('wants one address, one password source, and Redfish-only fields only for Redfish', () => {
+    expect(problems(bmc(['user: admin', 'passwordEnv: PW'])).details).toEqual(['  fleet.yaml:4:7: machines[0].bmc: give exactly one of ipmi (an address) or redfish (a URL)']);
+    expect(problems(bmc(['ipmi: 10.0.5.21', 'user: admin'])).details).toEqual(['  fleet.yaml:4:7: machines[0].bmc: give exactly one of passwordEnv or passwordFile']);
+    expect(problems(bmc(['ipmi: 10.0.5.21', 'user: admin', 'passwordEnv: PW', 'passwordFile: pw'])).details).toEqual(['  fleet.yaml:4:7: machines[0].bmc: give exactly one of passwordEnv or passwordFile']);
+    expect(problems(bmc(['ipmi: 10.0.5.21', 'user: admin', 'passwordEnv: PW', 'systemId: "1"'])).details).toEqual(['  fleet.yaml:4:7: machines[0].bmc: systemId and tlsFingerprint are for Redfish']);
+    expect(problems(bmc(['redfish: "https://root:calvin@10.0.5.22"', 'user: root', 'passwordEnv: PW'])).details).toEqual([
+      '  fleet.yaml:4:16: machines[0].bmc.redfish: put the user in --user and the password on stdin, not in the URL',
+    ]);
+    expect(problems(bmc(['ipmi: 10.0.5.21', 'user: admin', 'passwordEnv: "not a name"'])).details).toEqual(['  fleet.yaml:6:20: machines[0].bmc.passwordEnv: an environment variable name']);
+  });
+});
+
 describe('selectorKey', () => {
   it('is the same for equal selectors whatever the order of their parts', () => {
     expect(selectorKey({ labels: { b: '2', a: '1' }, arch: 'bios', site: 'x' })).toBe(selectorKey({ site: 'x', arch: 'bios', labels: { a: '1', b: '2' } }));

@@ -5,7 +5,7 @@ import { renderPlan } from '../../cli/src/apply/render.ts';
 
 const T = '2025-01-01T00:00:00.000Z';
 const img = (id: string, name: string) => ({ id, name, kind: 'kernel' as const, contentType: 'application/octet-stream', status: 'ready' as const, size: 1, sha256: null, arch: 'any' as const, binary: null, createdAt: T, updatedAt: T });
-const empty = (): Current => ({ sites: [], profiles: [], images: [img('img_k', 'vmlinuz'), img('img_i', 'initrd')], machines: [], assignments: [] });
+const empty = (): Current => ({ sites: [], profiles: [], images: [img('img_k', 'vmlinuz'), img('img_i', 'initrd')], machines: [], assignments: [], bmcs: [] });
 const fleet = (f: unknown) => Fleet.parse(f);
 
 const linux = { kind: 'linux', kernel: 'vmlinuz', initrds: ['initrd'], cmdline: 'quiet' };
@@ -157,6 +157,65 @@ describe('planFleet', () => {
     current.assignments.push({ ...current.assignments[0]!, id: 'asg_9', selector: { labels: { rack: 'r1', role: 'web' }, siteId: 'site_a' } });
     const plan = planFleet(fleet({ assignments: FILE.assignments }), current, { prune: true });
     expect(plan.steps.map((s) => `${s.action} ${s.id}`)).toEqual(['unchanged asg_1', 'delete asg_9']);
+  });
+});
+
+describe('planFleet: BMCs', () => {
+  const MAC = '52:54:00:00:00:01';
+  const withBmc = (bmc: unknown, extra: Record<string, unknown> = {}) => fleet({ machines: [{ mac: MAC, site: 'lyon', ...extra, bmc }] });
+  const IPMI = { ipmi: '10.0.5.21', user: 'admin', passwordEnv: 'LYON_PW' };
+  /** What the API shows of a BMC set from IPMI above, sealed to relay_a of site_a. */
+  const stored = (o: Partial<Current['bmcs'][number]> = {}): Current['bmcs'][number] => ({
+    machineId: 'mch_1', protocol: 'ipmi', address: '10.0.5.21', username: 'admin', systemId: null, tlsFingerprint: null, sealedFor: ['relay_a'], missingFor: [], updatedAt: T, ...o,
+  });
+  const bmcOf = (plan: ReturnType<typeof planFleet>) => plan.steps.find((s) => s.kind === 'bmc')!;
+  const current = (bmc?: Current['bmcs'][number]) => {
+    const c = applied();
+    if (bmc) c.bmcs.push(bmc);
+    return c;
+  };
+
+  it('creates a BMC, showing where the password comes from and never a password', () => {
+    const s = bmcOf(planFleet(withBmc(IPMI), current()));
+    expect(s).toMatchObject({ action: 'create', key: MAC, path: ['machines', 0, 'bmc'] });
+    expect(s.changes).toEqual([
+      { field: 'address', from: null, to: '10.0.5.21' },
+      { field: 'protocol', from: null, to: 'ipmi' },
+      { field: 'user', from: null, to: 'admin' },
+      { field: 'password', from: null, to: 'sealed from env LYON_PW' },
+    ]);
+  });
+
+  it('is unchanged when what the cloud shows matches and every relay of the site holds a sealed copy', () => {
+    expect(bmcOf(planFleet(withBmc(IPMI), current(stored())))).toMatchObject({ action: 'unchanged', id: 'mch_1', changes: [] });
+  });
+
+  it('seals again, saying why, when the BMC changed, a relay has no copy, the machine moves or --reseal is given', () => {
+    const why = (f: ReturnType<typeof fleet>, c: Current, o = {}) => bmcOf(planFleet(f, c, o)).changes.at(-1);
+    const address = bmcOf(planFleet(withBmc({ ...IPMI, ipmi: '10.0.5.99:623' }), current(stored())));
+    expect(address.action).toBe('update');
+    expect(address.changes).toEqual([
+      { field: 'address', from: '10.0.5.21', to: '10.0.5.99:623' },
+      { field: 'password', from: 'sealed for relay_a', to: 'sealed again from env LYON_PW (the BMC changed)' },
+    ]);
+    expect(why(withBmc(IPMI), current(stored({ missingFor: ['relay_b'] })))).toEqual({ field: 'password', from: 'sealed for relay_a', to: 'sealed again from env LYON_PW (no sealed copy for relay relay_b)' });
+    expect(why(withBmc(IPMI), current(stored()), { reseal: true })).toEqual({ field: 'password', from: 'sealed for relay_a', to: 'sealed again from env LYON_PW (--reseal)' });
+    const moved = current(stored());
+    moved.sites.push({ id: 'site_b', name: 'paris', description: '', defaultProfileId: null, createdAt: T, updatedAt: T });
+    expect(why(withBmc({ ...IPMI, passwordFile: 'pw', passwordEnv: undefined }, { site: 'paris' }), moved)).toEqual({
+      field: 'password', from: 'sealed for relay_a', to: 'sealed again from file pw (the machine moves to another site)',
+    });
+  });
+
+  it('deletes the BMC for bmc: null, and leaves it alone when the file says nothing', () => {
+    expect(bmcOf(planFleet(withBmc(null), current(stored())))).toMatchObject({ action: 'delete', id: 'mch_1' });
+    expect(bmcOf(planFleet(withBmc(null), current()))).toMatchObject({ action: 'unchanged' });
+    expect(planFleet(fleet({ machines: [{ mac: MAC }] }), current(stored())).steps.map((s) => s.kind)).toEqual(['machine']);
+  });
+
+  it('refuses a BMC for a machine that has no site', () => {
+    const plan = planFleet(fleet({ machines: [{ mac: '52:54:00:00:00:09', bmc: IPMI }] }), current());
+    expect(plan.problems).toEqual([{ path: ['machines', 0, 'bmc'], message: "a BMC needs the machine's site: the site's relays are the ones that reach it (give the machine a site)" }]);
   });
 });
 

@@ -3,6 +3,9 @@
  * goes (a profile created by step 1 is referenced by id in step 5). Only the fields that differ are
  * sent. The first failure stops the run: what was done stays done, and running apply again
  * continues from wherever the fleet then stands.
+ *
+ * BMC passwords arrive already read (secrets.ts), by MAC, and are sealed here to the site's relays
+ * by the code `machines bmc set` uses; they are never part of a step.
  */
 import type { Assignment } from '../../../shared/schemas/assignment.ts';
 import type { Machine } from '../../../shared/schemas/machine.ts';
@@ -11,6 +14,7 @@ import type { Site } from '../../../shared/schemas/site.ts';
 import type { ApiClient } from '../api-client.ts';
 import { CliError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
+import { setBmc } from '../commands/machine-power.ts';
 import { mapSpecRefs } from '../profile-spec.ts';
 import type { Current, Step } from './plan.ts';
 
@@ -19,7 +23,14 @@ export interface StepResult {
   id: string | null;
 }
 
-export async function executePlan(api: ApiClient, steps: readonly Step[], current: Current, onDone: (r: StepResult) => void): Promise<StepResult[]> {
+export async function executePlan(
+  api: ApiClient,
+  steps: readonly Step[],
+  current: Current,
+  onDone: (r: StepResult) => void,
+  passwords: ReadonlyMap<string, string> = new Map(),
+): Promise<StepResult[]> {
+  const machineIds = new Map(current.machines.map((m) => [m.mac, m.id]));
   const ids = {
     profile: new Map(current.profiles.map((p) => [p.name, p.id])),
     site: new Map(current.sites.map((s) => [s.name, s.id])),
@@ -42,7 +53,7 @@ export async function executePlan(api: ApiClient, steps: readonly Step[], curren
     let id = s.id;
     try {
       if (s.action === 'delete') {
-        await api.delete(`/v1/${s.kind === 'assignment' ? 'assignments' : `${s.kind}s`}/${s.id}`);
+        await api.delete(s.kind === 'bmc' ? `/v1/machines/${s.id}/bmc` : `/v1/${s.kind === 'assignment' ? 'assignments' : `${s.kind}s`}/${s.id}`);
       } else if (s.action !== 'unchanged') {
         id = await write(s);
       }
@@ -89,7 +100,23 @@ export async function executePlan(api: ApiClient, steps: readonly Step[], curren
           delete body.site;
         }
         const m = create ? await api.post<Machine>('/v1/machines', { mac: s.key, ...body }) : await api.patch<Machine>(`/v1/machines/${s.id}`, body);
+        machineIds.set(m.mac, m.id);
         return m.id;
+      }
+      case 'bmc': {
+        const machineId = machineIds.get(s.key);
+        const password = passwords.get(s.key);
+        if (!machineId) throw new CliError(EXIT.ERROR, `machine ${s.key} is gone from the server since the plan was made; run apply again`);
+        if (password === undefined) throw new Error(`no password was read for the BMC of ${s.key}`);
+        const b = await setBmc(api, { id: machineId }, {
+          protocol: d.protocol as 'ipmi' | 'redfish',
+          address: d.address as string,
+          username: d.user as string,
+          password,
+          systemId: (d.systemId as string | null) ?? undefined,
+          tlsFingerprint: (d.tlsFingerprint as string | null) ?? undefined,
+        });
+        return b.machineId;
       }
       case 'assignment': {
         const body: Record<string, unknown> = pick(s, ['profile', 'once', 'priority']);

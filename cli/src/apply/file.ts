@@ -8,6 +8,7 @@
  */
 import { isMap, isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { bmcAddressProblem, BmcUsername, RedfishSystemId, TlsFingerprint } from '../../../shared/schemas/bmc.ts';
 import { Arch, Description, Hostname, Labels, Mac, Name, Serial, SmbiosUuid } from '../../../shared/schemas/common.ts';
 import { ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { CliError } from '../errors.ts';
@@ -29,6 +30,33 @@ export const FleetProfile = z.strictObject({
   spec: ProfileSpec,
 });
 
+/**
+ * A machine's BMC. The password is never in the file: it is read at apply time from an environment
+ * variable or a file (relative to the fleet file) and sealed to the site's relays as
+ * `machines bmc set` does. `bmc: null` forgets the machine's BMC.
+ */
+export const FleetBmc = z
+  .strictObject({
+    ipmi: z.string().min(1).max(256).optional().meta({ description: 'IPMI v2.0 over LAN: host or host:port' }),
+    redfish: z.string().min(1).max(256).optional().meta({ description: 'Redfish: the BMC URL, e.g. https://10.0.5.21' }),
+    user: BmcUsername,
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').optional(),
+    passwordFile: z.string().min(1).max(4096).optional(),
+    systemId: RedfishSystemId.optional(),
+    tlsFingerprint: TlsFingerprint.optional(),
+    /** Only so that a password written here gets its own message instead of "unrecognized key". */
+    password: z.unknown().optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.password !== undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'a BMC password never goes in the fleet file: name it with passwordEnv or passwordFile' });
+    if ((b.ipmi === undefined) === (b.redfish === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of ipmi (an address) or redfish (a URL)' });
+    if ((b.passwordEnv === undefined) === (b.passwordFile === undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of passwordEnv or passwordFile' });
+    const problem = b.ipmi !== undefined ? bmcAddressProblem('ipmi', b.ipmi) : b.redfish !== undefined ? bmcAddressProblem('redfish', b.redfish) : null;
+    if (problem) ctx.addIssue({ code: 'custom', path: [b.ipmi !== undefined ? 'ipmi' : 'redfish'], message: problem });
+    if (b.ipmi !== undefined && (b.systemId !== undefined || b.tlsFingerprint !== undefined)) ctx.addIssue({ code: 'custom', path: [], message: 'systemId and tlsFingerprint are for Redfish' });
+  });
+export type FleetBmc = z.infer<typeof FleetBmc>;
+
 export const FleetMachine = z.strictObject({
   mac: Mac,
   site: Ref.nullable().optional(),
@@ -38,6 +66,7 @@ export const FleetMachine = z.strictObject({
   uuid: SmbiosUuid.nullable().optional(),
   serial: Serial.nullable().optional(),
   secureBoot: z.boolean().nullable().optional().meta({ description: 'Secure Boot on (true), off (false) or unknown (null)' }),
+  bmc: FleetBmc.nullable().optional(),
 });
 
 export const FleetSelector = z

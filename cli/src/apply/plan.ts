@@ -8,14 +8,22 @@
  * leaves out are not managed (a machine's hostname stays what the relay or a person set). With
  * `prune`, objects of a section the file has but does not list are deleted; sections the file
  * does not have are never pruned.
+ *
+ * BMCs (a machine's `bmc`): the cloud keeps the password only sealed, so the plan cannot compare
+ * passwords. It compares what it can read back (protocol, address, user, system id, fingerprint) and
+ * seals the password again only when one of those changes, when a relay of the site holds no sealed
+ * copy (`missingFor`: a relay enrolled later), when the machine moves to another site, or with
+ * `reseal` (e.g. after the password was changed on the BMC). Otherwise the BMC is unchanged and no
+ * call is made.
  */
 import type { Assignment } from '../../../shared/schemas/assignment.ts';
+import type { Bmc } from '../../../shared/schemas/bmc.ts';
 import type { Image } from '../../../shared/schemas/image.ts';
 import type { Machine } from '../../../shared/schemas/machine.ts';
 import type { Profile, ProfileSpec } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import { mapSpecRefs } from '../profile-spec.ts';
-import { selectorKey, type Fleet, type Path } from './file.ts';
+import { selectorKey, type Fleet, type FleetBmc, type Path } from './file.ts';
 
 export interface Current {
   sites: Site[];
@@ -23,9 +31,11 @@ export interface Current {
   images: Image[];
   machines: Machine[];
   assignments: Assignment[];
+  /** The BMCs of the file's existing machines that have a `bmc` entry (only those are read). */
+  bmcs: Bmc[];
 }
 
-export type Kind = 'profile' | 'site' | 'machine' | 'assignment';
+export type Kind = 'profile' | 'site' | 'machine' | 'bmc' | 'assignment';
 export type Action = 'create' | 'update' | 'unchanged' | 'delete';
 
 export interface FieldChange {
@@ -109,7 +119,10 @@ const withoutArch = (spec: ProfileSpec): ProfileSpec => {
 
 const withoutUndefined = (o: Plain): Plain => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolean } = {}): Plan {
+/** Where the password comes from, as the plan shows it (never the password). */
+export const passwordSource = (b: FleetBmc): string => (b.passwordEnv !== undefined ? `env ${b.passwordEnv}` : `file ${b.passwordFile}`);
+
+export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolean; reseal?: boolean } = {}): Plan {
   const problems: Problem[] = [];
   const steps: Step[] = [];
   const images = index(current.images);
@@ -169,13 +182,27 @@ export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolea
     steps.push(step('site', s.name, path, have?.id ?? null, from, { description: s.description, defaultProfile }));
   });
 
+  const bmcSteps: Step[] = [];
   fleet.machines?.forEach((m, i) => {
     const path: Path = ['machines', i];
     const have = current.machines.find((x) => x.mac === m.mac);
     const from = have ? { site: sites.show(have.siteId), hostname: have.hostname, labels: have.labels, arch: have.arch, uuid: have.uuid, serial: have.serial, secureBoot: have.secureBoot } : null;
     const site = m.site === undefined || m.site === null ? m.site : siteRef(m.site, [...path, 'site']);
-    steps.push(step('machine', m.mac, path, have?.id ?? null, from, { site, hostname: m.hostname, labels: m.labels, arch: m.arch, uuid: m.uuid, serial: m.serial, secureBoot: m.secureBoot }, ['labels']));
+    const machineStep = step('machine', m.mac, path, have?.id ?? null, from, { site, hostname: m.hostname, labels: m.labels, arch: m.arch, uuid: m.uuid, serial: m.serial, secureBoot: m.secureBoot }, ['labels']);
+    steps.push(machineStep);
+    if (m.bmc === undefined) return;
+    const bmcPath: Path = [...path, 'bmc'];
+    const haveBmc = have ? current.bmcs.find((b) => b.machineId === have.id) : undefined;
+    if (m.bmc === null) {
+      bmcSteps.push({ kind: 'bmc', action: haveBmc ? 'delete' : 'unchanged', key: m.mac, id: haveBmc ? have!.id : null, changes: [], desired: null, path: bmcPath });
+      return;
+    }
+    if ((site === undefined ? sites.show(have?.siteId ?? null) : site) === null) {
+      problems.push({ path: bmcPath, message: "a BMC needs the machine's site: the site's relays are the ones that reach it (give the machine a site)" });
+    }
+    bmcSteps.push(bmcStep(m.mac, bmcPath, have?.id ?? null, m.bmc, haveBmc, { movesSite: machineStep.changes.some((c) => c.field === 'site'), reseal: opts.reseal === true }));
   });
+  steps.push(...bmcSteps);
 
   const currentByKey = new Map<string, Assignment[]>();
   for (const a of current.assignments) {
@@ -220,6 +247,36 @@ export function planFleet(fleet: Fleet, current: Current, opts: { prune?: boolea
     }
   }
   return { steps, problems };
+}
+
+/**
+ * A BMC's step. The readable fields are compared as for any object; the password (which only the
+ * relays can open) is a change of its own whenever it must be sealed again, with the reason.
+ */
+function bmcStep(mac: string, path: Path, machineId: string | null, b: FleetBmc, have: Bmc | undefined, o: { movesSite: boolean; reseal: boolean }): Step {
+  const desired: Plain = {
+    protocol: b.ipmi !== undefined ? 'ipmi' : 'redfish',
+    address: b.ipmi ?? b.redfish,
+    user: b.user,
+    systemId: b.systemId ?? null,
+    tlsFingerprint: b.tlsFingerprint ?? null,
+  };
+  const source = passwordSource(b);
+  if (!have) {
+    return { kind: 'bmc', action: 'create', key: mac, id: null, changes: [...diffFields('', {}, desired), { field: 'password', from: null, to: `sealed from ${source}` }], desired: { ...desired, source }, path };
+  }
+  const from: Plain = { protocol: have.protocol, address: have.address, user: have.username, systemId: have.systemId, tlsFingerprint: have.tlsFingerprint };
+  const changes = Object.keys(desired).flatMap((k) => diffFields(k, from[k], desired[k], true));
+  const why =
+    changes.length > 0 ? 'the BMC changed'
+    : o.movesSite ? 'the machine moves to another site'
+    : have.missingFor.length > 0 ? `no sealed copy for relay ${have.missingFor.join(', ')}`
+    : o.reseal ? '--reseal'
+    : null;
+  if (why === null) return { kind: 'bmc', action: 'unchanged', key: mac, id: machineId, changes: [], desired: { ...desired, source }, path };
+  const sealedFor = have.sealedFor.length > 0 ? `sealed for ${have.sealedFor.join(', ')}` : 'sealed for no relay';
+  changes.push({ field: 'password', from: sealedFor, to: `sealed again from ${source} (${why})` });
+  return { kind: 'bmc', action: 'update', key: mac, id: machineId, changes, desired: { ...desired, source }, path };
 }
 
 /** Profiles in an order where every menu comes after the file's profiles it lists; cycles are problems. */

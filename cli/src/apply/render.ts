@@ -6,8 +6,8 @@
 import { summarize, type FieldChange, type Kind, type Step } from './plan.ts';
 
 const SYMBOL = { create: '+', update: '~', delete: '-', unchanged: '=' } as const;
-const TITLE: Record<Kind, string> = { profile: 'profiles', site: 'sites', machine: 'machines', assignment: 'assignments' };
-const ORDER: Kind[] = ['profile', 'site', 'machine', 'assignment'];
+const TITLE: Record<Kind, string> = { profile: 'profiles', site: 'sites', machine: 'machines', bmc: 'BMCs', assignment: 'assignments' };
+const ORDER: Kind[] = ['profile', 'site', 'machine', 'bmc', 'assignment'];
 
 const show = (v: unknown): string => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 

@@ -24,7 +24,7 @@ const POLL_MS = 200;
 /** Seals `password` to every relay of the machine's site that has a sealing key, and stores the BMC. */
 export async function setBmc(
   api: ApiClient,
-  machine: Machine,
+  machine: Pick<Machine, 'id'>,
   spec: { protocol: 'ipmi' | 'redfish'; address: string; username: string; password: string; systemId?: string; tlsFingerprint?: string },
 ): Promise<Bmc> {
   const rec = await api.get<BmcRecipients>(`/v1/machines/${machine.id}/bmc/recipients`);

@@ -56,6 +56,9 @@ async function everyForm(f: Fleet): Promise<{ path: string; fields: Record<strin
     { path: `/console/machines/${f.a.id}/assign`, fields: { profileId: f.profile.id } },
     { path: `/console/machines/${f.a.id}/reprovision`, fields: {} },
     { path: `/console/machines/${f.a.id}/power`, fields: { action: 'status' } },
+    // As the page's script sends it: ciphertexts only (their shape is enough for the API to get to its authorization).
+    { path: `/console/machines/${f.a.id}/bmc`, fields: { protocol: 'ipmi', address: '10.0.0.1', username: 'admin', credentials: JSON.stringify([{ relayId: 'relay_x', sealed: 's1.x' }]) } },
+    { path: `/console/machines/${f.a.id}/bmc/delete`, fields: {} },
     { path: '/console/images', fields: { name: 'viewer-upload', kind: 'file' }, multipart: true },
     { path: `/console/images/${f.kernel.id}/delete`, fields: {} },
     { path: '/console/profiles', fields: { name: 'viewer-profile', kind: 'local' } },

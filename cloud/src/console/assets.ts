@@ -76,17 +76,50 @@ details>summary{cursor:pointer}
 `;
 
 /**
- * Progressive enhancement only: pages work without it. It sends the image upload form through the
+ * Progressive enhancement, except for one form: it seals a BMC password in the browser (seal() is
+ * shared/crypto/seal.ts written again in the script's dialect: X25519 + HKDF-SHA256 + AES-256-GCM, the
+ * same salt, info, associated data and s1 format; test/console/console-bmc.test.ts opens its output
+ * with openSecret), and the BMC form says it needs JavaScript. It sends the image upload form through the
  * multipart upload API (parts of data-part-size bytes, each retried) to show progress, and asks before buttons
  * marked data-confirm.
  */
 const SCRIPT = `
 (function(){
 "use strict";
+function b64u(buf){var b=new Uint8Array(buf),t="";for(var i=0;i<b.length;i++)t+=String.fromCharCode(b[i]);return btoa(t).split("+").join("-").split("/").join("_").split("=").join("")}
+function unb64u(s){var t=atob(s.split("-").join("+").split("_").join("/")+"===".slice((s.length+3)%4)),b=new Uint8Array(t.length);for(var i=0;i<t.length;i++)b[i]=t.charCodeAt(i);return b}
+function seal(secret,relayPublicKey,machineId,relayId){
+  var S=crypto.subtle,enc=new TextEncoder(),X={name:"X25519"},rp=unb64u(relayPublicKey),ephPub,NUL=String.fromCharCode(0);
+  return Promise.all([S.importKey("raw",rp,X,true,[]),S.generateKey(X,true,["deriveBits"])]).then(function(k){
+    return Promise.all([S.exportKey("raw",k[1].publicKey),S.deriveBits({name:"X25519",public:k[0]},k[1].privateKey,256)]);
+  }).then(function(r){
+    ephPub=new Uint8Array(r[0]);
+    var salt=new Uint8Array(ephPub.length+rp.length);salt.set(ephPub,0);salt.set(rp,ephPub.length);
+    return S.importKey("raw",r[1],"HKDF",false,["deriveKey"]).then(function(ikm){
+      return S.deriveKey({name:"HKDF",hash:"SHA-256",salt:salt,info:enc.encode("edgeboot bmc seal v1")},ikm,{name:"AES-GCM",length:256},false,["encrypt"]);
+    });
+  }).then(function(key){
+    var iv=crypto.getRandomValues(new Uint8Array(12));
+    return S.encrypt({name:"AES-GCM",iv:iv,additionalData:enc.encode("edgeboot-bmc-v1"+NUL+machineId+NUL+relayId)},key,enc.encode(secret)).then(function(ct){
+      return "s1."+b64u(ephPub)+"."+b64u(iv)+"."+b64u(ct);
+    });
+  });
+}
 document.addEventListener("submit",function(e){
   var b=e.submitter||e.target.querySelector("[data-confirm]");
   var m=b&&b.getAttribute("data-confirm");
   if(m&&!window.confirm(m))e.preventDefault();
+});
+var bmc=document.getElementById("bmc-form");
+if(bmc)bmc.addEventListener("submit",function(e){
+  e.preventDefault();
+  var pw=document.getElementById("f-bmc-password"),st=document.getElementById("bmc-status"),btn=bmc.querySelector("button[type=submit]");
+  var to=JSON.parse(bmc.getAttribute("data-recipients")||"[]"),machineId=bmc.getAttribute("data-machine-id");
+  if(!window.crypto||!crypto.subtle||!window.TextEncoder){st.textContent="This browser cannot seal the password here (WebCrypto needs HTTPS): use edgeboot machines bmc set.";return}
+  btn.disabled=true;st.textContent="Sealing the password to "+to.length+" relay(s)…";
+  Promise.all(to.map(function(r){return seal(pw.value,r.publicKey,machineId,r.relayId).then(function(s){return {relayId:r.relayId,sealed:s}})})).then(function(creds){
+    bmc.elements.credentials.value=JSON.stringify(creds);pw.value="";bmc.submit();
+  },function(err){btn.disabled=false;st.textContent="Sealing failed ("+((err&&err.message)||err)+"): this browser may lack X25519 in WebCrypto; use edgeboot machines bmc set."});
 });
 var form=document.getElementById("upload");
 if(!form||!window.XMLHttpRequest||!window.Blob)return;

@@ -449,7 +449,7 @@ export const MachinePage: FC<{
           )}
         </section>
       </div>
-      {power && m.siteId && <PowerSection session={session} machineId={m.id} writable={writable} view={power} now={now} />}
+      {power && m.siteId && <PowerSection session={session} machineId={m.id} writable={writable} view={power} now={now} form={form?.values?.bmcForm ? form : undefined} />}
       {assignments.length > 0 && (
         <section aria-labelledby="h-assignments">
           <h2 id="h-assignments">Assignments for this machine</h2>

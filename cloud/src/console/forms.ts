@@ -120,6 +120,24 @@ export function profileBody(f: FormData): Parsed<z.input<typeof ProfileCreate>> 
   return check(ProfileCreate, { name: field(f, 'name').trim(), ...(description ? { description } : {}), spec }, issues);
 }
 
+/**
+ * The BMC form → PUT …/bmc. The password never reaches the server: the page's script seals it to each
+ * relay in the browser and sends only `credentials` (a JSON array of { relayId, sealed }). Without
+ * the script that field is empty, and the form says setting a BMC needs JavaScript.
+ */
+export function bmcSet(f: FormData): Parsed<unknown> | { ok: false; noScript: true } {
+  const text = field(f, 'credentials');
+  if (text === '') return { ok: false, noScript: true };
+  let credentials: unknown;
+  try {
+    credentials = JSON.parse(text);
+  } catch {
+    return { ok: false, issues: [{ path: 'credentials', message: 'the sealed password is not JSON: reload the page and try again' }] };
+  }
+  const optional = (name: string) => field(f, name).trim() || null;
+  return { ok: true, body: { protocol: field(f, 'protocol'), address: field(f, 'address').trim(), username: field(f, 'username').trim(), systemId: optional('systemId'), tlsFingerprint: optional('tlsFingerprint'), credentials } };
+}
+
 export function imageCreate(f: FormData): Parsed<z.input<typeof ImageCreate>> {
   const contentType = field(f, 'contentType').trim();
   return check(ImageCreate, { name: field(f, 'name').trim(), kind: field(f, 'kind') || undefined, ...(contentType ? { contentType } : {}) });

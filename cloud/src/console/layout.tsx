@@ -81,6 +81,8 @@ export const Csrf: FC<{ session: ConsoleSession }> = ({ session }) => <input typ
 const DONE: Record<string, string> = {
   assigned: 'Assignment created.',
   reprovisioned: 'The machine will netboot its assignment again.',
+  'bmc-saved': "BMC saved: the password was sealed in this browser to the site's relays; the console never received it.",
+  'bmc-deleted': 'BMC and its sealed passwords deleted.',
   'power-queued': "Power job queued: the site's relay runs it within about a second (see below).",
   uploaded: 'Image uploaded.',
   created: 'Created.',

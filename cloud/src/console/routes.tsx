@@ -30,7 +30,7 @@ import {
   SignInPage,
 } from './catalog-pages.tsx';
 import { machineCounts, recentFailures } from './fleet.ts';
-import type { Bmc, PowerJob } from '../../../shared/schemas/bmc.ts';
+import type { Bmc, BmcRecipients, PowerJob } from '../../../shared/schemas/bmc.ts';
 import { POWER_ACTIONS } from './power-section.tsx';
 import { MachinePage, MachinesPage, OverviewPage, SitePage, type FormState } from './fleet-pages.tsx';
 import * as forms from './forms.ts';
@@ -299,7 +299,7 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     const a = api(c);
     const m = await a.get<Machine>(`/v1/machines/${enc(idOrMac)}`);
     const base = `/v1/machines/${enc(m.id)}`;
-    const [match, explain, timeline, assignments, profiles, site, bmc, jobs] = await Promise.all([
+    const [match, explain, timeline, assignments, profiles, site, bmc, jobs, recipients] = await Promise.all([
       a.get<{ assignment: Assignment | null; reason: string }>(`${base}/assignment`),
       a.get<BootExplanation>(`${base}/explain`),
       a.get<Timeline>(`${base}/timeline?limit=10`),
@@ -308,6 +308,7 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
       m.siteId ? a.tryGet<Site>(`/v1/sites/${enc(m.siteId)}`) : Promise.resolve(null),
       m.siteId ? a.tryGet<Bmc>(`${base}/bmc`) : Promise.resolve(null),
       m.siteId ? a.tryGet<{ items: PowerJob[] }>(`${base}/power-jobs?limit=5`) : Promise.resolve(null),
+      m.siteId ? a.tryGet<BmcRecipients>(`${base}/bmc/recipients`) : Promise.resolve(null),
     ]);
     return html(
       c,
@@ -323,7 +324,7 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
         profiles={profiles.items}
         ok={c.req.query('ok')}
         form={form}
-        power={{ bmc, jobs: jobs?.items ?? [] }}
+        power={{ bmc, jobs: jobs?.items ?? [], recipients: recipients?.relays ?? [] }}
       />,
       status,
     );
@@ -338,6 +339,28 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     const res = await api(c).call<PowerJob>('POST', `/v1/machines/${enc(id)}/power`, { action });
     if (!res.ok) return apiErrorPage(c, res);
     return c.redirect(`/console/machines/${enc(res.data.machineId)}?ok=power-queued`, 303);
+  });
+
+  r.post('/machines/:id/bmc', async (c) => {
+    const id = c.req.param('id');
+    const f = formOf(c);
+    // Never the password (the form has no field for it) nor the ciphertext: only what the page shows again.
+    const values = { bmcForm: 'on', ...Object.fromEntries(['protocol', 'address', 'username', 'systemId', 'tlsFingerprint'].map((k) => [k, forms.field(f, k)])) };
+    const parsed = forms.bmcSet(f);
+    if ('noScript' in parsed) {
+      return machinePage(c, id, { message: "Setting a BMC needs JavaScript: this page seals the password in your browser so that the console never receives it. Without JavaScript, use `edgeboot machines bmc set` or the fleet file.", issues: [], values }, 400);
+    }
+    if (!parsed.ok) return machinePage(c, id, { issues: parsed.issues, values }, 400);
+    const res = await api(c).call<Bmc>('PUT', `/v1/machines/${enc(id)}/bmc`, parsed.body);
+    if (!res.ok) return machinePage(c, id, { message: res.error.message, issues: res.error.issues, values }, res.status);
+    return c.redirect(`/console/machines/${enc(res.data.machineId)}?ok=bmc-saved`, 303);
+  });
+
+  r.post('/machines/:id/bmc/delete', async (c) => {
+    const id = c.req.param('id');
+    const res = await api(c).call('DELETE', `/v1/machines/${enc(id)}/bmc`);
+    if (!res.ok) return apiErrorPage(c, res);
+    return c.redirect(`/console/machines/${enc(id)}?ok=bmc-deleted`, 303);
   });
 
   r.post('/machines/:id/assign', async (c) => {

@@ -28,7 +28,7 @@ import { AddressBook } from './dhcp/address-book.ts';
 import { scriptUrl } from './dhcp/boot-target.ts';
 import { dhcpService } from './dhcp/service.ts';
 import { createLogger, type Logger } from './log.ts';
-import { createCloudClient } from './sync/cloud-client.ts';
+import { createCloudClient, type CloudClient } from './sync/cloud-client.ts';
 import { ensureStateDir, grantKey, type Credentials } from './sync/credentials.ts';
 import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
@@ -69,6 +69,18 @@ export interface RelayContext {
   signedChain?: { target(mac: string, firmware: boolean): TargetResult | null; provider(macFor: (address: string) => string | undefined): ContentProvider };
 }
 
+/** A client of the cloud with the relay's own credentials and `[cloud]` settings (URL, timeout, CA). */
+export function relayCloudClient(config: RelayConfig, credentials: Credentials, opts: { connections?: number } = {}): CloudClient {
+  return createCloudClient({
+    baseUrl: config.cloud.url ?? credentials.cloudUrl,
+    token: credentials.token,
+    connectTimeoutMs: config.cloud.connect_timeout_ms,
+    ca: config.cloud.ca_file ? readFileSync(config.cloud.ca_file, 'utf8') : undefined,
+    userAgent: `edgeboot-relay/${VERSION}`,
+    ...opts,
+  });
+}
+
 /** A LAN server started by the relay; `close` stops it (sockets closed, timers cleared). */
 export interface LanService {
   close(): Promise<void>;
@@ -90,13 +102,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   const log = opts.log ?? createLogger({ component: 'relay', quiet: config.log.quiet });
   ensureStateDir(config.state_dir);
   const metrics = new MetricsRegistry();
-  const client = createCloudClient({
-    baseUrl: config.cloud.url ?? credentials.cloudUrl,
-    token: credentials.token,
-    connectTimeoutMs: config.cloud.connect_timeout_ms,
-    ca: config.cloud.ca_file ? readFileSync(config.cloud.ca_file, 'utf8') : undefined,
-    userAgent: `edgeboot-relay/${VERSION}`,
-  });
+  const client = relayCloudClient(config, credentials);
   const snapshot = new SnapshotStore(join(config.state_dir, 'snapshot.json'), log.child('sync'));
   const sync = new SyncClient({ client, store: snapshot, log: log.child('sync'), waitSeconds: config.sync.wait_seconds });
   const queue = new EventQueue({ dir: join(config.state_dir, 'events'), client, log: log.child('events'), maxBytes: config.events.max_bytes, fsyncIntervalMs: config.events.fsync_interval_ms });

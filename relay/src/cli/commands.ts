@@ -6,7 +6,7 @@
  *   edgeboot-relay run [--config FILE] [flags]
  *   edgeboot-relay version | --version | help | --help
  */
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { Enrolled } from '../../../shared/schemas/access.ts';
 import { ConfigError, DEFAULT_BOOT_FILES_DIR, FLAGS, loadConfig } from '../config.ts';
 import { EXIT } from '../exit-codes.ts';
 import { createLogger } from '../log.ts';
-import { defaultLanServices, startRelay } from '../main.ts';
+import { defaultLanServices, relayCloudClient, startRelay } from '../main.ts';
 import { createCloudClient, CloudUnreachableError } from '../sync/cloud-client.ts';
 import { CREDENTIALS_FILE, loadCredentials, saveCredentials } from '../sync/credentials.ts';
 import { ARCH, RELEASE_KEYS, VERSION } from '../version.ts';
@@ -245,14 +245,7 @@ async function run(argv: string[]): Promise<void> {
   }
   const relay = await startRelay(config, creds, { log, lanServices: defaultLanServices() });
   log.info('relay running', { version: VERSION, http: relay.httpUrl, publicUrl: config.http.public_url, relayId: creds.relayId, siteId: creds.siteId });
-  const updaterClient = createCloudClient({
-    baseUrl: config.cloud.url ?? creds.cloudUrl,
-    token: creds.token,
-    connectTimeoutMs: config.cloud.connect_timeout_ms,
-    ca: config.cloud.ca_file ? readFileSync(config.cloud.ca_file, 'utf8') : undefined,
-    userAgent: `edgeboot-relay/${VERSION}`,
-    connections: 2,
-  });
+  const updaterClient = relayCloudClient(config, creds, { connections: 2 });
   const updater = startUpdater({
     stateDir: config.state_dir,
     client: updaterClient,

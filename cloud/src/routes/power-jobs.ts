@@ -323,20 +323,32 @@ export function relayPowerRoutes() {
         // Counted, not timed: Workers' clock only moves across I/O (as relay-sync.ts).
         for (let i = 0; i < (wait * 1000) / POLL_INTERVAL_MS && !(await q.hasQueued(siteId)); i++) await sleep(POLL_INTERVAL_MS);
         const claimed = await q.claim(siteId, relayId, max, clock.now());
-        const jobs: RelayPowerJob[] = [];
-        for (const j of claimed) {
-          const m = await db.first<{ mac: string }>(sql('SELECT mac FROM machines WHERE id = ?', j.machine_id));
-          const b = await db.first<BmcRow>(sql('SELECT * FROM machine_bmcs WHERE machine_id = ?', j.machine_id));
-          const cred = await db.first<{ sealed: string }>(sql('SELECT sealed FROM bmc_credentials WHERE machine_id = ? AND relay_id = ?', j.machine_id, relayId));
-          jobs.push({
+        // One read for every claimed job's machine, BMC and the credential sealed to this relay.
+        const rows = claimed.length === 0
+          ? []
+          : await db.all<{ machine_id: string; mac: string; sealed: string | null } & Partial<Omit<BmcRow, 'machine_id'>>>(
+              sql(
+                `SELECT m.id AS machine_id, m.mac, b.protocol, b.address, b.username, b.system_id, b.tls_fingerprint, cr.sealed
+                   FROM machines m
+                   LEFT JOIN machine_bmcs b ON b.machine_id = m.id
+                   LEFT JOIN bmc_credentials cr ON cr.machine_id = m.id AND cr.relay_id = ?
+                  WHERE m.id IN (SELECT value FROM json_each(?))`,
+                relayId,
+                JSON.stringify([...new Set(claimed.map((j) => j.machine_id))]),
+              ),
+            );
+        const byMachine = new Map(rows.map((r) => [r.machine_id, r]));
+        const jobs: RelayPowerJob[] = claimed.map((j) => {
+          const r = byMachine.get(j.machine_id);
+          return {
             id: j.id,
             machineId: j.machine_id,
-            mac: m?.mac ?? '',
+            mac: r?.mac ?? '',
             action: j.action,
             deadlineAt: iso(j.deadline_at),
-            bmc: b ? { protocol: b.protocol, address: b.address, username: b.username, systemId: b.system_id, tlsFingerprint: b.tls_fingerprint, sealed: cred?.sealed ?? null } : null,
-          });
-        }
+            bmc: r?.protocol ? { protocol: r.protocol, address: r.address!, username: r.username!, systemId: r.system_id ?? null, tlsFingerprint: r.tls_fingerprint ?? null, sealed: r.sealed ?? null } : null,
+          };
+        });
         c.header('cache-control', 'no-store');
         return c.json({ jobs }, 200);
       },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cidrBounds, ipToInt, isIpv4 } from '../relay-conflicts.ts';
 import { Name, Timestamp } from './common.ts';
 
 /**
@@ -35,6 +36,37 @@ export const TokenCreate = z
 
 export const TokenCreated = Token.extend({ token: z.string().meta({ description: 'the secret; shown only this once' }) }).meta({ id: 'TokenCreated' });
 
+const Ipv4 = z.string().max(15).refine(isIpv4, 'an IPv4 address');
+
+/**
+ * One LAN a relay serves, as it reports it in its heartbeat (relay.toml: `interface`, `mode`,
+ * `[dhcp] subnet`/`range`). The cloud compares the LANs of a site's relays (shared/relay-conflicts.ts).
+ */
+export const RelayLan = z
+  .strictObject({
+    interface: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'a network interface name').nullable(),
+    subnet: z.string().max(18).refine((s) => cidrBounds(s) !== null, 'an IPv4 CIDR block with host bits zero, e.g. 10.0.0.0/24'),
+    mode: z.enum(['proxy', 'dhcp']),
+    /** The addresses this relay leases (mode dhcp); null in proxy mode. */
+    range: z.tuple([Ipv4, Ipv4]).nullable(),
+    /** Reached through a DHCP relay agent (giaddr) rather than on the relay's own wire. */
+    relayed: z.boolean(),
+  })
+  .superRefine((l, ctx) => {
+    const net = cidrBounds(l.subnet);
+    if (!l.range || !net || !l.range.every(isIpv4)) return;
+    const [first, last] = l.range.map(ipToInt) as [number, number];
+    if (last < first) ctx.addIssue({ code: 'custom', path: ['range'], message: 'the last address comes before the first' });
+    for (const ip of [first, last]) if (ip < net.first || ip > net.last) ctx.addIssue({ code: 'custom', path: ['range'], message: `the range is outside ${l.subnet}` });
+  })
+  .meta({ id: 'RelayLan' });
+export type RelayLan = z.infer<typeof RelayLan>;
+
+/** Another relay of the site whose reported LANs collide with this relay's (shared/relay-conflicts.ts). */
+export const RelayConflict = z
+  .object({ relayId: z.string(), relayName: z.string(), subnet: z.string(), reason: z.string() })
+  .meta({ id: 'RelayConflict' });
+
 export const Relay = z
   .object({
     id: z.string(),
@@ -52,6 +84,13 @@ export const Relay = z
       .object({ state: z.string(), version: z.string(), reason: z.string().nullable(), at: Timestamp })
       .nullable()
       .optional(),
+    /** The LANs it last reported in a heartbeat; null: it never did (relays before issue 14). */
+    lans: z.array(RelayLan).nullable(),
+    /**
+     * Computed at each read among the site's relays that are not revoked: whose LANs collide with
+     * this one's (overlapping DHCP ranges on one subnet, …). Empty when none, and for a revoked relay.
+     */
+    conflicts: z.array(RelayConflict),
   })
   .meta({ id: 'Relay' });
 export type Relay = z.infer<typeof Relay>;
@@ -78,7 +117,10 @@ export const Enrolled = z
   })
   .meta({ id: 'Enrolled' });
 
-export const Heartbeat = z.strictObject({ version: Version.optional(), address: Address.optional() }).meta({ id: 'Heartbeat' });
+/** A relay is alive; what it runs and serves. Fields left out keep their last value. */
+export const Heartbeat = z
+  .strictObject({ version: Version.optional(), address: Address.optional(), lans: z.array(RelayLan).max(16).optional() })
+  .meta({ id: 'Heartbeat' });
 
 export const AuditEntry = z
   .object({

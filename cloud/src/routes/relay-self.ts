@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.ts';
 import { notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { body, errorResponses, json, router } from './openapi.ts';
-import { getRelayRow, toRelay, type RelayRow } from './relays.ts';
+import { getRelayRow, relayView, type RelayRow } from './relays.ts';
 
 const tags = ['relay'];
 
@@ -26,25 +26,32 @@ export function relaySelfRoutes() {
         summary: 'The calling relay (relay token)',
         responses: { 200: json(Relay), ...errorResponses },
       }),
-      async (c) => c.json(toRelay(await self(c.get('deps').db, c.get('principal')!)), 200),
+      async (c) => c.json(await relayView(c.get('deps').db, await self(c.get('deps').db, c.get('principal')!)), 200),
     )
     .openapi(
       createRoute({
         method: 'post',
         path: '/heartbeat',
         tags,
-        summary: 'Report the relay alive, with its version and address (relay token)',
+        summary: 'Report the relay alive, with its version, address and LANs (relay token); the answer carries its conflicts with sibling relays',
         request: { body: { required: false, content: { 'application/json': { schema: Heartbeat } } } },
-        responses: { 200: json(Relay), ...errorResponses },
+        responses: { 200: json(Relay, "the relay as stored, with `conflicts`: the site's other relays whose LANs collide with the ones just reported"), ...errorResponses },
       }),
       async (c) => {
         const input = c.req.valid('json');
         const { db, clock } = c.get('deps');
         const row = await self(db, c.get('principal')!);
-        const next: RelayRow = { ...row, version: input.version ?? row.version, address: input.address ?? row.address, last_seen_at: clock.now() };
+        const next: RelayRow = {
+          ...row,
+          version: input.version ?? row.version,
+          address: input.address ?? row.address,
+          lans: input.lans === undefined ? (row.lans ?? null) : JSON.stringify(input.lans),
+          last_seen_at: clock.now(),
+        };
         // Telemetry, not a change made by a person: not audited (see auditRest).
-        await db.batch([sql('UPDATE relays SET version = ?, address = ?, last_seen_at = ? WHERE id = ?', next.version, next.address, next.last_seen_at, row.id)]);
-        return c.json(toRelay(next), 200);
+        await db.batch([sql('UPDATE relays SET version = ?, address = ?, lans = ?, last_seen_at = ? WHERE id = ?', next.version, next.address, next.lans ?? null, next.last_seen_at, row.id)]);
+        // Conflicts are read after the write, so the answer already weighs the LANs just reported.
+        return c.json(await relayView(db, next), 200);
       },
     );
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { newId } from '../../../shared/ids.ts';
-import { Enroll, Enrolled, EnrollmentCode, EnrollmentCodeCreate, Relay } from '../../../shared/schemas/access.ts';
+import { relayConflicts, type RelayConflict } from '../../../shared/relay-conflicts.ts';
+import { Enroll, Enrolled, EnrollmentCode, EnrollmentCodeCreate, Relay, RelayLan } from '../../../shared/schemas/access.ts';
 import { Cursor, Limit, page } from '../../../shared/schemas/common.ts';
 import { auditOk } from '../audit.ts';
 import { canonicalEnrollmentCode, newEnrollmentCode } from '../auth/enrollment-code.ts';
@@ -28,9 +29,42 @@ export interface RelayRow {
   update_version?: string | null;
   update_reason?: string | null;
   update_at?: number | null;
+  /** JSON RelayLan[] (migration 0008), as last reported; null: never. */
+  lans?: string | null;
 }
 
-export const toRelay = (r: RelayRow, desiredVersion?: string | null): Relay => ({
+/** The stored LANs, read back; a row that does not parse counts as never reported (it cannot be compared). */
+export function lansOf(r: Pick<RelayRow, 'lans'>): RelayLan[] | null {
+  if (r.lans === null || r.lans === undefined) return null;
+  try {
+    const parsed = RelayLan.array().safeParse(JSON.parse(r.lans));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Conflicts of each given relay with its site's other non-revoked relays (shared/relay-conflicts.ts),
+ * keyed by relay id. One query per 90 sites (D1 takes at most 100 bound parameters).
+ */
+export async function conflictsOf(db: SqlDatabase, rows: Pick<RelayRow, 'id' | 'site_id' | 'revoked_at'>[]): Promise<Map<string, RelayConflict[]>> {
+  const sites = [...new Set(rows.filter((r) => r.revoked_at === null).map((r) => r.site_id))];
+  const out = new Map<string, RelayConflict[]>();
+  for (let i = 0; i < sites.length; i += 90) {
+    const chunk = sites.slice(i, i + 90);
+    const siblings = await db.all<Pick<RelayRow, 'id' | 'site_id' | 'name' | 'lans'>>(
+      sql(`SELECT id, site_id, name, lans FROM relays WHERE revoked_at IS NULL AND lans IS NOT NULL AND site_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY id`, ...chunk),
+    );
+    for (const site of chunk) {
+      const found = relayConflicts(siblings.filter((r) => r.site_id === site).map((r) => ({ id: r.id, name: r.name, lans: lansOf(r) })));
+      for (const [id, list] of found) out.set(id, list);
+    }
+  }
+  return out;
+}
+
+export const toRelay = (r: RelayRow, desiredVersion?: string | null, conflicts: RelayConflict[] = []): Relay => ({
   id: r.id,
   siteId: r.site_id,
   name: r.name,
@@ -41,7 +75,14 @@ export const toRelay = (r: RelayRow, desiredVersion?: string | null): Relay => (
   revokedAt: iso(r.revoked_at),
   ...(desiredVersion === undefined ? {} : { desiredVersion }),
   update: r.update_state && r.update_version && r.update_at ? { state: r.update_state, version: r.update_version, reason: r.update_reason ?? null, at: iso(r.update_at)! } : null,
+  lans: lansOf(r),
+  conflicts: r.revoked_at === null ? conflicts : [],
 });
+
+/** One relay as the API shows it: with its conflicts among its site's relays. */
+export async function relayView(db: SqlDatabase, r: RelayRow, desiredVersion?: string | null): Promise<Relay> {
+  return toRelay(r, desiredVersion, (await conflictsOf(db, [r])).get(r.id));
+}
 
 export async function getRelayRow(db: SqlDatabase, id: string): Promise<RelayRow | null> {
   return db.first<RelayRow>(sql('SELECT * FROM relays WHERE id = ?', id));
@@ -193,7 +234,8 @@ export function relayRoutes() {
           ),
         );
         const desired = await desiredVersions(c.get('deps').db);
-        return c.json(keysetPage(rows, limit, (r) => toRelay(r, desired(r.site_id))), 200);
+        const conflicts = await conflictsOf(c.get('deps').db, rows.slice(0, limit));
+        return c.json(keysetPage(rows, limit, (r) => toRelay(r, desired(r.site_id), conflicts.get(r.id))), 200);
       },
     )
     .openapi(
@@ -209,7 +251,7 @@ export function relayRoutes() {
         const row = await getRelayRow(c.get('deps').db, c.req.valid('param').id);
         if (!row) throw notFound('relay');
         assertRead(c.get('principal')!, row.site_id, 'relay');
-        return c.json(toRelay(row, await desiredVersion(c.get('deps').db, row.site_id)), 200);
+        return c.json(await relayView(c.get('deps').db, row, await desiredVersion(c.get('deps').db, row.site_id)), 200);
       },
     )
     .openapi(

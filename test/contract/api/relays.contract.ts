@@ -118,6 +118,72 @@ export function relaysContract(target: () => ApiTarget) {
       expect((await call(t, 'POST', '/v1/relay/heartbeat', { token, json: {} })).body).toMatchObject({ version: '2.0.0', address: 'fd00::5' });
     });
 
+    it('stores the LANs a heartbeat reports, shows them on the relay, and keeps them when a heartbeat leaves them out', async () => {
+      const t = target();
+      const { relayId, token } = await enrollRelay(t, await createSite(t));
+      expect((await call(t, 'GET', `/v1/relays/${relayId}`)).body).toMatchObject({ lans: null, conflicts: [] });
+      const lans = [
+        { interface: 'eth0', subnet: '10.20.0.0/24', mode: 'dhcp', range: ['10.20.0.100', '10.20.0.149'], relayed: false },
+        { interface: null, subnet: '10.21.0.0/24', mode: 'dhcp', range: ['10.21.0.10', '10.21.0.20'], relayed: true },
+      ];
+      const hb = await call(t, 'POST', '/v1/relay/heartbeat', { token, json: { version: '2.1.0', lans } });
+      expect(hb.status).toBe(200);
+      expect(hb.body).toMatchObject({ id: relayId, lans, conflicts: [] });
+      expect((await call(t, 'GET', `/v1/relays/${relayId}`)).body.lans).toEqual(lans);
+      expect((await call(t, 'POST', '/v1/relay/heartbeat', { token, json: { version: '2.1.1' } })).body.lans).toEqual(lans);
+      // An empty list is a report too: the relay serves no LAN now.
+      expect((await call(t, 'POST', '/v1/relay/heartbeat', { token, json: { lans: [] } })).body.lans).toEqual([]);
+    });
+
+    it('reports two DHCP relays of one site with overlapping ranges on both, in the list, one by one and in the heartbeat answer', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const a = await enrollRelay(t, site);
+      const b = await enrollRelay(t, site);
+      const [nameA, nameB] = [(await call(t, 'GET', `/v1/relays/${a.relayId}`)).body.name, (await call(t, 'GET', `/v1/relays/${b.relayId}`)).body.name];
+      await call(t, 'POST', '/v1/relay/heartbeat', { token: a.token, json: { lans: [{ interface: 'eth0', subnet: '10.30.0.0/24', mode: 'dhcp', range: ['10.30.0.100', '10.30.0.149'], relayed: false }] } });
+      const hb = await call(t, 'POST', '/v1/relay/heartbeat', { token: b.token, json: { lans: [{ interface: 'eth1', subnet: '10.30.0.0/24', mode: 'dhcp', range: ['10.30.0.140', '10.30.0.199'], relayed: false }] } });
+      expect(hb.status).toBe(200);
+      expect(hb.body.conflicts).toEqual([{ relayId: a.relayId, relayName: nameA, subnet: '10.30.0.0/24', reason: 'ranges overlap: 10.30.0.140–10.30.0.199 and 10.30.0.100–10.30.0.149' }]);
+      const listed = await relaysOfSite(t, site) as unknown as Array<{ id: string; conflicts: unknown[] }>;
+      expect(listed.find((r) => r.id === a.relayId)!.conflicts).toEqual([{ relayId: b.relayId, relayName: nameB, subnet: '10.30.0.0/24', reason: 'ranges overlap: 10.30.0.100–10.30.0.149 and 10.30.0.140–10.30.0.199' }]);
+      expect(listed.find((r) => r.id === b.relayId)!.conflicts).toHaveLength(1);
+      expect((await call(t, 'GET', `/v1/relays/${a.relayId}`)).body.conflicts).toHaveLength(1);
+      expect((await call(t, 'GET', '/v1/relay/self', { token: a.token })).body.conflicts).toHaveLength(1);
+
+      // Split pools: B narrows its range to .150–.199 and both are clean.
+      const fixed = await call(t, 'POST', '/v1/relay/heartbeat', { token: b.token, json: { lans: [{ interface: 'eth1', subnet: '10.30.0.0/24', mode: 'dhcp', range: ['10.30.0.150', '10.30.0.199'], relayed: false }] } });
+      expect(fixed.body.conflicts).toEqual([]);
+      expect((await call(t, 'GET', `/v1/relays/${a.relayId}`)).body.conflicts).toEqual([]);
+    });
+
+    it('sees no conflict between a proxy relay and a DHCP relay on one subnet, nor with a relay of another site', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const dhcp = await enrollRelay(t, site);
+      const proxy = await enrollRelay(t, site);
+      const elsewhere = await enrollRelay(t, await createSite(t));
+      const lan = { interface: 'eth0', subnet: '10.31.0.0/24', mode: 'dhcp', range: ['10.31.0.100', '10.31.0.199'], relayed: false };
+      await call(t, 'POST', '/v1/relay/heartbeat', { token: dhcp.token, json: { lans: [lan] } });
+      await call(t, 'POST', '/v1/relay/heartbeat', { token: elsewhere.token, json: { lans: [lan] } });
+      const hb = await call(t, 'POST', '/v1/relay/heartbeat', { token: proxy.token, json: { lans: [{ ...lan, mode: 'proxy', range: null }] } });
+      expect(hb.body.conflicts).toEqual([]);
+      for (const r of [dhcp, elsewhere]) expect((await call(t, 'GET', `/v1/relays/${r.relayId}`)).body.conflicts).toEqual([]);
+    });
+
+    it('stops counting a revoked relay: its sibling’s conflict goes away, and the revoked relay shows none', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const a = await enrollRelay(t, site);
+      const b = await enrollRelay(t, site);
+      const lan = { interface: 'eth0', subnet: '10.32.0.0/24', mode: 'dhcp', range: ['10.32.0.100', '10.32.0.199'], relayed: false };
+      for (const r of [a, b]) await call(t, 'POST', '/v1/relay/heartbeat', { token: r.token, json: { lans: [lan] } });
+      expect((await call(t, 'GET', `/v1/relays/${a.relayId}`)).body.conflicts).toHaveLength(1);
+      expect((await call(t, 'DELETE', `/v1/relays/${b.relayId}`)).status).toBe(204);
+      expect((await call(t, 'GET', `/v1/relays/${a.relayId}`)).body.conflicts).toEqual([]);
+      expect((await call(t, 'GET', `/v1/relays/${b.relayId}`)).body).toMatchObject({ lans: [lan], conflicts: [] });
+    });
+
     it('keeps relay tokens to /v1/relay/ and people off it, with 403', async () => {
       const t = target();
       const site = await createSite(t);

@@ -66,7 +66,16 @@ export const accessEndpoints: BodyEndpoint[] = [
     method: 'POST',
     target: async (w) => ({ path: '/v1/relay/heartbeat', token: w.relay.token }),
     valid: () => ({ version: unique('v') }),
-    invalid: () => [{ version: 1 }, { version: '' }, { address: 'relay.example' }, { version: 'with space' }],
+    invalid: () => {
+      const lan = { interface: 'eth0', subnet: '10.0.0.0/24', mode: 'dhcp', range: ['10.0.0.100', '10.0.0.199'], relayed: false };
+      return [
+        { version: 1 }, { version: '' }, { address: 'relay.example' }, { version: 'with space' },
+        { lans: lan }, { lans: [{ ...lan, mode: 'full' }] }, { lans: [{ ...lan, subnet: '10.0.0.1/24' }] }, { lans: [{ ...lan, subnet: '10.0.0.0/33' }] },
+        { lans: [{ ...lan, range: ['10.0.0.199', '10.0.0.100'] }] }, { lans: [{ ...lan, range: ['10.0.0.100', '10.0.1.1'] }] }, { lans: [{ ...lan, range: ['10.0.0.100'] }] },
+        { lans: [{ ...lan, range: ['10.0.0.100', 'x'] }] }, { lans: [{ ...lan, relayed: 'no' }] }, { lans: [{ ...lan, extra: true }] }, { lans: [{ ...lan, interface: 'eth0; rm' }] },
+        { lans: Array.from({ length: 17 }, () => lan) },
+      ];
+    },
     unchanged: async (w) => sameObject()(w, {}, `/v1/relays/${w.relay.relayId}`),
   },
 ];

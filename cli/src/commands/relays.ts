@@ -32,13 +32,33 @@ export function relayHealth(r: Pick<Relay, 'revokedAt' | 'lastSeenAt'>, now: num
   return now - Date.parse(r.lastSeenAt) <= ONLINE_WITHIN_MS ? 'online' : 'stale';
 }
 
+/** One LAN as one line: `eth0 10.0.0.0/24 dhcp 10.0.0.100–10.0.0.149`, `(relayed)` when reached through a relay agent. */
+export function lanLine(l: NonNullable<Relay['lans']>[number]): string {
+  return [l.interface ?? '-', l.subnet, l.mode, ...(l.range ? [`${l.range[0]}–${l.range[1]}`] : []), ...(l.relayed ? ['(relayed)'] : [])].join(' ');
+}
+
+/**
+ * What the table has no room for: each relay's LANs, and every conflict the cloud found between
+ * relays of one site (shared/relay-conflicts.ts), one line each; '' when there is neither.
+ */
+export function lansAndConflicts(relays: readonly Relay[]): string {
+  const withLans = relays.filter((r) => r.lans && r.lans.length > 0);
+  const conflicted = relays.filter((r) => r.conflicts.length > 0);
+  const parts: string[] = [];
+  if (withLans.length > 0) parts.push(['LANs:', ...withLans.flatMap((r) => r.lans!.map((l) => `  ${r.name}  ${lanLine(l)}`))].join('\n'));
+  if (conflicted.length > 0) {
+    parts.push(['conflicts:', ...conflicted.flatMap((r) => r.conflicts.map((c) => `  ${r.name} ↔ ${c.relayName}  ${c.subnet}: ${c.reason}`))].join('\n'));
+  }
+  return parts.join('\n\n');
+}
+
 export function relaysCommand(): Command {
   const cmd = new Command('relays').description('the on-prem relays of each site: enrollment codes, health, revocation');
 
   cmd
     .command('list')
     .alias('ls')
-    .description('list relays with their health (last heartbeat, version, address)')
+    .description('list relays with their health (last heartbeat, version, address), then their LANs and conflicts between them')
     .option('--site <site>', 'only this site (name or id)')
     .option('--all', 'include revoked relays')
     .action(async (o: { site?: string; all?: boolean }, c: Command) => {
@@ -47,7 +67,7 @@ export function relaysCommand(): Command {
       const relays = (await ctx.api().list<Relay>('/v1/relays', { siteId })).filter((r) => o.all || !r.revokedAt);
       const siteName = await namesOf(ctx.api(), '/v1/sites');
       const now = ctx.out.now();
-      emit(ctx.out, relays, (rows) =>
+      const table = (rows: Relay[]) =>
         formatTable(
           rows,
           [
@@ -62,8 +82,8 @@ export function relaysCommand(): Command {
             { header: 'address', value: (r) => r.address },
           ],
           '(no relays)',
-        ),
-      );
+        );
+      emit(ctx.out, relays, (rows) => [table(rows), lansAndConflicts(rows)].filter(Boolean).join('\n\n'));
     });
 
   cmd
@@ -88,6 +108,8 @@ export function relaysCommand(): Command {
           ['address', r.address],
           ['enrolled', formatTime(r.createdAt)],
           ['revoked', formatTime(r.revokedAt)],
+          ['LANs', r.lans === null ? 'never reported' : r.lans.length === 0 ? 'none' : r.lans.map(lanLine).join('; ')],
+          ['conflicts', r.conflicts.length === 0 ? 'none' : r.conflicts.map((x) => `${x.relayName} (${x.relayId}) ${x.subnet}: ${x.reason}`).join('; ')],
         ]),
       );
     });

@@ -67,6 +67,12 @@ export const OverviewPage: FC<{ session: ConsoleSession; now: number; sites: Sit
                   </h3>
                   <p>
                     {rs.length === 0 ? <Badge value="bad" label="no relay" /> : <Badge value={online === rs.length ? 'online' : 'stale'} label={`${online}/${rs.length} relays online`} />}
+                    {rs.some((r) => r.conflicts.length > 0) && (
+                      <>
+                        {' '}
+                        <Badge value="bad" label="relays conflict" />
+                      </>
+                    )}
                   </p>
                   <p class="muted">
                     {count(s.id)} machine{count(s.id) === 1 ? '' : 's'}
@@ -177,6 +183,46 @@ const MachineRows: FC<{ machines: Machine[]; sites?: Site[]; now: number }> = ({
   </Table>
 );
 
+/** A relay's LANs as it last reported them, one per line: `eth0 10.0.0.0/24 dhcp 10.0.0.100–10.0.0.149`. */
+const RelayLans: FC<{ lans: Relay['lans'] }> = ({ lans }) =>
+  lans === null ? (
+    <span class="muted">not reported</span>
+  ) : lans.length === 0 ? (
+    <span class="muted">none</span>
+  ) : (
+    <>
+      {lans.map((l, i) => (
+        <>
+          {i > 0 && <br />}
+          <span class="mono">{[l.interface ?? '—', l.subnet, l.mode, ...(l.range ? [`${l.range[0]}–${l.range[1]}`] : []), ...(l.relayed ? ['(relayed)'] : [])].join(' ')}</span>
+        </>
+      ))}
+    </>
+  );
+
+/**
+ * Relays of this site whose LANs collide (shared/relay-conflicts.ts), each pair once per side as the API
+ * gives it: two DHCP relays must lease from disjoint ranges (README: "Two relays per site").
+ */
+const RelayConflicts: FC<{ relays: Relay[] }> = ({ relays }) => {
+  const found = relays.flatMap((r) => r.conflicts.map((c) => ({ relay: r.name, ...c })));
+  if (found.length === 0) return null;
+  return (
+    <div class="msg err" role="alert">
+      <p>
+        <strong>Relays of this site conflict.</strong> Relays on one network in DHCP mode must each lease from their own range, with no address in two ranges.
+      </p>
+      <ul>
+        {found.map((c) => (
+          <li>
+            {c.relay} and {c.relayName} on <span class="mono">{c.subnet}</span>: {c.reason}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+};
+
 export const SitePage: FC<{
   session: ConsoleSession;
   now: number;
@@ -237,6 +283,7 @@ export const SitePage: FC<{
                   <th scope="col">Desired</th>
                   <th scope="col">Update</th>
                   <th scope="col">Address</th>
+                  <th scope="col">LANs</th>
                 </tr>
               </thead>
               <tbody>
@@ -254,11 +301,15 @@ export const SitePage: FC<{
                     <td class="mono">{r.desiredVersion ?? '—'}</td>
                     <td>{r.update ? `${r.update.state} ${r.update.version}${r.update.reason ? `: ${r.update.reason}` : ''}` : '—'}</td>
                     <td class="mono">{r.address ?? '—'}</td>
+                    <td>
+                      <RelayLans lans={r.lans} />
+                    </td>
                   </tr>
                 ))}
               </tbody>
             </Table>
           )}
+          <RelayConflicts relays={relays} />
           {enrollmentCode && (
             <p class="msg" role="status">
               Enrollment code (shown once; type it at the relay within{' '}

@@ -1,8 +1,8 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Credentials } from '../../relay/src/sync/credentials.ts';
-import { get, startTestRelay, type RelayUnderTest } from './support/relay-harness.ts';
+import { get, startTestRelay, until, type RelayUnderTest } from './support/relay-harness.ts';
 import { bootableMachine, corruptImage, createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from './support/test-cloud.ts';
 
 let cloud: TestCloud;
@@ -38,6 +38,18 @@ async function imageThroughRelay(relay: RelayUnderTest, bytes: Uint8Array): Prom
 
 const upstreamFetches = (imageId: string) => cloud.requests.filter((r) => r.path.startsWith(`/v1/files/${imageId}?`));
 const same = (a: Buffer, b: Uint8Array) => Buffer.compare(a, Buffer.from(b)) === 0;
+const sourcesFile = (relay: RelayUnderTest) => join(relay.stateDir, 'cache/sources.json');
+type Sources = Record<string, { path: string | null; sha256: string | null; size: number | null }>;
+const savedSources = (stateDir: string) => JSON.parse(readFileSync(join(stateDir, 'cache/sources.json'), 'utf8')) as Sources;
+
+/** Stops a relay once its index is saved, and rewrites its state as a crash after that write would have left it. */
+async function crashedState(relay: RelayUnderTest, damage: (stateDir: string) => void): Promise<{ stateDir: string; port: number }> {
+  const { stateDir, port } = relay;
+  await relay.cache.indexSaved();
+  await relay.close();
+  damage(stateDir);
+  return { stateDir, port };
+}
 
 describe('image cache', () => {
   it('refuses bytes whose sha256 does not match the ETag, and caches nothing', async () => {
@@ -154,5 +166,80 @@ describe('image cache', () => {
     expect(fetches).toHaveLength(2);
     expect(fetches[1]!.range).toBe(`bytes=${kept}-`);
     expect(relay.cache.has(img.sha256)).toBe(true);
+  });
+
+  it('learns fresh signed paths from 200 scripts without writing sources.json synchronously, then saves the last one in one write', async () => {
+    const relay = await relayWith();
+    const img = await imageThroughRelay(relay, randomBytesOf(64 * 1024));
+    await relay.cache.indexSaved();
+    const signed = savedSources(relay.stateDir)[img.id]!.path!;
+    const before = readFileSync(sourcesFile(relay), 'utf8');
+    const writes = relay.cache.indexWrites;
+    // What the script proxy does for each image URL of each script (http/file-urls.ts).
+    for (let i = 0; i < 200; i++) relay.cache.setSource(img.id, `/v1/files/${img.id}?sig=script-${i}`);
+    relay.cache.setSource(img.id, signed);
+    expect(readFileSync(sourcesFile(relay), 'utf8')).toBe(before); // nothing written on the way
+    await relay.cache.indexSaved();
+    expect(relay.cache.indexWrites - writes).toBe(1);
+    expect(savedSources(relay.stateDir)[img.id]!.path).toBe(signed);
+  });
+
+  it('keeps a cached object through a crash that lost its index link: the fill journal links it again, nothing refetched', async () => {
+    const relay = await relayWith();
+    const bytes = randomBytesOf(256 * 1024);
+    const img = await imageThroughRelay(relay, bytes);
+    expect(same((await get(img.url)).body, bytes)).toBe(true);
+    const { stateDir, port } = await crashedState(relay, (dir) => {
+      // The index write with the link never landed; the journal the fill writes first did.
+      const sources = savedSources(dir);
+      sources[img.id] = { path: sources[img.id]!.path, sha256: null, size: null };
+      writeFileSync(join(dir, 'cache/sources.json'), JSON.stringify(sources));
+      writeFileSync(join(dir, 'cache/partial', `${img.id}.json`), JSON.stringify({ sha256: img.sha256, size: bytes.length }));
+    });
+    const fetches = upstreamFetches(img.id).length;
+    const restarted = await relayWith({}, stateDir, port);
+    const again = await get(img.url);
+    expect(again.status).toBe(200);
+    expect(same(again.body, bytes)).toBe(true);
+    expect(upstreamFetches(img.id)).toHaveLength(fetches);
+    expect(restarted.cache.hits.get()).toBe(1);
+    await until('the replayed journal to be removed', () => readdirSync(join(stateDir, 'cache/partial')).length === 0);
+    expect(savedSources(stateDir)[img.id]!.sha256).toBe(img.sha256);
+  });
+
+  it('links an object found on disk again without fetching its bytes when no journal kept the link', async () => {
+    const relay = await relayWith();
+    const bytes = randomBytesOf(256 * 1024);
+    const img = await imageThroughRelay(relay, bytes);
+    await get(img.url);
+    const { stateDir, port } = await crashedState(relay, (dir) => {
+      const sources = savedSources(dir);
+      sources[img.id] = { path: sources[img.id]!.path, sha256: null, size: null };
+      writeFileSync(join(dir, 'cache/sources.json'), JSON.stringify(sources));
+    });
+    const fetches = upstreamFetches(img.id).length;
+    const restarted = await relayWith({}, stateDir, port);
+    const again = await get(img.url);
+    expect(same(again.body, bytes)).toBe(true);
+    expect(upstreamFetches(img.id)).toHaveLength(fetches + 1); // one request to learn the ETag
+    expect(restarted.cache.bytesFetched.get()).toBe(0); // and none of its bytes kept or refetched into the cache
+    expect(readdirSync(join(stateDir, 'cache/objects'))).toEqual([img.sha256]);
+  });
+
+  it('shares one upstream fetch between a prefetch and 10 clients asking at once', async () => {
+    const relay = await relayWith();
+    const bytes = randomBytesOf(1024 * 1024);
+    const img = await imageThroughRelay(relay, bytes);
+    await relay.cache.indexSaved();
+    const signed = savedSources(relay.stateDir)[img.id]!.path!;
+    cloud.slowFiles(5);
+    try {
+      const [, ...all] = await Promise.all([relay.cache.prefetch(img.id, signed), ...Array.from({ length: 10 }, () => get(img.url))]);
+      for (const r of all) expect(same(r.body, bytes)).toBe(true);
+    } finally {
+      cloud.slowFiles(0);
+    }
+    expect(upstreamFetches(img.id)).toHaveLength(1);
+    expect(relay.cache.localObject(img.id)?.size).toBe(bytes.length);
   });
 });

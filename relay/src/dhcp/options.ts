@@ -2,6 +2,12 @@
  * The DHCPv4 options edgeboot reads or writes: one table, code → name, defining document and wire type.
  * Everything else a client sends is kept as raw bytes and echoed nowhere.
  *
+ * What a fault costs (codec.ts, `onFault`): by default the option alone — it is dropped or cut to the
+ * part that is whole, and the packet records `{ code, reason }` in `faults`. `packet`: the relay cannot
+ * tell what was asked without it, so the packet is dropped (53 the message type; 54 and 50, which decide
+ * whose REQUEST this is and which address it takes — read as absent, a REQUEST for another server would
+ * look like ours). `keep`: echoed unmodified whatever its framing (82, RFC 3046 §2.2).
+ *
  * Wire types (lengths the decoder enforces, RFC 2132 §2 and each option's own section):
  * - `u8` / `u16` / `u32`: exactly 1 / 2 / 4 bytes, network order.
  * - `ip`: exactly 4 bytes; `ips`: a non-empty multiple of 4.
@@ -10,7 +16,9 @@
  * - `bytes`: any length (client identifier has its own minimum of 2, see `min`).
  * - `codes`: a non-empty list of option codes.
  * - `undi`: 3 bytes (type 1, major, minor); `guid`: 17 bytes (type 0, 16-byte GUID).
- * - `tlv`: encapsulated sub-options (code, length, value), themselves checked for framing.
+ * - `tlv`: encapsulated sub-options (code, length, value), themselves checked for framing; only the
+ *   sub-options before the first that overruns are kept (43 is PXE's framing only when option 60 says
+ *   `PXEClient`, the only case the relay reads it).
  * - `pad` / `end`: single bytes with no length.
  */
 export const OPTIONS = {
@@ -22,12 +30,12 @@ export const OPTIONS = {
   domainName: { code: 15, rfc: 'RFC 2132 §3.17', wire: 'string' },
   broadcastAddress: { code: 28, rfc: 'RFC 2132 §5.3', wire: 'ip' },
   /** PXE uses it for its own sub-options (PXE 2.1 §2.4) when option 60 starts with `PXEClient`. */
-  vendorEncap: { code: 43, rfc: 'RFC 2132 §8.4, PXE 2.1 §2.4', wire: 'bytes' },
-  requestedAddress: { code: 50, rfc: 'RFC 2132 §9.1', wire: 'ip' },
+  vendorEncap: { code: 43, rfc: 'RFC 2132 §8.4, PXE 2.1 §2.4', wire: 'tlv' },
+  requestedAddress: { code: 50, rfc: 'RFC 2132 §9.1', wire: 'ip', onFault: 'packet' },
   leaseTime: { code: 51, rfc: 'RFC 2132 §9.2', wire: 'u32' },
   overload: { code: 52, rfc: 'RFC 2132 §9.3', wire: 'u8' },
-  messageType: { code: 53, rfc: 'RFC 2132 §9.6', wire: 'u8' },
-  serverId: { code: 54, rfc: 'RFC 2132 §9.7', wire: 'ip' },
+  messageType: { code: 53, rfc: 'RFC 2132 §9.6', wire: 'u8', onFault: 'packet' },
+  serverId: { code: 54, rfc: 'RFC 2132 §9.7', wire: 'ip', onFault: 'packet' },
   paramList: { code: 55, rfc: 'RFC 2132 §9.8', wire: 'codes' },
   message: { code: 56, rfc: 'RFC 2132 §9.9', wire: 'string' },
   maxMessageSize: { code: 57, rfc: 'RFC 2132 §9.10', wire: 'u16' },
@@ -39,7 +47,7 @@ export const OPTIONS = {
   bootFileName: { code: 67, rfc: 'RFC 2132 §9.5', wire: 'string' },
   /** RFC 3004 defines length-prefixed class entries, but iPXE sends the plain string `iPXE`. */
   userClass: { code: 77, rfc: 'RFC 3004', wire: 'string' },
-  relayAgentInfo: { code: 82, rfc: 'RFC 3046', wire: 'tlv' },
+  relayAgentInfo: { code: 82, rfc: 'RFC 3046', wire: 'tlv', onFault: 'keep' },
   clientArch: { code: 93, rfc: 'RFC 4578 §2.1', wire: 'u16s' },
   clientNdi: { code: 94, rfc: 'RFC 4578 §2.2', wire: 'undi' },
   clientGuid: { code: 97, rfc: 'RFC 4578 §2.3', wire: 'guid' },
@@ -62,15 +70,16 @@ export interface OptionSpec {
   rfc: string;
   wire: WireType;
   min?: number;
+  onFault?: 'packet' | 'keep';
 }
 
-const BY_CODE = new Map<number, OptionSpec>(
-  Object.entries(OPTIONS).map(([name, v]) => [v.code, { name: name as OptionName, ...v }]),
-);
+/** Indexed by code (an array, not a Map: the decoder looks up every option of every packet). */
+const BY_CODE: Array<OptionSpec | undefined> = new Array(256).fill(undefined);
+for (const [name, v] of Object.entries(OPTIONS)) BY_CODE[v.code] = { name: name as OptionName, ...v };
 
 /** The table entry for a code, or undefined for options we only carry as raw bytes. */
 export function optionSpec(code: number): OptionSpec | undefined {
-  return BY_CODE.get(code);
+  return BY_CODE[code];
 }
 
 /** DHCP message types (RFC 2132 §9.6; 9 RFC 3203; 10–13 RFC 4388; 14–18 RFC 6926). */

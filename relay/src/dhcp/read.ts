@@ -2,9 +2,10 @@ import { forEachSubOption, getOption, ipToString, latin1, type DhcpPacket } from
 import { OPT } from './options.ts';
 
 /**
- * Typed getters over a decoded packet. `decodeDhcp` has already checked the lengths of every option in
- * the table, so these only interpret; the ones over encapsulated data (43, 82, 175) check the framing of
- * the sub-options and throw DecodeError, like the decoder.
+ * Typed getters over a decoded packet. `decodeDhcp` has already checked every option of the table and
+ * dropped or cut the faulty ones (codec.ts), so these only interpret, and never throw: a getter returns
+ * a well-formed value or undefined. Over encapsulated data (43, 82, 175) they read the sub-options that
+ * are well framed and stop at the first that is not, as the decoder does.
  */
 
 export function messageType(p: DhcpPacket): number | undefined {
@@ -75,14 +76,19 @@ export function relayAgentInfo(p: DhcpPacket): Uint8Array | undefined {
 export type SubOptions = Map<number, Uint8Array>;
 
 /**
- * Sub-options of an encapsulating option (43 for PXE, 175 for iPXE), pads and END skipped.
- * A repeated sub-option code is concatenated, as RFC 3396 does for top-level options.
+ * Sub-options of an encapsulating option (43 for PXE, 175 for iPXE), pads and END skipped, up to the
+ * first one that overruns. A repeated sub-option code is concatenated, as RFC 3396 does for top-level
+ * options. Values are views into the option's bytes.
  */
 export function subOptions(code: number, data: Uint8Array): SubOptions {
   const out: SubOptions = new Map();
   forEachSubOption(code, data, (sub, v) => {
     const prev = out.get(sub);
-    out.set(sub, prev ? Uint8Array.from([...prev, ...v]) : v.slice());
+    if (!prev) return void out.set(sub, v);
+    const joined = new Uint8Array(prev.length + v.length);
+    joined.set(prev);
+    joined.set(v, prev.length);
+    out.set(sub, joined);
   });
   return out;
 }

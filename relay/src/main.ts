@@ -26,8 +26,11 @@ import { ScriptProxy } from './http/script-proxy.ts';
 import { createHttpServer, type Health } from './http/server.ts';
 import { AddressBook } from './dhcp/address-book.ts';
 import { scriptUrl } from './dhcp/boot-target.ts';
-import { dhcpService } from './dhcp/service.ts';
+import { dhcpService, type DhcpServiceOptions } from './dhcp/service.ts';
 import { createLogger, type Logger } from './log.ts';
+import { inSubnet, ipToInt, isIpv4 } from './dhcp/ipv4.ts';
+import { lanSummary, type ServedLan } from './lan/lans.ts';
+import { startRouterAdvertisements } from './ra/radvd.ts';
 import { createCloudClient, type CloudClient } from './sync/cloud-client.ts';
 import { ensureStateDir, grantKey, type Credentials } from './sync/credentials.ts';
 import { EventQueue } from './sync/event-queue.ts';
@@ -98,8 +101,17 @@ export interface Relay {
   close(): Promise<void>;
 }
 
-export async function startRelay(config: RelayConfig, credentials: Credentials, opts: { log?: Logger; lanServices?: LanServiceFactory[]; powerJobs?: PowerJobsOptions } = {}): Promise<Relay> {
+export async function startRelay(
+  config: RelayConfig,
+  credentials: Credentials,
+  opts: { log?: Logger; lanServices?: LanServiceFactory[]; powerJobs?: PowerJobsOptions; lans?: ServedLan[] } = {},
+): Promise<Relay> {
   const log = opts.log ?? createLogger({ component: 'relay', quiet: config.log.quiet });
+  // Several LANs: each has its own URL for iPXE; a request is answered with the URL of the LAN whose
+  // relay address it came to, a TFTP client with that of the LAN its address is on.
+  const lans = opts.lans ?? [];
+  const baseUrlFor = (localAddress: string) => lans.find((l) => l.serverIp === localAddress)?.publicUrl ?? config.http.public_url;
+  const httpBaseFor = (clientAddress: string) => (isIpv4(clientAddress) ? lans.find((l) => inSubnet(ipToInt(clientAddress), l.subnet))?.publicUrl : undefined) ?? config.http.public_url;
   ensureStateDir(config.state_dir);
   const metrics = new MetricsRegistry();
   const client = relayCloudClient(config, credentials);
@@ -111,7 +123,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes, memoryBytes: config.cache.memory_bytes });
   const loaders = new LoaderFiles({ client, cache, log: log.child('loaders') });
   const chainWatch = new ChainWatch();
-  const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, dir: join(config.state_dir, 'scripts') });
+  const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, ...(lans.length > 1 ? { baseUrlFor } : {}), dir: join(config.state_dir, 'scripts') });
 
   const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);
   metrics.gauge('edgeboot_relay_sync_age_seconds', 'seconds since the cloud last confirmed the snapshot (-1: never in this run)', () => syncAge() ?? -1);
@@ -153,7 +165,11 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
   snapshot.onInstall((s) => loaders.update(s));
   sync.start();
   queue.start();
-  const stopHeartbeat = startHeartbeat(client, log.child('heartbeat'), { version: VERSION, ...addressOf(config.http.public_url) });
+  const stopHeartbeat = startHeartbeat(client, log.child('heartbeat'), { version: VERSION, ...addressOf(config.http.public_url), ...(lans.length ? { lans: lanSummary(lans) } : {}) });
+  metrics.gauge('edgeboot_relay_conflicts', "the site's other relays whose LANs collide with this one's, as the cloud last said", () => stopHeartbeat.conflicts().length);
+  // Router advertisements where a LAN asks for them (ra = true): iPXE stops waiting for IPv6 at the first one.
+  const raLans = lans.filter((l) => l.spec.ra && l.interface).map((l) => ({ name: l.interface!, prefix: l.spec.ra_prefix ?? null }));
+  const ra = raLans.length ? await startRouterAdvertisements({ interfaces: raLans, stateDir: config.state_dir, log: log.child('ra') }) : null;
   const powerJobs = await startPowerJobs({ client, stateDir: config.state_dir, relayId: credentials.relayId, log: log.child('bmc'), ...opts.powerJobs });
 
   const context: RelayContext = {
@@ -185,6 +201,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
           macFor,
           issueNonce: (mac, ip) => nonces.issue(mac, ip),
           httpBase: config.http.public_url,
+          ...(lans.length > 1 ? { httpBaseFor } : {}),
           watch: chainWatch,
           grubStarting: (ip) => server.resetClient(ip),
         }),
@@ -210,7 +227,7 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
           server.closeAllConnections();
         });
         loaders.stop();
-        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close()]);
+        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close(), ra?.close()]);
         queue.close();
         cache.close();
         await client.close();
@@ -219,9 +236,9 @@ export async function startRelay(config: RelayConfig, credentials: Credentials, 
 }
 
 /** DHCP and TFTP, sharing what DHCP learns of which MAC holds which address (for TFTP's boot events). */
-export function defaultLanServices(): LanServiceFactory[] {
+export function defaultLanServices(o: Omit<DhcpServiceOptions, 'addresses'> = {}): LanServiceFactory[] {
   const addresses = new AddressBook();
-  return [dhcpService({ addresses }), tftpService({ macFor: (ip) => addresses.macFor(ip) })];
+  return [dhcpService({ addresses, ...o }), tftpService({ macFor: (ip) => addresses.macFor(ip) })];
 }
 
 function addressOf(url: string): { address?: string } {

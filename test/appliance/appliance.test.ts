@@ -80,7 +80,7 @@ beforeAll(async () => {
   await bed.lan('lan');
   for (const [n, ip] of [['cloud', `${CLOUD_IP}/24`], ['box', `${BOX_IP}/24`], ['client', undefined]] as const) {
     await bed.namespace(n);
-    await bed.attach(n, 'lan', 'eth0', ip);
+    await bed.attach(n, 'lan', 'eth0', ip, { broadcastRoute: n !== 'box' });
   }
   // The box's way out is the cloud's LAN (install.sh picks the default route's interface).
   await bed.run('box', 'ip', ['route', 'add', 'default', 'via', CLOUD_IP]);

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../relay/src/config.ts';
+import { ConfigError, lanSpecs, loadConfig } from '../../relay/src/config.ts';
+import { servableBootFiles } from '../../relay/src/dhcp/boot-target.ts';
+import { resolveLans } from '../../relay/src/lan/lans.ts';
 import { MetricsRegistry } from '../../relay/src/http/metrics.ts';
 import { saveCredentials } from '../../relay/src/sync/credentials.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
@@ -17,7 +19,7 @@ function configFile(text: string): string {
 
 describe('relay.toml', () => {
   it('reads the file, applies defaults, and lets flags override it', () => {
-    const f = configFile('state_dir = "state"\nmode = "dhcp"\n[http]\nport = 8080\npublic_url = "http://10.1.2.3:8080"\n[cache]\nmax_bytes = "2GiB"\n');
+    const f = configFile('state_dir = "state"\nmode = "dhcp"\n[http]\nport = 8080\npublic_url = "http://10.1.2.3:8080"\n[cache]\nmax_bytes = "2GiB"\n[dhcp]\nrange = ["10.1.2.100", "10.1.2.150"]\n');
     const c = loadConfig(f, { 'http-port': '9090', 'cache-max-bytes': '512MiB' });
     expect(c.mode).toBe('dhcp');
     expect(c.http).toEqual({ listen: '0.0.0.0', port: 9090, public_url: 'http://10.1.2.3:8080' });
@@ -121,5 +123,72 @@ describe('edgeboot-relay run', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code).toBe(78);
     expect(err).toMatch(/^edgeboot-relay: no credentials in .*: run `edgeboot-relay enroll/);
+  });
+});
+
+describe('relay.toml: LANs and boot files, validated before anything starts', () => {
+  const base = '[http]\npublic_url = "http://10.1.2.3:8080"\n';
+  const problems = (text: string) => {
+    try {
+      loadConfig(configFile(text));
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it('reads a list of LANs: interfaces and segments behind relay agents, each with its own mode', () => {
+    const c = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\nmode = "dhcp"\nrange = ["10.9.0.100", "10.9.0.150"]\n[[lan]]\nrelayed = "10.20.0.0/24"\n`));
+    expect(lanSpecs(c).map((l) => [l.name, l.mode, l.public_url])).toEqual([
+      ['eth1', 'dhcp', null],
+      ['relayed:10.20.0.0/24', 'proxy', 'http://10.1.2.3:8080'],
+    ]);
+    expect(lanSpecs(c)[1]!.subnet).toBe('10.20.0.0/24');
+  });
+
+  it('lists every LAN problem at once', () => {
+    const msg = problems(
+      `interface = "eth0"\n${base}[dhcp]\nrange = ["10.0.0.1", "10.0.0.9"]\n` +
+        '[[lan]]\ninterface = "eth1"\nrelayed = "10.9.0.0/24"\n' +
+        '[[lan]]\ninterface = "eth2"\nmode = "dhcp"\n' +
+        '[[lan]]\ninterface = "eth2"\nrange = ["10.5.0.1", "10.5.0.9"]\n' +
+        '[[lan]]\nrelayed = "10.7.0.0/24"\nmode = "dhcp"\nrange = ["10.7.0.200", "10.8.0.1"]\n',
+    );
+    for (const want of [
+      'interface: with [[lan]] entries',
+      'dhcp.range: with [[lan]] entries',
+      'lan.0: name exactly one of interface',
+      'lan.1.range: range = ["first", "last"] is required',
+      'lan.2: eth2 is served twice',
+      'lan.2.range: range is a full DHCP mode key',
+      'lan.3.range: 10.8.0.1 is outside 10.7.0.0/24',
+    ]) expect(msg).toContain(want);
+  });
+
+  it('refuses [dhcp] and [tftp] keys it does not know, and boot file names TFTP would refuse, with the rest', () => {
+    const msg = problems(`${base}[dhcp]\nrecv_bufer = 1\n[dhcp.binaries]\nbios = "../etc/passwd"\n[tftp]\nmax_blksize = 10\n`);
+    for (const want of ['dhcp: Unrecognized key: "recv_bufer"', 'dhcp.binaries.bios:', 'tftp.max_blksize:']) expect(msg).toContain(want);
+  });
+
+  it('finds each LAN on this box, and says at once which interfaces are missing and which networks clash', () => {
+    const nics = {
+      eth1: [{ address: '10.9.0.2', netmask: '255.255.255.0', family: 'IPv4' as const, mac: '', internal: false, cidr: '10.9.0.2/24' }],
+      eth2: [{ address: '10.9.0.3', netmask: '255.255.255.0', family: 'IPv4' as const, mac: '', internal: false, cidr: '10.9.0.3/24' }],
+    };
+    const c = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\n[[lan]]\ninterface = "eth2"\n[[lan]]\ninterface = "eth9"\n`));
+    expect(() => resolveLans(c, nics)).toThrow(/eth9: no such interface[\s\S]*eth1 and eth2 are the same network/);
+    const one = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\n`));
+    expect(resolveLans(one, nics).map((l) => [l.serverIp, l.publicUrl])).toEqual([['10.9.0.2', 'http://10.1.2.3:8080']]);
+  });
+
+  it('offers no boot file that TFTP cannot send: a configured one is an error, a missing default is not offered', () => {
+    const have = new Set(['undionly.kpxe', 'ipxe.efi']);
+    const ok = servableBootFiles({}, (n) => have.has(n));
+    expect(ok.problems).toEqual([]);
+    expect(ok.dropped).toEqual(['ipxe-arm64.efi']);
+    expect(ok.files.uefiArm64).toBeNull();
+    const bad = servableBootFiles({ uefi_x64: 'snp.efi' }, (n) => have.has(n));
+    expect(bad.problems).toEqual(['[dhcp.binaries] uefi_x64 = "snp.efi" is not in boot_files: DHCP would offer a file TFTP cannot send']);
   });
 });

@@ -49,7 +49,7 @@ beforeAll(async () => {
   await bed.namespace('relay');
   await bed.namespace('client');
   await bed.lan('lan');
-  await bed.attach('relay', 'lan', 'eth0', `${RELAY_IP}/24`);
+  await bed.attach('relay', 'lan', 'eth0', `${RELAY_IP}/24`, { broadcastRoute: false });
   await bed.attach('client', 'lan', 'eth0');
   await startForwarder(bed, 'relay', join(work, 'cloud.sock'));
   relay = await startRelayInNs(bed, 'relay', { creds, stateDir, toml });

@@ -76,7 +76,7 @@ beforeAll(async () => {
   for (const n of ['router', 'relay', 'client']) await bed.namespace(n);
   await bed.lan('lan');
   await bed.attach('router', 'lan', 'eth0', '10.88.0.1/24');
-  await bed.attach('relay', 'lan', 'eth0', `${RELAY_IP}/24`);
+  await bed.attach('relay', 'lan', 'eth0', `${RELAY_IP}/24`, { broadcastRoute: false });
   await bed.attach('client', 'lan', 'eth0', '10.88.0.50/24');
   const router = bed.spawn('router', 'dnsmasq', ['--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-ping', '--log-dhcp', '--dhcp-range=10.88.0.100,10.88.0.199,255.255.255.0,10m', `--dhcp-leasefile=${join(work, 'router.leases')}`]);
   await router.waitForLine(/DHCP, IP range/, 10_000);

@@ -58,6 +58,8 @@ export interface SpawnOptions {
 export interface AttachOptions {
   /** Hardware address of the interface inside `ns` (a DHCP client's chaddr must be its own MAC). */
   mac?: string;
+  /** Route 255.255.255.255 out of this interface (default true); false: no such route, as on a real box. */
+  broadcastRoute?: boolean;
 }
 
 export interface Testbed {
@@ -159,8 +161,9 @@ export async function createTestbed(tag: string): Promise<Testbed> {
       if (address) inNs(full, ['addr', 'add', address, 'dev', ifname]);
       inNs(full, ['link', 'set', ifname, 'up']);
       // Sends to 255.255.255.255 follow the routing table: without a default route they fail with
-      // ENETUNREACH. `replace`: the last LAN attached owns the limited broadcast.
-      inNs(full, ['route', 'replace', '255.255.255.255/32', 'dev', ifname]);
+      // ENETUNREACH. `replace`: the last LAN attached owns the limited broadcast. `broadcastRoute: false`
+      // leaves the table as a fresh box has it (the relay must answer without that route).
+      if (opts.broadcastRoute !== false) inNs(full, ['route', 'replace', '255.255.255.255/32', 'dev', ifname]);
     },
 
     async acceptAnyDestination(name, ifname = 'eth0') {

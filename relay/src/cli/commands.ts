@@ -6,7 +6,7 @@
  *   edgeboot-relay run [--config FILE] [flags]
  *   edgeboot-relay version | --version | help | --help
  */
-import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,10 @@ import { ConfigError, DEFAULT_BOOT_FILES_DIR, FLAGS, loadConfig } from '../confi
 import { EXIT } from '../exit-codes.ts';
 import { createLogger } from '../log.ts';
 import { defaultLanServices, relayCloudClient, startRelay } from '../main.ts';
+import { ownArgv, perlPath, reexecWithDeviceSockets, takeActivatedSockets } from '../lan/device-sockets.ts';
+import { resolveLans, type ServedLan } from '../lan/lans.ts';
+import { servableBootFiles } from '../dhcp/boot-target.ts';
+import { createSocket } from 'node:dgram';
 import { createCloudClient, CloudUnreachableError } from '../sync/cloud-client.ts';
 import { CREDENTIALS_FILE, loadCredentials, saveCredentials } from '../sync/credentials.ts';
 import { ARCH, RELEASE_KEYS, VERSION } from '../version.ts';
@@ -243,7 +247,15 @@ async function run(argv: string[]): Promise<void> {
     const embedded = embeddedBootFiles(config.state_dir);
     if (embedded) config.boot_files = embedded;
   }
-  const relay = await startRelay(config, creds, { log, lanServices: defaultLanServices() });
+  // Every LAN found on this box, and every boot file DHCP would offer found in boot_files, before
+  // anything starts: either missing is a configuration error.
+  const lans = resolveLans(config);
+  const boot = servableBootFiles(config.dhcp.binaries, (name) => existsSync(join(config.boot_files, name)));
+  // A folder missing altogether is said by startRelay (with how to build the relay's own binaries).
+  if (boot.problems.length && existsSync(config.boot_files)) throw new CliError(`the relay cannot offer its boot files:\n${boot.problems.map((p) => `  ${p}`).join('\n')}`, EXIT.config);
+  const deviceFds = await deviceSockets(config, lans, log);
+  let restart: (why: string) => void = () => undefined;
+  const relay = await startRelay(config, creds, { log, lans, lanServices: defaultLanServices({ lans, deviceFds, restart: (why) => restart(why) }) });
   log.info('relay running', { version: VERSION, http: relay.httpUrl, publicUrl: config.http.public_url, relayId: creds.relayId, siteId: creds.siteId });
   const updaterClient = relayCloudClient(config, creds, { connections: 2 });
   const updater = startUpdater({
@@ -268,6 +280,45 @@ async function run(argv: string[]): Promise<void> {
     );
   };
   updater.onRestart((reason) => stop(reason, EXIT.restart));
+  // An interface made again needs sockets bound to the new device: the launcher (systemd) starts the
+  // relay again at once; run by hand, it replaces itself.
+  restart = (why) => {
+    if (process.env.EDGEBOOT_RELAY_LAUNCHER) return stop(why, EXIT.restart);
+    log.info('stopping', { signal: why });
+    void Promise.all([updater.stop().then(() => updaterClient.close()), relay.close()]).then(async () => {
+      const argv = await ownArgv();
+      process.execve!(argv[0]!, argv, process.env);
+    });
+  };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * Sockets bound to each served interface (lan/device-sockets.ts): handed over by systemd, or made by
+ * re-executing through perl (this function then does not return). Without them one LAN is still
+ * served on the shared socket (as before); several cannot be told apart, which is an error.
+ */
+async function deviceSockets(config: ReturnType<typeof loadConfig>, lans: ServedLan[], log: ReturnType<typeof createLogger>): Promise<Map<string, number>> {
+  const wanted = lans.filter((l) => l.interface && !l.relayed).map((l) => l.interface!);
+  const activated = takeActivatedSockets();
+  const missing = wanted.filter((i) => !activated.has(i));
+  if (activated.size > 0 || wanted.length === 0) {
+    if (missing.length > 1 || (missing.length === 1 && wanted.length > 1)) {
+      throw new CliError(`no socket bound to ${missing.join(', ')} was handed over (LISTEN_FDNAMES): serving several LANs needs one per interface`, EXIT.config);
+    }
+    return activated;
+  }
+  if (process.platform !== 'linux' || !perlPath()) {
+    if (wanted.length > 1) throw new CliError('serving several LANs needs sockets bound to each interface, which the relay makes with perl (Debian: perl-base): install it', EXIT.config);
+    log.warn('perl is missing: the DHCP socket hears every interface and broadcast replies follow the routing table', { fix: 'install perl-base' });
+    return activated;
+  }
+  // The usual error (who holds the port) when another DHCP server has it, before this process is replaced.
+  await new Promise<void>((resolve, reject) => {
+    const probe = createSocket('udp4');
+    probe.once('error', reject);
+    probe.bind(config.dhcp.port, '0.0.0.0', () => probe.close(() => resolve()));
+  });
+  reexecWithDeviceSockets({ interfaces: wanted, port: config.dhcp.port, recvBufferBytes: config.dhcp.recv_buffer, argv: await ownArgv() });
 }

@@ -20,6 +20,11 @@ export interface BootFiles {
   uefiArm32: string | null;
 }
 
+/**
+ * The one list of boot file names (iPXE's, as Debian's `ipxe` package names them): what DHCP offers by
+ * default, what TFTP keeps in memory (MEMORY_BOOT_FILES), what the relay's build extracts
+ * (relay/build/boot-files.ts). `[dhcp.binaries]` overrides them per architecture.
+ */
 export const DEFAULT_BOOT_FILES: BootFiles = {
   bios: 'undionly.kpxe',
   uefiX64: 'ipxe.efi',
@@ -27,6 +32,48 @@ export const DEFAULT_BOOT_FILES: BootFiles = {
   uefiIa32: null,
   uefiArm32: null,
 };
+/** iPXE using the firmware's own network driver (SNP): served on request, never offered by default. */
+export const SNP_ONLY_FILE = 'snponly.efi';
+
+/** `[dhcp.binaries]` over the defaults. */
+export function bootFilesOf(b: { bios?: string | undefined; uefi_x64?: string | undefined; uefi_arm64?: string | undefined; uefi_ia32?: string | undefined; uefi_arm32?: string | undefined }): BootFiles {
+  return {
+    bios: b.bios ?? DEFAULT_BOOT_FILES.bios,
+    uefiX64: b.uefi_x64 ?? DEFAULT_BOOT_FILES.uefiX64,
+    uefiArm64: b.uefi_arm64 ?? DEFAULT_BOOT_FILES.uefiArm64,
+    uefiIa32: b.uefi_ia32 ?? DEFAULT_BOOT_FILES.uefiIa32,
+    uefiArm32: b.uefi_arm32 ?? DEFAULT_BOOT_FILES.uefiArm32,
+  };
+}
+
+/**
+ * The boot files DHCP may offer, checked against the folder TFTP serves them from: a name set in
+ * `[dhcp.binaries]` that is not there is a configuration error (DHCP would send firmware to a file
+ * TFTP refuses); a default that is not there (bookworm's /usr/lib/ipxe has no arm64 binary) is not
+ * offered at all, so those clients hear why instead of failing a transfer.
+ */
+export function servableBootFiles(binaries: Parameters<typeof bootFilesOf>[0], exists: (name: string) => boolean): { files: BootFiles; problems: string[]; dropped: string[] } {
+  const files = bootFilesOf(binaries);
+  const problems: string[] = [];
+  const dropped: string[] = [];
+  const keys: Array<[keyof BootFiles, string]> = [['bios', 'bios'], ['uefiX64', 'uefi_x64'], ['uefiArm64', 'uefi_arm64'], ['uefiIa32', 'uefi_ia32'], ['uefiArm32', 'uefi_arm32']];
+  for (const [key, toml] of keys) {
+    const name = files[key];
+    if (name === null || exists(name)) continue;
+    if ((binaries as Record<string, string | undefined>)[toml] !== undefined) problems.push(`[dhcp.binaries] ${toml} = "${name}" is not in boot_files: DHCP would offer a file TFTP cannot send`);
+    else if (key === 'bios' || key === 'uefiX64') problems.push(`boot_files has no ${name} (the default for ${toml}): set [dhcp.binaries] ${toml}, or point boot_files at a folder that has it`);
+    else {
+      dropped.push(name);
+      (files as unknown as Record<string, string | null>)[key] = null;
+    }
+  }
+  return { files, problems, dropped };
+}
+
+/** Every name DHCP may offer with this configuration (each must be one TFTP can send). */
+export function offeredBootFiles(f: BootFiles): string[] {
+  return [...new Set([f.bios, f.uefiX64, f.uefiArm64, f.uefiIa32, f.uefiArm32].filter((x): x is string => x !== null))];
+}
 
 /** Where the relay's HTTP server serves the boot binaries to UEFI HTTP-boot clients. */
 export const HTTP_BOOT_FILES_PATH = '/ipxe/';

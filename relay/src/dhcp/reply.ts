@@ -72,6 +72,9 @@ export function proxyOffer(req: DhcpPacket, c: PxeClient, target: BootTarget, ct
     if (c.kind === 'ipxe') pushIpxeEncap(p, target, false);
     placeBootFile(p, target);
   }
+  // Relayed: the agent delivers a reply with no yiaddr only by broadcast on the client's segment
+  // (RFC 2131 §4.1, RFC 1542 §4.1.2), so the flag must say so whatever the client asked (dnsmasq does the same).
+  if (req.giaddr !== ZERO) p.flags |= 0x8000;
   return finish(req, p, proxyDestination(req));
 }
 

@@ -2,38 +2,60 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { StageEvent } from '../events.ts';
 import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
-import { decodeDhcp, DecodeError } from './codec.ts';
+import { decodeDhcp, DecodeError, type DhcpPacket } from './codec.ts';
 import { inSubnet, ipToInt, type Subnet } from './ipv4.ts';
+import { OPT } from './options.ts';
 import type { Arrival, Outcome } from './responder.ts';
 
 /**
- * The DHCP socket loop, kept thin: receive → decode → respond (responder.ts) → send. It never dies
- * on input: a packet that fails to decode, or anything thrown while answering it, is counted by
- * reason and logged at most once per reason per minute — never once per packet.
+ * The DHCP socket loop, kept thin: receive → decode → which LAN → respond (responder.ts) → send. It
+ * never dies on input: a packet that fails to decode, or anything thrown while answering it, is
+ * counted by reason and logged at most once per reason per minute — never once per packet.
  *
- * Two sockets:
- * - `0.0.0.0:67`: the only way Node receives the broadcast DISCOVERs of clients that have no address
- *   yet (a socket bound to the interface's own address gets none, and Node has no SO_BINDTODEVICE nor
- *   IP_PKTINFO). It therefore sees every interface: requests whose source address is outside the
- *   served subnet (and not relayed) are dropped as `other-network`; broadcasts from address-less
- *   clients cannot be told apart by interface, which is why the README asks for one served LAN.
- * - `<server address>:4011`: PXE boot server discovery (PXE 2.1 §2.2.5), unicast to us.
+ * Sockets, and how each packet finds its LAN:
+ * - Per interface, when it has one (lan/device-sockets.ts): `0.0.0.0:67` bound to that device. It
+ *   hears only that LAN's broadcasts, and its replies to 255.255.255.255 leave by that device whatever
+ *   the routing table says. A request on it without giaddr belongs to that LAN.
+ * - Otherwise one shared `0.0.0.0:67` (Node cannot bind a device; it hears every interface's
+ *   broadcasts and cannot tell them apart), allowed for one local LAN only, plus a socket on that
+ *   LAN's own address and port 67 that its replies leave from: a broadcast sent from a socket bound to
+ *   a local address leaves by that address's interface, again whatever the routing table says (Linux
+ *   routes a limited broadcast by its source address). Sources outside the LAN's subnet are dropped
+ *   as `other-network`.
+ * - With device sockets and segments behind relay agents, a plain `0.0.0.0:67` too: agents unicast to
+ *   the relay, on whatever interface routing brings them. It answers relayed requests only; a
+ *   broadcast reaching it is another interface's (or a copy of a served one's) and is not answered.
+ * - `<address>:4011` per LAN address: PXE boot server discovery (PXE 2.1 §2.2.5), unicast to us.
+ * A relayed request (giaddr set) belongs to the LAN whose network holds giaddr, whichever socket it
+ * came in on; one whose giaddr is none of ours, is one of the relay's own addresses, or that crossed
+ * more than `maxHops` agents is dropped with its reason.
  *
- * A DHCP storm is mostly a receive-queue problem (FIELD-NOTES: 5,000 clients at once): the socket asks
+ * A DHCP storm is mostly a receive-queue problem (FIELD-NOTES: 5,000 clients at once): the sockets ask
  * for a large receive buffer (capped by net.core.rmem_max) and the loop does no I/O of its own except
  * the reply and, in full mode, one write(2) of the lease journal.
  */
-export interface DhcpServerOptions {
-  /** Default 0.0.0.0 (see above). */
-  bindAddress?: string;
-  port: number;
-  /** The relay's own address on the served LAN: the 4011 socket binds it. */
+export interface ServerLan {
+  name: string;
+  /** The local interface; null for a segment behind a relay agent. */
+  interface: string | null;
+  relayed: boolean;
+  /** The relay's address for this LAN (4011 binds it). */
   serverIp: string;
-  /** null: no 4011 socket. */
-  proxyPort: number | null;
-  /** The served LAN: sources outside it (when not relayed) are another interface's traffic. */
   subnet: Subnet;
-  respond(req: ReturnType<typeof decodeDhcp>, arrival: Arrival): Promise<Outcome>;
+  respond(req: DhcpPacket, arrival: Arrival): Promise<Outcome>;
+}
+
+export interface DhcpServerOptions {
+  port: number;
+  /** null: no 4011 sockets. */
+  proxyPort: number | null;
+  lans: ServerLan[];
+  /** Interface → fd of a UDP socket bound to it and to 0.0.0.0:port (lan/device-sockets.ts). */
+  deviceFds?: ReadonlyMap<string, number>;
+  /** Where the shared socket binds (default 0.0.0.0; tests may pin an address). */
+  bindAddress?: string;
+  /** Relayed requests that crossed more agents are dropped (RFC 1542 §4.1.1 suggests a configurable limit). */
+  maxHops?: number;
   onEvent?: (e: StageEvent) => void;
   log?: Logger;
   recvBufferBytes?: number;
@@ -47,33 +69,49 @@ export interface DhcpStats {
   sent: Record<string, number>;
   /** Requests deliberately not answered, by reason (responder.ts IgnoreReason). */
   ignored: Record<string, number>;
-  /** Packets dropped as unusable (malformed, wrong network, failures), by reason. */
+  /** Packets dropped as unusable (malformed, wrong network, forged agent fields, failures), by reason. */
   drops: Record<string, number>;
+  /** Packets received per LAN (by name), answered or not. */
+  perLan: Record<string, number>;
 }
 
 export interface DhcpServer {
-  /** `recvBufferBytes`: what the kernel granted the port-67 socket (capped by net.core.rmem_max). */
-  listen(): Promise<{ port: number; proxyPort: number | null; recvBufferBytes: number }>;
+  /** `recvBufferBytes`: what the kernel granted the first port-67 socket (capped by net.core.rmem_max). */
+  listen(): Promise<{ port: number; proxyPort: number | null; recvBufferBytes: number; deviceBound: string[] }>;
   close(): Promise<void>;
   stats(): DhcpStats;
+  /** Whether a LAN's interface is present (the interface watch sets it; replies are not sent while it is gone). */
+  setPresent(lan: string, present: boolean): void;
 }
 
 const TYPE_NAMES: Record<number, string> = { 2: 'offer', 5: 'ack', 6: 'nak' };
 /** The same (MAC, stage) within this window is one event: firmware retransmits, the timeline should not. */
 const EVENT_DEDUP_MS = 2_000;
 const EVENT_DEDUP_MAX = 4_096;
+const ZERO = '0.0.0.0';
+
+/** What a socket is for: where its packets go when they carry no giaddr. */
+type SocketRole = { kind: 'device'; lan: ServerLan } | { kind: 'shared'; lan: ServerLan | null } | { kind: 'proxy'; address: string };
 
 export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const log = o.log?.child('dhcp');
   const now = o.now ?? Date.now;
-  const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {} };
+  const maxHops = o.maxHops ?? 4;
+  const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {}, perLan: {} };
   const recent = new Map<string, number>();
   const sockets: Socket[] = [];
+  const absent = new Set<string>();
+  const ownAddresses = new Set(o.lans.map((l) => l.serverIp));
+  const local = o.lans.filter((l) => !l.relayed);
+  // Relayed segments first: an agent's giaddr is matched against them before the local LANs.
+  const byGiaddr = [...o.lans.filter((l) => l.relayed), ...local];
+  /** The sockets replies leave from, per LAN: its device socket, else its address-bound sender. */
+  const senders = new Map<ServerLan, Socket>();
 
   const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
-  const drop = (reason: string, from: RemoteInfo, err?: unknown) => {
+  const drop = (reason: string, from: RemoteInfo, err?: unknown, note?: string) => {
     bump(stats.drops, reason);
-    log?.once(reason, 'dhcp packet dropped', { from: `${from.address}:${from.port}`, ...(err instanceof Error ? { error: err.message } : {}) });
+    log?.once(reason, 'dhcp packet dropped', { reason, from: `${from.address}:${from.port}`, ...(note ? { note } : {}), ...(err instanceof Error ? { error: err.message } : {}) });
   };
 
   const emit = (e: StageEvent) => {
@@ -87,7 +125,34 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     o.onEvent(e);
   };
 
-  const onMessage = (socket: Socket, port: Arrival['port']) => (msg: Buffer, from: RemoteInfo) => {
+  /** The LAN a request belongs to, or the reason it belongs to none (a drop reason). */
+  const lanOf = (req: DhcpPacket, role: SocketRole, from: RemoteInfo): ServerLan | { drop: string; note?: string } => {
+    if (req.giaddr !== ZERO) {
+      if (ownAddresses.has(req.giaddr)) return { drop: 'agent-forged', note: `giaddr ${req.giaddr} is the relay's own address` };
+      if (req.hops > maxHops) return { drop: 'agent-hops', note: `${req.hops} hops (max ${maxHops})` };
+      const g = ipToInt(req.giaddr);
+      const lan = byGiaddr.find((l) => inSubnet(g, l.subnet));
+      return lan ?? { drop: 'agent-unknown', note: `giaddr ${req.giaddr} is in none of the relay's LANs` };
+    }
+    // A relay agent's option 82 on a request that no agent relayed: a client wrote it (RFC 3046 §2.1).
+    if (req.options.some((x) => x.code === OPT.relayAgentInfo)) return { drop: 'agent-option-unrelayed', note: 'option 82 without giaddr' };
+    const source = from.address === ZERO ? null : ipToInt(from.address);
+    switch (role.kind) {
+      case 'device':
+        return role.lan;
+      case 'shared':
+        if (!role.lan) return { drop: 'unserved-interface', note: 'a broadcast on the socket for relay agents (another interface\'s, or a copy of one a served interface hears)' };
+        if (source !== null && !inSubnet(source, role.lan.subnet)) return { drop: 'other-network', note: `from ${from.address}, outside ${role.lan.name}` };
+        return role.lan;
+      case 'proxy': {
+        // 4011 is unicast from a client that has an address: its network says the LAN; else the address it was sent to.
+        const bySource = source === null ? undefined : local.find((l) => inSubnet(source, l.subnet));
+        return bySource ?? o.lans.find((l) => l.serverIp === role.address) ?? { drop: 'other-network' };
+      }
+    }
+  };
+
+  const onMessage = (socket: Socket, role: SocketRole) => (msg: Buffer, from: RemoteInfo) => {
     stats.received++;
     let req;
     try {
@@ -95,19 +160,24 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     } catch (err) {
       return drop(err instanceof DecodeError ? 'malformed' : 'decode-failed', from, err);
     }
-    if (req.giaddr === '0.0.0.0' && from.address !== '0.0.0.0' && !inSubnet(ipToInt(from.address), o.subnet)) return drop('other-network', from);
-    o.respond(req, { port, from: { address: from.address, port: from.port } }).then(
+    const lan = lanOf(req, role, from);
+    if ('drop' in lan) return drop(lan.drop, from, undefined, lan.note);
+    bump(stats.perLan, lan.name);
+    if (absent.has(lan.name)) return drop('interface-gone', from, undefined, lan.name);
+    lan.respond(req, { port: role.kind === 'proxy' ? 'proxy' : 'dhcp', from: { address: from.address, port: from.port } }).then(
       (out) => {
         if (out.event) emit(out.event);
         if (!out.answer) {
           bump(stats.ignored, out.reason);
-          if (out.reason === 'pool-exhausted' || out.reason === 'declined') log?.once(out.reason, out.reason === 'declined' ? 'a client declined its address' : 'the address pool is exhausted', { note: out.note });
+          if (out.reason === 'pool-exhausted' || out.reason === 'declined') log?.once(out.reason, out.reason === 'declined' ? 'a client declined its address' : 'the address pool is exhausted', { lan: lan.name, note: out.note });
           return;
         }
         const { bytes, to, packet } = out.answer;
         const type = packet.options[0]!.data[0]!;
-        socket.send(bytes, to.port, to.address, (err) => {
-          if (err) return drop('send-failed', from, err);
+        // Broadcasts leave by the LAN's own socket (its device); unicasts by the socket that heard the request.
+        const via = to.address === '255.255.255.255' ? (senders.get(lan) ?? socket) : socket;
+        via.send(bytes, to.port, to.address, (err) => {
+          if (err) return drop('send-failed', from, err, lan.name);
           bump(stats.sent, TYPE_NAMES[type] ?? String(type));
         });
       },
@@ -115,34 +185,68 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     );
   };
 
-  const open = (address: string, port: number, kind: Arrival['port']) =>
+  const open = (where: { address: string; port: number } | { fd: number }, role: SocketRole, reuseAddr: boolean) =>
     new Promise<Socket>((resolve, reject) => {
-      const s = createSocket({ type: 'udp4', lookup: literalLookup, ...(o.recvBufferBytes ? { recvBufferSize: o.recvBufferBytes } : {}) });
+      const s = createSocket({ type: 'udp4', lookup: literalLookup, reuseAddr, ...(o.recvBufferBytes ? { recvBufferSize: o.recvBufferBytes } : {}) });
       s.once('error', reject);
-      s.on('message', onMessage(s, kind));
-      s.bind(port, address, () => {
+      s.on('message', onMessage(s, role));
+      const bound = () => {
         s.off('error', reject);
         // After bind an error (e.g. EACCES on a send) must not end the process: count it, keep serving.
-        s.on('error', (err) => log?.once(`socket-${kind}`, 'dhcp socket error', { err }));
+        s.on('error', (err) => log?.once(`socket-${role.kind}`, 'dhcp socket error', { err }));
         s.setBroadcast(true);
+        if ('fd' in where && o.recvBufferBytes) s.setRecvBufferSize(o.recvBufferBytes);
         sockets.push(s);
         resolve(s);
-      });
+      };
+      if ('fd' in where) s.bind({ fd: where.fd }, bound);
+      else s.bind(where.port, where.address, bound);
     });
 
   return {
     async listen() {
-      const main = await open(o.bindAddress ?? '0.0.0.0', o.port, 'dhcp');
-      const proxy = o.proxyPort === null ? null : await open(o.serverIp, o.proxyPort, 'proxy').catch(async (err: unknown) => {
-        main.close();
+      try {
+        const device = o.deviceFds ?? new Map<string, number>();
+        const deviceBound: string[] = [];
+        const unbound = local.filter((l) => !l.interface || !device.has(l.interface));
+        if (unbound.length > 1) throw new Error(`${unbound.map((l) => l.name).join(' and ')} need sockets bound to their interfaces (lan/device-sockets.ts): one shared socket cannot tell their broadcasts apart`);
+        let first: Socket | null = null;
+        for (const lan of local) {
+          const fd = lan.interface ? device.get(lan.interface) : undefined;
+          if (fd === undefined) continue;
+          const s = await open({ fd }, { kind: 'device', lan }, false);
+          senders.set(lan, s);
+          deviceBound.push(lan.name);
+          first ??= s;
+        }
+        const shared = unbound[0] ?? null;
+        if (shared || o.lans.some((l) => l.relayed) || local.length === 0) {
+          const s = await open({ address: o.bindAddress ?? ZERO, port: o.port }, { kind: 'shared', lan: shared }, true);
+          first ??= s;
+          // The shared LAN's replies leave from its own address (see above); unicast to it lands here too.
+          if (shared && (o.bindAddress ?? ZERO) === ZERO) senders.set(shared, await open({ address: shared.serverIp, port: first.address().port }, { kind: 'shared', lan: shared }, true));
+        }
+        let proxyPort: number | null = null;
+        if (o.proxyPort !== null) {
+          for (const address of new Set(o.lans.map((l) => l.serverIp))) {
+            const s = await open({ address, port: o.proxyPort }, { kind: 'proxy', address }, false);
+            proxyPort ??= s.address().port;
+          }
+        }
+        // Linux reports twice the size asked (its bookkeeping overhead); that is what holds a storm.
+        return { port: first!.address().port, proxyPort, recvBufferBytes: first!.getRecvBufferSize(), deviceBound };
+      } catch (err) {
+        await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
         throw err;
-      });
-      // Linux reports twice the size asked (its bookkeeping overhead); that is what holds a storm.
-      return { port: main.address().port, proxyPort: proxy ? proxy.address().port : null, recvBufferBytes: main.getRecvBufferSize() };
+      }
     },
     async close() {
       await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
     stats: () => stats,
+    setPresent(lan, present) {
+      if (present) absent.delete(lan);
+      else absent.add(lan);
+    },
   };
 }

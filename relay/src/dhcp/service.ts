@@ -1,144 +1,77 @@
-import { execFileSync } from 'node:child_process';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { ConfigError, Size } from '../config.ts';
+import { ConfigError } from '../config.ts';
+import { ifindexOf, resolveLans, type ServedLan } from '../lan/lans.ts';
 import type { LanService, RelayContext } from '../main.ts';
 import { DirectBootUrls } from '../sync/direct-boot.ts';
 import { AddressBook } from './address-book.ts';
-import { bootTarget, DEFAULT_BOOT_FILES, IpxeUpgrades, type BootFiles, type TargetResult } from './boot-target.ts';
-import { inSubnet, intToIp, ipToInt, isIpv4, maskOf, parseCidr, subnetOf, type Subnet } from './ipv4.ts';
+import { bootTarget, IpxeUpgrades, servableBootFiles, type TargetResult } from './boot-target.ts';
+import { existsSync } from 'node:fs';
+import { intToIp, ipToInt, maskOf } from './ipv4.ts';
 import { LeaseJournal } from './lease-journal.ts';
 import { LeaseTable } from './leases.ts';
 import { createResponder, type FullModeConfig } from './responder.ts';
 import { createDhcpServer, type DhcpServer } from './server.ts';
 
 /**
- * DHCP as a LAN service of the relay (main.ts `lanServices`): works out the served LAN, builds the
- * decision the responder asks for (snapshot → boot target → nonce or direct URL), the lease table
- * and its journal in full mode, and exports counters to /metrics.
+ * DHCP as a LAN service of the relay (main.ts `lanServices`): for each served LAN (lan/lans.ts) the
+ * decision the responder asks for (snapshot → boot target → nonce or direct URL, with that LAN's URL),
+ * and in full mode its lease table and journal; one socket loop for all of them (server.ts); counters
+ * to /metrics; and a watch on the LANs' interfaces (a VLAN can be deleted and made again while the
+ * relay runs).
  *
- * `[dhcp]` keys (relay.toml):
- *   port = 67, proxy_port = 4011
- *   address = "<relay LAN IPv4>"   default: the IPv4 address of `interface`, else the host of http.public_url
- *   recv_buffer = "4MiB"           socket receive buffer for storms (the kernel caps it at net.core.rmem_max)
- *   menu_text = "edgeboot"         what BIOS PXE ROMs print
- *   [dhcp.binaries]                bios = "undionly.kpxe", uefi_x64 = "ipxe.efi", uefi_arm64 = "ipxe-arm64.efi", uefi_ia32, uefi_arm32
- *   upgrade_ipxe = "when-needed"   never | when-needed | always: chain an iPXE without HTTPS once to ours (boot-target.ts IpxeUpgrades)
- *   ipxe_crosscert = "http://…"    iPXE's cross-signed certificate source (175.93) with direct https:// URLs
- * Full mode (`mode = "dhcp"`) only:
- *   subnet = "10.0.0.0/24"         default: the interface's
- *   range = ["10.0.0.100", "10.0.0.199"]   required: which addresses to hand out is not guessed
- *   routers = [], dns = [], domain = "…", lease_seconds = 3600, exclude = []
+ * Keys: `[dhcp]` and `[[lan]]` in config.ts (DhcpConfig, LanConfig), validated with the rest of relay.toml.
  */
-const Ip = z.string().refine(isIpv4, 'an IPv4 address');
-const File = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,100}$/, 'a file name under boot_files');
+export type Lan = ServedLan;
 
-export const DhcpConfig = z.strictObject({
-  port: z.coerce.number().int().min(1).max(65535).default(67),
-  proxy_port: z.coerce.number().int().min(1).max(65535).default(4011),
-  address: Ip.optional(),
-  recv_buffer: Size.default(4 * 1024 * 1024),
-  menu_text: z.string().regex(/^[\x20-\x7e]{1,60}$/, '1–60 printable ASCII characters').default('edgeboot'),
-  binaries: z
-    .strictObject({ bios: File.optional(), uefi_x64: File.optional(), uefi_arm64: File.optional(), uefi_ia32: File.optional(), uefi_arm32: File.optional() })
-    .prefault({}),
-  subnet: z.string().optional(),
-  range: z.tuple([Ip, Ip]).optional(),
-  routers: z.array(Ip).max(8).default([]),
-  dns: z.array(Ip).max(8).default([]),
-  domain: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a DNS domain name').optional(),
-  lease_seconds: z.coerce.number().int().min(60).max(30 * 86_400).default(3600),
-  exclude: z.array(Ip).max(1024).default([]),
-  // Chaining once costs a BIOS boot +11.6 s under qemu TCG (20.8 → 32.5 s, `npm run bench:boot-time -- --only ipxe`):
-  // 6.9 s for TFTP + the chained iPXE's start, DHCP and ~4 s IPv6 wait, and ~4.6 s more for kernel + initrd over
-  // undionly.kpxe's UNDI path. So only where a direct https:// URL needs it; never as a blanket `always`.
-  upgrade_ipxe: z.enum(['never', 'when-needed', 'always']).default('when-needed'),
-  ipxe_crosscert: z
-    .string()
-    .regex(/^https?:\/\/[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$/, 'http(s)://host[:port][/path], no trailing slash or query: iPXE appends /<crc32>.der?subject=…')
-    .max(200)
-    .optional(),
-});
-export type DhcpConfig = z.infer<typeof DhcpConfig>;
+/** How often the LANs' interfaces are looked at (a missing VLAN stops its replies within this long). */
+const WATCH_INTERVAL_MS = 5_000;
 
-export interface Lan {
-  serverIp: string;
-  subnet: Subnet;
-  /** The interface that holds serverIp, when it could be found. */
-  interface: string | null;
+export interface DhcpServiceOptions {
+  /** Shared with TFTP: which MAC holds which address (for its events). */
+  addresses?: AddressBook;
+  /** Interface → fd of a socket bound to it (lan/device-sockets.ts); LANs without one share 0.0.0.0. */
+  deviceFds?: ReadonlyMap<string, number>;
+  /** The LANs, when the caller resolved them already (the CLI does, before anything starts). */
+  lans?: ServedLan[];
+  /** Asked for when an interface came back as a new device: its old socket hears nothing now. */
+  restart?: (why: string) => void;
 }
 
-/** The served LAN: the configured interface's IPv4 address, or the given/implied address's interface. */
-export function resolveLan(cfg: Pick<RelayContext['config'], 'interface' | 'http'>, dhcp: DhcpConfig, nics = networkInterfaces()): Lan {
-  const host = new URL(cfg.http.public_url).hostname;
-  const wanted = dhcp.address ?? (cfg.interface ? undefined : isIpv4(host) ? host : undefined);
-  for (const [name, addrs] of Object.entries(nics)) {
-    if (cfg.interface && name !== cfg.interface) continue;
-    const a = addrs?.find((x) => x.family === 'IPv4' && (wanted === undefined || x.address === wanted));
-    if (a) return { serverIp: a.address, subnet: subnetOf(a.address, a.netmask), interface: name };
-  }
-  if (cfg.interface) throw new ConfigError(`interface ${cfg.interface} has no IPv4 address${wanted ? ` ${wanted}` : ''}: the DHCP server needs the relay's LAN address`);
-  throw new ConfigError('set `interface` (or [dhcp] address): no interface holds the address of http.public_url');
-}
-
-function bootFiles(b: DhcpConfig['binaries']): BootFiles {
-  return {
-    bios: b.bios ?? DEFAULT_BOOT_FILES.bios,
-    uefiX64: b.uefi_x64 ?? DEFAULT_BOOT_FILES.uefiX64,
-    uefiArm64: b.uefi_arm64 ?? DEFAULT_BOOT_FILES.uefiArm64,
-    uefiIa32: b.uefi_ia32 ?? DEFAULT_BOOT_FILES.uefiIa32,
-    uefiArm32: b.uefi_arm32 ?? DEFAULT_BOOT_FILES.uefiArm32,
-  };
-}
-
-function fullMode(c: DhcpConfig, lan: Lan, journal: LeaseJournal): FullModeConfig {
-  if (!c.range) throw new ConfigError('[dhcp] range = ["first", "last"] is required in mode = "dhcp"');
-  let subnet = lan.subnet;
-  if (c.subnet) {
-    try {
-      subnet = parseCidr(c.subnet);
-    } catch (err) {
-      throw new ConfigError(`[dhcp] subnet: ${(err as Error).message}`);
-    }
-  }
-  const [first, last] = c.range;
-  for (const ip of [first, last]) if (!inSubnet(ipToInt(ip), subnet)) throw new ConfigError(`[dhcp] range: ${ip} is outside ${intToIp(subnet.network)}/${subnet.prefix}`);
-  if (ipToInt(last) < ipToInt(first)) throw new ConfigError('[dhcp] range: the last address comes before the first');
+function fullMode(lan: ServedLan, journal: LeaseJournal): FullModeConfig {
+  const l = lan.spec;
+  const [first, last] = l.range!;
+  const subnet = lan.subnet;
   const broadcast = (subnet.network | ~subnet.mask) >>> 0;
   const table = new LeaseTable({
     first,
     last,
     // Never hand out the relay's own address, the network or the broadcast address.
-    exclude: [...c.exclude, lan.serverIp, intToIp(subnet.network), intToIp(broadcast)],
+    exclude: [...l.exclude, lan.serverIp, intToIp(subnet.network), intToIp(broadcast)],
     onChange: (change) => journal.append(change),
   });
   for (const change of journal.load()) table.restore(change);
   return {
     table,
     subnet,
-    leaseSeconds: c.lease_seconds,
+    leaseSeconds: l.lease_seconds,
     subnetMask: intToIp(maskOf(subnet.prefix)),
-    routers: c.routers,
-    dnsServers: c.dns,
-    ...(c.domain ? { domainName: c.domain } : {}),
+    routers: l.routers,
+    dnsServers: l.dns,
+    ...(l.domain ? { domainName: l.domain } : {}),
   };
 }
 
-export interface DhcpServiceOptions {
-  /** Shared with TFTP: which MAC holds which address (for its events). */
-  addresses?: AddressBook;
-}
-
 export function dhcpService(o: DhcpServiceOptions = {}) {
-  return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics' | 'snapshot' | 'nonces' | 'credentials'> & Partial<Pick<RelayContext, 'signedChain'>>): Promise<LanService & { server: DhcpServer; port: number; proxyPort: number | null; lan: Lan; full: FullModeConfig | null }> => {
-    const parsed = DhcpConfig.safeParse(ctx.config.dhcp);
-    if (!parsed.success) throw new ConfigError(`[dhcp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
-    const c = parsed.data;
+  return async (
+    ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics' | 'snapshot' | 'nonces' | 'credentials'> & Partial<Pick<RelayContext, 'signedChain'>>,
+  ): Promise<LanService & { server: DhcpServer; port: number; proxyPort: number | null; lans: ServedLan[]; full: Map<string, FullModeConfig> }> => {
+    const c = ctx.config.dhcp;
     const log = ctx.log.child('dhcp');
-    const lan = resolveLan(ctx.config, c);
-    const files = bootFiles(c.binaries);
-    const httpBase = ctx.config.http.public_url;
+    const lans = o.lans ?? resolveLans(ctx.config);
+    const servable = servableBootFiles(c.binaries, (name) => existsSync(join(ctx.config.boot_files, name)));
+    if (servable.problems.length && existsSync(ctx.config.boot_files)) throw new ConfigError(servable.problems.join('\n'));
+    if (servable.dropped.length) log.warn('boot files missing from boot_files are not offered: those clients are told why', { dir: ctx.config.boot_files, missing: servable.dropped });
+    const files = servable.files;
     const direct = ctx.config.chaining === 'direct' ? new DirectBootUrls(ctx.credentials, ctx.config.cloud.url ?? ctx.credentials.cloudUrl) : null;
     const upgrades = new IpxeUpgrades({
       policy: c.upgrade_ipxe,
@@ -147,97 +80,171 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       onRefused: (mac, note) => log.warn('not chaining iPXE again', { mac, reason: 'chained-recently', note }),
     });
     const addresses = o.addresses ?? new AddressBook();
-    const journal = ctx.config.mode === 'dhcp' ? new LeaseJournal({ path: join(ctx.config.state_dir, 'leases.jsonl'), log }) : null;
-    const full = journal ? fullMode(c, lan, journal) : null;
-    if (full) addresses.lookup = (ip) => full.table.holder(ip);
+    const journals: LeaseJournal[] = [];
+    const full = new Map<string, FullModeConfig>();
+    // One lease journal per full-mode LAN; the one-LAN form keeps the file name it always had.
+    const journalName = (lan: ServedLan) => (lans.length === 1 ? 'leases.jsonl' : `leases-${lan.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.jsonl`);
+    try {
+      for (const lan of lans) {
+        if (lan.mode !== 'dhcp') continue;
+        const journal = new LeaseJournal({ path: join(ctx.config.state_dir, journalName(lan)), log });
+        journals.push(journal);
+        full.set(lan.name, fullMode(lan, journal));
+      }
+    } catch (err) {
+      for (const j of journals) j.close();
+      throw err instanceof ConfigError ? err : new ConfigError(`[dhcp]: ${(err as Error).message}`);
+    }
+    if (full.size) {
+      addresses.lookup = (ip) => {
+        const n = ipToInt(ip);
+        for (const f of full.values()) if (((n & f.subnet.mask) >>> 0) === f.subnet.network) return f.table.holder(ip);
+        return undefined;
+      };
+    }
 
-    const target = async (client: Parameters<typeof bootTarget>[0], ip: string | null): Promise<TargetResult> => {
-      if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
-      if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
-      // UEFI x64 firmware whose profile names a shim and a GRUB gets the signed chain instead of iPXE.
-      const signed = client.kind !== 'ipxe' && client.arch.arch === 'uefi-x64' ? ctx.signedChain?.target(client.mac, client.kind === 'firmware' && !client.arch.http) : null;
-      if (signed) return signed;
-      // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.
-      const chained = upgrades.target(client);
-      if (chained) return { ok: true, target: chained };
-      if (client.kind === 'ipxe' && direct && client.ipxe?.https) return { ok: true, target: { kind: 'script', url: await direct.urlFor(client.mac, client.arch.code), ...(c.ipxe_crosscert ? { crosscert: c.ipxe_crosscert } : {}) } };
-      return bootTarget(client, { httpBase, bootFiles: files }, client.kind === 'ipxe' ? ctx.nonces.issue(client.mac, ip) : undefined);
-    };
-    const respond = createResponder({
-      mode: ctx.config.mode,
-      reply: { serverIp: lan.serverIp, menuText: c.menu_text },
-      target,
-      ...(full ? { full } : {}),
-      learn: (mac, ip) => addresses.set(ip, mac),
+    const serverLans = lans.map((lan) => {
+      const f = full.get(lan.name) ?? null;
+      const httpBase = lan.publicUrl;
+      const target = async (client: Parameters<typeof bootTarget>[0], ip: string | null): Promise<TargetResult> => {
+        if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
+        if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
+        // UEFI x64 firmware whose profile names a shim and a GRUB gets the signed chain instead of iPXE.
+        const signed = client.kind !== 'ipxe' && client.arch.arch === 'uefi-x64' ? ctx.signedChain?.target(client.mac, client.kind === 'firmware' && !client.arch.http) : null;
+        if (signed) return signed;
+        // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.
+        const chained = upgrades.target(client);
+        if (chained) return { ok: true, target: chained };
+        if (client.kind === 'ipxe' && direct && client.ipxe?.https) return { ok: true, target: { kind: 'script', url: await direct.urlFor(client.mac, client.arch.code), ...(c.ipxe_crosscert ? { crosscert: c.ipxe_crosscert } : {}) } };
+        return bootTarget(client, { httpBase, bootFiles: files }, client.kind === 'ipxe' ? ctx.nonces.issue(client.mac, ip) : undefined);
+      };
+      const respond = createResponder({
+        mode: lan.mode,
+        reply: { serverIp: lan.serverIp, menuText: c.menu_text },
+        target,
+        ...(f ? { full: f } : {}),
+        learn: (mac, ip) => addresses.set(ip, mac),
+      });
+      const journal = f ? journals[[...full.keys()].indexOf(lan.name)]! : null;
+      return {
+        name: lan.name,
+        interface: lan.interface,
+        relayed: lan.relayed,
+        serverIp: lan.serverIp,
+        subnet: lan.subnet,
+        respond: async (req: Parameters<typeof respond>[0], arrival: Parameters<typeof respond>[1]) => {
+          const out = await respond(req, arrival);
+          // Compaction is amortised O(1) (once per ~2× the live leases' worth of changes) and off the loop.
+          if (f && journal!.wantsCompaction(f.table.size)) void journal!.compact(f.table.entries());
+          return out;
+        },
+      };
     });
     const server = createDhcpServer({
       port: c.port,
-      serverIp: lan.serverIp,
       proxyPort: c.proxy_port,
-      subnet: full?.subnet ?? lan.subnet,
-      respond: async (req, arrival) => {
-        const out = await respond(req, arrival);
-        // Compaction is amortised O(1) (once per ~2× the live leases' worth of changes) and off the loop.
-        if (full && journal!.wantsCompaction(full.table.size)) void journal!.compact(full.table.entries());
-        return out;
-      },
+      lans: serverLans,
+      ...(o.deviceFds ? { deviceFds: o.deviceFds } : {}),
+      maxHops: c.max_hops,
       onEvent: (e) => ctx.events.emit(e),
       log: ctx.log,
       recvBufferBytes: c.recv_buffer,
     });
-    const at = await server.listen();
-    checkBroadcastRoute(lan, log);
+    let at;
+    try {
+      at = await server.listen();
+    } catch (err) {
+      for (const j of journals) j.close();
+      throw err;
+    }
     // The kernel silently caps the buffer at net.core.rmem_max (Debian's default: 208 KiB); a storm of
     // DISCOVERs then overflows it and clients wait for their retransmissions.
     if (at.recvBufferBytes < 2 * c.recv_buffer) log.warn('the DHCP receive buffer is smaller than configured', { asked: c.recv_buffer, granted: at.recvBufferBytes, fix: `sysctl -w net.core.rmem_max=${c.recv_buffer}` });
-    log.info('dhcp listening', { mode: ctx.config.mode, recvBufferBytes: at.recvBufferBytes, serverIp: lan.serverIp, subnet: `${intToIp(lan.subnet.network)}/${lan.subnet.prefix}`, interface: lan.interface, port: at.port, proxyPort: at.proxyPort, ...(full ? { range: c.range, leases: full.table.counts() } : {}) });
+    const shared = lans.filter((l) => !l.relayed && !at.deviceBound.includes(l.name));
+    if (shared.length && lans.length > 1) log.warn('a LAN is served on the shared socket, which hears every interface', { lan: shared[0]!.name });
+    log.info('dhcp listening', {
+      port: at.port,
+      proxyPort: at.proxyPort,
+      recvBufferBytes: at.recvBufferBytes,
+      lans: lans.map((l) => ({
+        name: l.name,
+        mode: l.mode,
+        serverIp: l.serverIp,
+        subnet: `${intToIp(l.subnet.network)}/${l.subnet.prefix}`,
+        socket: l.relayed ? 'relayed' : at.deviceBound.includes(l.name) ? 'bound to the interface' : 'shared',
+        ...(full.get(l.name) ? { range: l.spec.range, leases: full.get(l.name)!.table.counts() } : {}),
+      })),
+      // The one-LAN form's fields, as before.
+      mode: lans[0]!.mode,
+      serverIp: lans[0]!.serverIp,
+      interface: lans[0]!.interface,
+    });
     registerMetrics(ctx.metrics, server, full);
     ctx.metrics.gauge('edgeboot_relay_dhcp_ipxe_upgrades', 'old iPXE clients chained to the relay\'s iPXE since start (chained-recently: refused a second chain)', () => Object.entries(upgrades.counts).map(([outcome, n]) => [{ outcome }, n]));
+    const stopWatch = watchInterfaces(lans.filter((l) => l.interface && at.deviceBound.includes(l.name)), server, log, o.restart);
     return {
       server,
       port: at.port,
       proxyPort: at.proxyPort,
-      lan,
+      lans,
       full,
       close: async () => {
+        stopWatch();
         await server.close();
-        journal?.close();
+        for (const j of journals) j.close();
       },
     };
   };
 }
 
 /**
- * Replies to 255.255.255.255 leave by whatever interface the routing table picks (Node cannot choose
- * one): on a box with a WAN and a LAN interface that is usually the WAN. Say so, with the fix.
+ * A device-bound socket belongs to the interface index it was bound to. An interface that goes away
+ * (a VLAN deleted, a USB NIC pulled) stops its LAN's replies, with a log line and a counted reason per
+ * request meanwhile; the other LANs go on. One that comes back is a new device: the old socket hears
+ * nothing on it, so the relay asks to be restarted (its sockets are made again, ~1 s).
  */
-function checkBroadcastRoute(lan: Lan, log: RelayContext['log']): void {
-  if (!lan.interface) return;
-  let dev: string | undefined;
-  try {
-    dev = /\bdev (\S+)/.exec(execFileSync('ip', ['route', 'get', '255.255.255.255'], { encoding: 'utf8', timeout: 2_000 }))?.[1];
-  } catch {
-    return; // no iproute2, or no route at all: the first broadcast will say so in the drop counters
-  }
-  if (dev && dev !== lan.interface) {
-    log.warn('broadcast replies would leave by another interface', { via: dev, served: lan.interface, fix: `ip route add 255.255.255.255/32 dev ${lan.interface}` });
-  }
+function watchInterfaces(lans: ServedLan[], server: DhcpServer, log: RelayContext['log'], restart?: (why: string) => void): () => void {
+  if (!lans.length) return () => undefined;
+  const index = new Map(lans.map((l) => [l.name, ifindexOf(l.interface!)]));
+  const timer = setInterval(() => {
+    for (const l of lans) {
+      const now = ifindexOf(l.interface!);
+      const was = index.get(l.name);
+      if (now === was) continue;
+      if (now === null) {
+        server.setPresent(l.name, false);
+        log.warn('a served interface disappeared: its LAN gets no answers until it is back', { lan: l.name, interface: l.interface });
+      } else if (was === null && restart) {
+        log.warn('a served interface is back as a new device: restarting to bind it again', { lan: l.name, interface: l.interface, ifindex: now });
+        restart(`interface ${l.interface} was made again`);
+      } else if (was !== null && restart) {
+        log.warn('a served interface was replaced by a new device: restarting to bind it again', { lan: l.name, interface: l.interface, ifindex: now });
+        restart(`interface ${l.interface} was replaced`);
+      }
+      index.set(l.name, now);
+    }
+  }, WATCH_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
-function registerMetrics(m: RelayContext['metrics'], server: DhcpServer, full: FullModeConfig | null): void {
+function registerMetrics(m: RelayContext['metrics'], server: DhcpServer, full: Map<string, FullModeConfig>): void {
   m.gauge('edgeboot_relay_dhcp_received', 'DHCP packets received since start', () => server.stats().received);
   m.gauge('edgeboot_relay_dhcp_sent', 'DHCP replies sent since start, by message type', () => Object.entries(server.stats().sent).map(([type, n]) => [{ type }, n]));
   m.gauge('edgeboot_relay_dhcp_ignored', 'DHCP requests deliberately not answered since start, by reason', () => Object.entries(server.stats().ignored).map(([reason, n]) => [{ reason }, n]));
   m.gauge('edgeboot_relay_dhcp_drops', 'DHCP packets dropped as unusable since start, by reason', () => Object.entries(server.stats().drops).map(([reason, n]) => [{ reason }, n]));
-  if (full) {
-    m.gauge('edgeboot_relay_dhcp_leases', 'full-mode addresses by state (capacity: the whole range)', () => {
-      const c = full.table.counts();
-      return [
-        [{ state: 'bound' }, c.bound],
-        [{ state: 'offered' }, c.offered],
-        [{ state: 'declined' }, c.declined],
-        [{ state: 'capacity' }, c.capacity],
-      ];
-    });
+  m.gauge('edgeboot_relay_dhcp_lan_received', 'DHCP packets received since start, by served LAN', () => Object.entries(server.stats().perLan).map(([lan, n]) => [{ lan }, n]));
+  if (full.size) {
+    m.gauge('edgeboot_relay_dhcp_leases', 'full-mode addresses by LAN and state (capacity: the whole range)', () =>
+      [...full].flatMap(([lan, f]) => {
+        const c = f.table.counts();
+        return [
+          [{ lan, state: 'bound' }, c.bound],
+          [{ lan, state: 'offered' }, c.offered],
+          [{ lan, state: 'declined' }, c.declined],
+          [{ lan, state: 'capacity' }, c.capacity],
+        ] as Array<[Record<string, string>, number]>;
+      }),
+    );
   }
 }

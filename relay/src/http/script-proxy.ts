@@ -40,6 +40,8 @@ export interface ScriptProxyDeps {
   metrics: MetricsRegistry;
   /** http://<relay LAN address>[:port], the fileBase the cloud renders URLs with. */
   baseUrl: string;
+  /** With several LANs: the base URL of the LAN whose relay address a request came to (default: baseUrl). */
+  baseUrlFor?: (localAddress: string) => string;
   /** Where the last script per MAC is kept. */
   dir: string;
   /** How long to wait for the cloud before falling back to the cached script. */
@@ -122,7 +124,8 @@ export class ScriptProxy {
     const upstream = new URLSearchParams({ mac });
     if (arch !== null) upstream.set('arch', arch);
     for (const [k, v] of Object.entries(p.facts)) upstream.set(k, v);
-    upstream.set('fileBase', this.#d.baseUrl);
+    const baseUrl = this.#d.baseUrlFor?.(normalizeIp(req.socket.localAddress ?? '')) ?? this.#d.baseUrl;
+    upstream.set('fileBase', baseUrl);
     if (choose !== null) upstream.set('choose', choose);
     if (p.format === 'grub') {
       upstream.set('format', 'grub');
@@ -165,7 +168,7 @@ export class ScriptProxy {
         return refuse(res, p.format, 503, 'the cloud is unreachable and this relay has no script for this machine yet\n');
       }
     }
-    const body = p.format === 'grub' ? this.#rewriteGrub(script.script, mac, ip) : this.#rewrite(script.script, mac, ip, arch);
+    const body = p.format === 'grub' ? this.#rewriteGrub(script.script, mac, ip, baseUrl) : this.#rewrite(script.script, mac, ip, arch, baseUrl);
     this.#requests.inc({ outcome: source });
     this.#d.events.emit({ mac, stage: 'script-fetched', detail: { source, ...(p.format === 'grub' ? { loader: 'grub' } : {}), ...(script.decision ? { decision: script.decision } : {}) } });
     const headers = { 'x-edgeboot-source': source, ...(script.decision ? { 'x-edgeboot-decision': script.decision } : {}) };
@@ -200,10 +203,10 @@ export class ScriptProxy {
     simple(res, 200, 'reported\n');
   }
 
-  #rewriteGrub(config: string, mac: string, ip: string): string {
+  #rewriteGrub(config: string, mac: string, ip: string, baseUrl: string): string {
     const hex = mac.replaceAll(':', '-');
     let menuNonce: string | null = null;
-    return rewriteFileUrls(this.#d, config, mac, ip)
+    return rewriteFileUrls({ ...this.#d, baseUrl }, config, mac, ip)
       .replace(GRUB_CHOOSE, (_m, dev: string, profileId: string) => {
         menuNonce ??= this.#d.nonces.issue(mac, ip);
         return `${dev}/grub/${hex}/${menuNonce}/${profileId}`;
@@ -211,10 +214,9 @@ export class ScriptProxy {
       .replace(GRUB_REPORT, (_m, dev: string, what: string) => `${dev}/grub/report/${this.#d.grants.mint(REPORT_GRANT, ip, mac)}/${what}`);
   }
 
-  #rewrite(script: string, mac: string, ip: string, arch: string | null): string {
-    const base = this.#d.baseUrl;
+  #rewrite(script: string, mac: string, ip: string, arch: string | null, base: string): string {
     let menuNonce: string | null = null;
-    return rewriteFileUrls(this.#d, script, mac, ip).replace(CHOOSE_URL, (_m, profileId: string) => {
+    return rewriteFileUrls({ ...this.#d, baseUrl: base }, script, mac, ip).replace(CHOOSE_URL, (_m, profileId: string) => {
         menuNonce ??= this.#d.nonces.issue(mac, ip);
         const q = new URLSearchParams({ mac: mac.replaceAll(':', '-'), nonce: menuNonce });
         if (arch !== null) q.set('arch', arch);

@@ -81,6 +81,8 @@ export interface ChainDeps {
   issueNonce(mac: string, ip: string): string;
   /** http://<relay LAN address>[:port], where GRUB fetches its configuration and files. */
   httpBase: string;
+  /** With several LANs: the base of the LAN a client address is on (default: httpBase). */
+  httpBaseFor?: (clientAddress: string) => string;
   /** Told which machine fetched shim or GRUB (to notice firmware that refused shim). */
   watch?: ChainWatch;
   /** GRUB at this address is starting (it asks for /grub/grub.cfg): its earlier HTTP connections are over. */
@@ -127,7 +129,7 @@ export function signedChainProvider(d: ChainDeps): ContentProvider {
         if (!from) return REFUSED('not-found');
         d.grubStarting?.(from.address);
         const mac = d.macFor(from.address);
-        return { ok: true, content: bytesContent(new TextEncoder().encode(grubStub(d.httpBase, mac, mac ? d.issueNonce(mac, from.address) : undefined))) };
+        return { ok: true, content: bytesContent(new TextEncoder().encode(grubStub(d.httpBaseFor?.(from.address) ?? d.httpBase, mac, mac ? d.issueNonce(mac, from.address) : undefined))) };
       }
       const parts = path.split('/');
       if (parts.length !== 4 || parts[0] !== DIR || !IMAGE.test(parts[1]!) || !IMAGE.test(parts[2]!)) return REFUSED('not-found');

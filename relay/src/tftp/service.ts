@@ -1,7 +1,5 @@
-import { isIPv4 } from 'node:net';
-import { z } from 'zod';
-import { ConfigError } from '../config.ts';
-import { DEFAULT_BOOT_FILES } from '../dhcp/boot-target.ts';
+import { isIpv4 } from '../dhcp/ipv4.ts';
+import { DEFAULT_BOOT_FILES, SNP_ONLY_FILE } from '../dhcp/boot-target.ts';
 import type { LanService, RelayContext } from '../main.ts';
 import { bootFileContent, firstOf } from './content.ts';
 import { createTftpServer, type TftpServer } from './server.ts';
@@ -11,24 +9,10 @@ import { createTftpServer, type TftpServer } from './server.ts';
  * `boot_files` held in memory, the rest of that folder served from disk (root-confined), limits and
  * drop counters exported to /metrics, transfers reported as boot events when the MAC is known.
  *
- * `[tftp]` keys (relay.toml; config.ts leaves the table open for this layer):
- *   port = 69, address = "<the relay's LAN IPv4>" (default: the host of http.public_url when it is an
- *   IPv4 literal, else 0.0.0.0), max_transfers = 512, max_per_client = 8, max_blksize = 1468,
- *   max_windowsize = 64, timeout_ms = 1000, retries = 5.
+ * `[tftp]` keys: config.ts TftpConfig, validated with the rest of relay.toml.
  */
-export const TftpConfig = z.strictObject({
-  port: z.coerce.number().int().min(1).max(65535).default(69),
-  address: z.string().refine(isIPv4, 'an IPv4 address').optional(),
-  max_transfers: z.coerce.number().int().min(1).max(10_000).default(512),
-  max_per_client: z.coerce.number().int().min(1).max(10_000).default(8),
-  max_blksize: z.coerce.number().int().min(512).max(65464).default(1468),
-  max_windowsize: z.coerce.number().int().min(1).max(65535).default(64),
-  timeout_ms: z.coerce.number().int().min(50).max(255_000).default(1000),
-  retries: z.coerce.number().int().min(0).max(100).default(5),
-});
-
 /** The iPXE binaries kept in memory (the ones DHCP hands out, arm64's included, and the SNP-only variant). */
-export const MEMORY_BOOT_FILES = [DEFAULT_BOOT_FILES.bios, DEFAULT_BOOT_FILES.uefiX64, DEFAULT_BOOT_FILES.uefiArm64!, 'snponly.efi'];
+export const MEMORY_BOOT_FILES = [DEFAULT_BOOT_FILES.bios, DEFAULT_BOOT_FILES.uefiX64, DEFAULT_BOOT_FILES.uefiArm64!, SNP_ONLY_FILE];
 
 export interface TftpServiceOptions {
   /** Address → MAC (from DHCP); without one a transfer cannot be reported (events carry a MAC). */
@@ -37,11 +21,10 @@ export interface TftpServiceOptions {
 
 export function tftpService(o: TftpServiceOptions = {}) {
   return async (ctx: Pick<RelayContext, 'config' | 'log' | 'events' | 'metrics'> & Partial<Pick<RelayContext, 'bootFiles' | 'signedChain'>>): Promise<LanService & { server: TftpServer; port: number }> => {
-    const parsed = TftpConfig.safeParse(ctx.config.tftp);
-    if (!parsed.success) throw new ConfigError(`[tftp]: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`).join('; ')}`);
-    const c = parsed.data;
+    const c = ctx.config.tftp;
+    // One LAN: its address (the one public_url names); several: every address (replies are unicast, so routing picks the way).
     const host = new URL(ctx.config.http.public_url).hostname;
-    const address = c.address ?? (isIPv4(host) ? host : '0.0.0.0');
+    const address = c.address ?? (!ctx.config.lan?.length || ctx.config.lan.length === 1 ? (isIpv4(host) ? host : '0.0.0.0') : '0.0.0.0');
     const files = ctx.bootFiles ?? bootFileContent(ctx.config.boot_files, MEMORY_BOOT_FILES);
     const log = ctx.log.child('tftp');
     const server = createTftpServer({

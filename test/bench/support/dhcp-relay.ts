@@ -69,7 +69,7 @@ const credentials: Credentials = {
 };
 
 const service = await dhcpService()({ config, log, events, metrics: new MetricsRegistry(), snapshot, nonces: new NonceRegistry(), credentials });
-console.log(`ready ${JSON.stringify({ mode, serverIp: service.lan.serverIp, port: service.port, proxyPort: service.proxyPort })}`);
+console.log(`ready ${JSON.stringify({ mode, serverIp: service.lans[0]!.serverIp, port: service.port, proxyPort: service.proxyPort })}`);
 
 process.once('SIGTERM', () => {
   const stats = service.server.stats();

@@ -94,7 +94,8 @@ export async function startSite(o: SiteOptions): Promise<Site> {
   try {
     await bed.namespace('relay');
     await bed.lan('lan');
-    await bed.attach('relay', 'lan', 'eth0', `${relayIp}/24`);
+    // No route for 255.255.255.255 on the relay's box: its replies must reach the firmware without one.
+    await bed.attach('relay', 'lan', 'eth0', `${relayIp}/24`, { broadcastRoute: false });
     if (o.mode === 'proxy') {
       await bed.namespace('router');
       await bed.attach('router', 'lan', 'eth0', `${net}.1/24`);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, RelayConfig } from '../../../relay/src/config.ts';
+import { RelayConfig } from '../../../relay/src/config.ts';
 import type { StageEvent } from '../../../relay/src/events.ts';
 import { MetricsRegistry } from '../../../relay/src/http/metrics.ts';
 import { createLogger } from '../../../relay/src/log.ts';
@@ -64,9 +64,7 @@ describe('TFTP as a relay LAN service', () => {
     }
   });
 
-  it('refuses a bad [tftp] table with a ConfigError naming the key', async () => {
-    const { ctx } = context({ port: 69, max_blksize: 4, bogus: 1 });
-    await expect(tftpService()(ctx)).rejects.toThrow(ConfigError);
-    await expect(tftpService()(ctx)).rejects.toThrow(/max_blksize/);
+  it('refuses a bad [tftp] table with the rest of relay.toml, naming each key', () => {
+    expect(() => context({ port: 69, max_blksize: 4, bogus: 1 })).toThrow(/max_blksize[\s\S]*bogus|bogus[\s\S]*max_blksize/);
   });
 });

@@ -64,7 +64,11 @@ export async function copyRange(res: ServerResponse, src: ByteSource, start: num
       pos += piece.length;
       if (pos < end && !res.destroyed) ahead = readNext();
       o.onBytes(piece.length);
+      // Yield to the event loop after every chunk, drained or not: on loopback or a fast LAN the
+      // socket takes chunk after chunk at once, and awaiting a memory copy's slice is only a
+      // microtask, so one response could otherwise hold the loop (and DHCP) for a whole object.
       if (!res.write(piece)) await drained(res);
+      else await nextTurn();
     }
     res.end();
   } catch {
@@ -73,6 +77,10 @@ export async function copyRange(res: ServerResponse, src: ByteSource, start: num
     // The fd may be closed by the caller once this returns: no read may still be running.
     await ahead?.catch(() => undefined);
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 function drained(res: ServerResponse): Promise<void> {

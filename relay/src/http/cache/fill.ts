@@ -176,11 +176,14 @@ export class Fills {
     // 3.
     if (d.hasObject(etag)) {
       await res.body.dump();
+      // A part kept from an earlier, cut-off fill of the same bytes is no longer needed.
+      await unlink(fill.partPath).catch(() => undefined);
       fill.written = size;
       fill.verified = true;
       fill.resolveReady();
       fill.emit('progress');
       await d.onVerified(fill.imageId, etag, size, path, false);
+      await unlink(metaPath).catch(() => undefined);
       return;
     }
     // 4.

@@ -73,6 +73,10 @@ export interface DhcpStats {
   drops: Record<string, number>;
   /** Packets received per LAN (by name), answered or not. */
   perLan: Record<string, number>;
+  /** Why packets were unreadable (codec.ts DecodeError reason), for those counted as `malformed` drops. */
+  malformed: Record<string, number>;
+  /** Options dropped from packets that were still answered, by fault (codec.ts FaultReason). */
+  optionFaults: Record<string, number>;
 }
 
 export interface DhcpServer {
@@ -97,7 +101,7 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const log = o.log?.child('dhcp');
   const now = o.now ?? Date.now;
   const maxHops = o.maxHops ?? 4;
-  const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {}, perLan: {} };
+  const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {}, perLan: {}, malformed: {}, optionFaults: {} };
   const recent = new Map<string, number>();
   const sockets: Socket[] = [];
   const absent = new Set<string>();
@@ -158,8 +162,11 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     try {
       req = decodeDhcp(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
     } catch (err) {
+      if (err instanceof DecodeError) bump(stats.malformed, err.reason);
       return drop(err instanceof DecodeError ? 'malformed' : 'decode-failed', from, err);
     }
+    // Liberal in what it accepts: a fault in an option costs that option (codec.ts), counted here.
+    if (req.faults) for (const f of req.faults) bump(stats.optionFaults, f.reason);
     const lan = lanOf(req, role, from);
     if ('drop' in lan) return drop(lan.drop, from, undefined, lan.note);
     bump(stats.perLan, lan.name);

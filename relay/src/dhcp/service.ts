@@ -233,6 +233,8 @@ function registerMetrics(m: RelayContext['metrics'], server: DhcpServer, full: M
   m.gauge('edgeboot_relay_dhcp_sent', 'DHCP replies sent since start, by message type', () => Object.entries(server.stats().sent).map(([type, n]) => [{ type }, n]));
   m.gauge('edgeboot_relay_dhcp_ignored', 'DHCP requests deliberately not answered since start, by reason', () => Object.entries(server.stats().ignored).map(([reason, n]) => [{ reason }, n]));
   m.gauge('edgeboot_relay_dhcp_drops', 'DHCP packets dropped as unusable since start, by reason', () => Object.entries(server.stats().drops).map(([reason, n]) => [{ reason }, n]));
+  m.gauge('edgeboot_relay_dhcp_malformed', 'DHCP packets dropped as unreadable since start, by what was wrong (header, chaddr, option 53/54/50)', () => Object.entries(server.stats().malformed).map(([reason, n]) => [{ reason }, n]));
+  m.gauge('edgeboot_relay_dhcp_option_faults', 'options dropped from DHCP packets that were still answered, by fault (the rest of the packet was usable)', () => Object.entries(server.stats().optionFaults).map(([reason, n]) => [{ reason }, n]));
   m.gauge('edgeboot_relay_dhcp_lan_received', 'DHCP packets received since start, by served LAN', () => Object.entries(server.stats().perLan).map(([lan, n]) => [{ lan }, n]));
   if (full.size) {
     m.gauge('edgeboot_relay_dhcp_leases', 'full-mode addresses by LAN and state (capacity: the whole range)', () =>

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +20,7 @@ import { until } from './support/relay-harness.ts';
  * (disable_ipv6, if_inet6) and starts radvd there, as the relay does on a site. Peers are real:
  * radvd sends, rdisc6 solicits and decodes, the client's kernel forms addresses.
  */
-requireTools(['ip', 'radvd', 'rdisc6']);
+requireTools(['ip', 'radvd', 'rdisc6', 'setpriv']);
 
 const RADVD = join(import.meta.dirname, '../../relay/src/ra/radvd.ts');
 const LOG = join(import.meta.dirname, '../../relay/src/log.ts');
@@ -83,8 +83,13 @@ interface Supervisor {
 }
 
 let seq = 0;
-async function supervise(l: Lan, opts: Record<string, unknown>): Promise<Supervisor> {
-  const sp = l.bed.spawn('relay', process.execPath, ['--input-type=module', '-e', RUNNER, JSON.stringify({ stateDir: l.stateDir, restartBaseMs: 200, restartCapMs: 1000, recheckMs: 200, ...opts })], { stdin: 'pipe' });
+/** `caps`: run as nobody (uid 65534) with only these capabilities, as the relay's systemd unit runs it. */
+async function supervise(l: Lan, opts: Record<string, unknown>, as?: { caps: string[] }): Promise<Supervisor> {
+  const argv = [process.execPath, '--input-type=module', '-e', RUNNER, JSON.stringify({ stateDir: l.stateDir, restartBaseMs: 200, restartCapMs: 1000, recheckMs: 200, ...opts })];
+  if (as) chownSync(l.stateDir, 65534, 65534);
+  const caps = as?.caps.map((c) => `+${c}`).join(',');
+  const setpriv = as ? ['--reuid=65534', '--regid=65534', '--clear-groups', ...(caps ? [`--inh-caps=${caps}`, `--ambient-caps=${caps}`] : [])] : [];
+  const sp = as ? l.bed.spawn('relay', 'setpriv', [...setpriv, ...argv], { stdin: 'pipe' }) : l.bed.spawn('relay', argv[0]!, argv.slice(1), { stdin: 'pipe' });
   const parse = (line: string) => {
     try {
       return JSON.parse(line) as Record<string, unknown>;
@@ -221,6 +226,46 @@ describe('router advertisements (radvd supervised by the relay)', () => {
       await s.close();
     }));
 
+  it('runs unprivileged with CAP_NET_RAW alone, as the relay unit grants it', () =>
+    withLan('racap', async (l) => {
+      const s = await supervise(l, { interfaces: [{ name: 'eth0' }] }, { caps: ['net_raw'] });
+      expect(s.ready.status.state).toBe('running');
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${s.ready.status.pid}/status`, 'utf8'))?.[1];
+      expect(uid).toBe('65534');
+      expect((await solicit(l)).routerLifetime).toBe(0);
+      await s.close();
+    }));
+
+  it('names the missing capability when radvd may not open its ICMPv6 socket', () =>
+    withLan('ranocap', async (l) => {
+      const s = await supervise(l, { interfaces: [{ name: 'eth0' }] }, { caps: [] });
+      const err = await until('the error line', () => s.logs().find((o) => o.level === 'error' && o.component === 'ra.radvd'));
+      expect(err.msg).toBe("radvd may not open its ICMPv6 socket: can't create socket(AF_INET6): Operation not permitted");
+      expect(err.fix).toMatch(/^radvd needs CAP_NET_RAW: add it to the unit \(AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW/);
+      const st = await until('a failed run recorded', async () => {
+        const x = await s.status();
+        return x.lastExit?.code === 1 ? x : null;
+      });
+      expect(st.error).toContain('CAP_NET_RAW');
+      await s.close();
+    }));
+
+  it('stops the radvd a killed relay left running before starting its own', () =>
+    withLan('raorphan', async (l) => {
+      const first = await supervise(l, { interfaces: [{ name: 'eth0' }] });
+      const orphan = first.ready.status.pid!;
+      process.kill(first.sp.pid, 'SIGKILL'); // the supervisor's Node process only: its radvd lives on
+      await first.sp.exited;
+      expect(alive(orphan)).toBe(true);
+      const second = await supervise(l, { interfaces: [{ name: 'eth0' }] });
+      expect(second.logs().find((o) => o.msg === 'stopping a radvd left running by an earlier relay')?.pid).toBe(orphan);
+      expect(alive(orphan)).toBe(false);
+      expect(second.ready.status.state).toBe('running');
+      expect(second.ready.status.pid).not.toBe(orphan);
+      expect((await solicit(l)).routerLifetime).toBe(0);
+      await second.close();
+    }));
+
   it('close() stops radvd and waits for it to be gone', () =>
     withLan('raclose', async (l) => {
       const s = await supervise(l, { interfaces: [{ name: 'eth0' }] });
@@ -313,7 +358,6 @@ describe('router advertisements (radvd supervised by the relay)', () => {
       await l.bed.namespace('router');
       await l.bed.attach('router', 'lan', 'eth0');
       const conf = join(l.stateDir, 'router-radvd.conf');
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(conf, 'interface eth0 { AdvSendAdvert on; AdvManagedFlag on; MaxRtrAdvInterval 4; MinRtrAdvInterval 3; };\n', { mode: 0o644 });
       const s = await supervise(l, { interfaces: [{ name: 'eth0' }] });
       l.bed.spawn('router', 'radvd', ['--nodaemon', '--config', conf, '--pidfile', join(l.stateDir, 'router.pid'), '--logmethod', 'stderr_clean']);

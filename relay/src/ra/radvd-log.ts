@@ -40,7 +40,8 @@ export function classifyRadvdLine(raw: string): RadvdLine {
     };
   }
   if (/Insecure file permissions/.test(line)) return { kind: 'error', msg: `radvd refused its configuration file: ${line}` };
-  if (/already running|pid file|lock/i.test(line)) return { kind: 'error', msg: `radvd: ${line}` };
+  // "unable to lock pid file, …": another radvd holds this relay's pid file (radvd.c, open_and_lock_pid_file).
+  if (/pid file/.test(line)) return { kind: 'error', msg: `radvd: ${line}` };
   // "our AdvManagedFlag on eth0 doesn't agree with fe80::1" (process.c, process_ra): another router
   // advertises on this LAN, and its RAs say something else than the relay's.
   const other = /^our (\w+) on (\S+) doesn't agree with (\S+)$/.exec(line);

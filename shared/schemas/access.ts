@@ -117,9 +117,9 @@ export const Enrolled = z
   })
   .meta({ id: 'Enrolled' });
 
-/** A relay is alive; what it runs and serves. Fields left out keep their last value. */
+/** A relay is alive; what it runs and serves (`lans`: at most 32, as relay.toml's `[[lan]]`). Fields left out keep their last value. */
 export const Heartbeat = z
-  .strictObject({ version: Version.optional(), address: Address.optional(), lans: z.array(RelayLan).max(16).optional() })
+  .strictObject({ version: Version.optional(), address: Address.optional(), lans: z.array(RelayLan).max(32).optional() })
   .meta({ id: 'Heartbeat' });
 
 export const AuditEntry = z

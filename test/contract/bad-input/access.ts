@@ -73,7 +73,7 @@ export const accessEndpoints: BodyEndpoint[] = [
         { lans: lan }, { lans: [{ ...lan, mode: 'full' }] }, { lans: [{ ...lan, subnet: '10.0.0.1/24' }] }, { lans: [{ ...lan, subnet: '10.0.0.0/33' }] },
         { lans: [{ ...lan, range: ['10.0.0.199', '10.0.0.100'] }] }, { lans: [{ ...lan, range: ['10.0.0.100', '10.0.1.1'] }] }, { lans: [{ ...lan, range: ['10.0.0.100'] }] },
         { lans: [{ ...lan, range: ['10.0.0.100', 'x'] }] }, { lans: [{ ...lan, relayed: 'no' }] }, { lans: [{ ...lan, extra: true }] }, { lans: [{ ...lan, interface: 'eth0; rm' }] },
-        { lans: Array.from({ length: 17 }, () => lan) },
+        { lans: Array.from({ length: 33 }, () => lan) },
       ];
     },
     unchanged: async (w) => sameObject()(w, {}, `/v1/relays/${w.relay.relayId}`),

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../relay/src/log.ts';
 import { parseIfInet6 } from '../../relay/src/ra/interface-probe.ts';
 import { parseRaPrefix, RaConfigError } from '../../relay/src/ra/prefix.ts';
+import { ulaPrefixes } from '../../relay/src/ra/ula-store.ts';
 import { startRouterAdvertisements, type RaStatus } from '../../relay/src/ra/radvd.ts';
 import { createTestbed, requireTools, type Spawned, type Testbed } from '../support/netns.ts';
 import { until } from './support/relay-harness.ts';
@@ -320,6 +321,16 @@ describe('router advertisements (radvd supervised by the relay)', () => {
     expect(parseRaPrefix('ula')).toBe('ula');
     expect(parseRaPrefix('FD12:3456:789A:0001:0:0:0:0/64')).toBe('fd12:3456:789a:1::/64');
     expect(parseRaPrefix('2001:db8:0:0::/64')).toBe('2001:db8::/64');
+  });
+
+  it('gives each LAN its own ULA /64 under one stored /48, kept when the LANs are listed in another order', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'edgeboot-ra-'));
+    const first = ulaPrefixes(stateDir, ['eth0', 'eth1']);
+    const { globalId } = JSON.parse(readFileSync(join(stateDir, 'ra', 'ula.json'), 'utf8'));
+    expect(globalId).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/);
+    expect([...first]).toEqual([['eth0', `${globalId}::/64`], ['eth1', `${globalId}:1::/64`]]);
+    const again = ulaPrefixes(stateDir, ['vlan7', 'eth1', 'eth0']);
+    expect([...again]).toEqual([['vlan7', `${globalId}:2::/64`], ['eth1', `${globalId}:1::/64`], ['eth0', `${globalId}::/64`]]);
   });
 
   it('reads /proc/net/if_inet6 lines', () => {

@@ -333,11 +333,7 @@ describe('two relays of one site in DHCP mode with split pools', () => {
     expect(repliesFrom(theirs, w.ip.a).map(messageType)).toEqual([MESSAGE_TYPES.NAK]);
   });
 
-  // KNOWN BUG, marked `it.fails` so the suite stays green while it stands: relay/src/dhcp/responder.ts
-  // NAKs this REQUEST ("not in this server's range") and the client, told its address is wrong, starts
-  // over. Once the responder stays silent for an in-subnet address it has no record of, this fails:
-  // make it a plain `it`.
-  it.fails("leaves a rebooting client's REQUEST for A's address (INIT-REBOOT, no server id) to A: B, with no record of the client, stays silent", async () => {
+  it("leaves a rebooting client's REQUEST for A's address (INIT-REBOOT, no server id) to A: B, with no record of the client, stays silent", async () => {
     // RFC 2131 §4.3.2: "If the DHCP server has no record of this client, then it MUST remain silent …
     // necessary for peaceful coexistence of non-communicating DHCP servers on the same wire."
     let held: Dora | null = null;

@@ -143,6 +143,10 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
         const address = requestedAddress(req) ?? (req.ciaddr !== ZERO ? req.ciaddr : undefined);
         if (address === undefined) return ignore('no-address', 'REQUEST with neither option 50 nor ciaddr');
         const inSubnetHere = inSubnet(ipToInt(address), f.subnet);
+        // RFC 2131 §4.3.2: a client rebooting or renewing (no server id) with an address of this network
+        // that is outside this relay's range is another server's (a sibling relay's split pool): with no
+        // record of it, stay silent rather than NAK it off the address the other server gave it.
+        if (sid === undefined && inSubnetHere && !f.table.owns(address)) return ignore('other-server', `${address} is outside this relay's range: left to the server that leased it`);
         const bound = inSubnetHere ? f.table.request(mac, address, f.leaseSeconds * 1000) : { ok: false as const, reason: `${address} is not on this network` };
         if (!bound.ok) return { answer: nak(req, o.reply, bound.reason), note: bound.reason };
         const { target, note } = await withBoot(address);

@@ -164,6 +164,14 @@ describe('responder, full mode', () => {
     expect(type(await respond(withOptions(plainClient(2, MESSAGE_TYPES.REQUEST), {}, { ciaddr: ip }), BCAST))).toBe(MESSAGE_TYPES.NAK);
   });
 
+  it("stays silent for a rebooting client's address of this network outside its range (a sibling relay's pool), and NAKs it when named as server", async () => {
+    const { respond } = setup('dhcp', { range: ['10.77.0.100', '10.77.0.149'] });
+    // RFC 2131 §4.3.2: INIT-REBOOT (no server id) for an address this server has no record of.
+    expect(await respond(request(plainClient(1), '10.77.0.160', null), BCAST)).toMatchObject({ answer: null, reason: 'other-server' });
+    expect(type(await respond(request(plainClient(1), '10.77.0.160', SERVER), BCAST))).toBe(MESSAGE_TYPES.NAK);
+    expect(type(await respond(request(plainClient(1), '10.77.0.120', null), BCAST))).toBe(MESSAGE_TYPES.ACK);
+  });
+
   it('answers INFORM with configuration and no lease', async () => {
     const { respond } = setup('dhcp');
     const out = await respond(withOptions(plainClient(3, MESSAGE_TYPES.INFORM), {}, { ciaddr: '10.77.0.50' }), { port: 'dhcp', from: { address: '10.77.0.50', port: 68 } });

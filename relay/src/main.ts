@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { normalizeMac } from '../../shared/mac.ts';
 import { BUILD_BOOT_FILES, DEFAULT_BOOT_FILES_DIR, type RelayConfig } from './config.ts';
-import type { EventSink } from './events.ts';
 import { FileGrants } from './http/file-grants.ts';
 import { ImageCache } from './http/image-cache.ts';
 import { MetricsRegistry } from './http/metrics.ts';
@@ -39,38 +38,16 @@ import { SnapshotStore } from './sync/snapshot-store.ts';
 import { SyncClient } from './sync/sync-client.ts';
 import { LoaderFiles } from './sync/loader-files.ts';
 import { ChainWatch, signedChainProvider, signedChainTarget } from './secure-boot/chain.ts';
-import type { TargetResult } from './dhcp/boot-target.ts';
-import type { ContentProvider } from './tftp/content.ts';
 import { bootFileContent } from './tftp/content.ts';
 import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 
 import { startPowerJobs, type PowerJobsOptions } from './jobs/start.ts';
 import type { PowerJobRunner } from './jobs/runner.ts';
 import { VERSION } from './version.ts';
-import { runCli } from './cli/commands.ts';
+import type { LanService, LanServiceFactory, RelayContext } from './lan/context.ts';
 
-/** What the LAN servers (DHCP in relay/src/dhcp, TFTP in relay/src/tftp) are given. */
-export interface RelayContext {
-  config: RelayConfig;
-  log: Logger;
-  /** `netbootFor(mac, arch)`: answer this PXE client at all? Local state only, never the WAN. */
-  snapshot: SnapshotStore;
-  /** `issue(mac, ip)` → the nonce for the script URL handed to iPXE (see scriptUrl). */
-  nonces: NonceRegistry;
-  /** The via-relay script URL for iPXE (`dhcp/boot-target.ts` scriptUrl), with a fresh nonce for this MAC and address. */
-  scriptUrl(mac: string, ip: string | null, archCode: number | null): string;
-  events: EventSink;
-  metrics: MetricsRegistry;
-  credentials: Credentials;
-  /** The boot binaries (`boot_files`), iPXE's in memory: served by TFTP and, for HTTP boot, by /ipxe/. */
-  bootFiles: ReturnType<typeof bootFileContent>;
-  /**
-   * The signed UEFI x64 chain (secure-boot/chain.ts): `target(mac)` is DHCP's answer for UEFI x64
-   * firmware whose profile names a shim and a GRUB (null: iPXE as usual); `provider(macFor)` serves
-   * them and the per-client GRUB stub over TFTP.
-   */
-  signedChain?: { target(mac: string, firmware: boolean): TargetResult | null; provider(macFor: (address: string) => string | undefined): ContentProvider };
-}
+export type { LanService, LanServiceFactory, RelayContext } from './lan/context.ts';
+import { runCli } from './cli/commands.ts';
 
 /** A client of the cloud with the relay's own credentials and `[cloud]` settings (URL, timeout, CA). */
 export function relayCloudClient(config: RelayConfig, credentials: Credentials, opts: { connections?: number } = {}): CloudClient {
@@ -83,12 +60,6 @@ export function relayCloudClient(config: RelayConfig, credentials: Credentials, 
     ...opts,
   });
 }
-
-/** A LAN server started by the relay; `close` stops it (sockets closed, timers cleared). */
-export interface LanService {
-  close(): Promise<void>;
-}
-export type LanServiceFactory = (ctx: RelayContext) => Promise<LanService>;
 
 export interface Relay {
   httpUrl: string;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError } from '../config.ts';
 import { ifindexOf, resolveLans, type ServedLan } from '../lan/lans.ts';
-import type { LanService, RelayContext } from '../main.ts';
+import type { LanService, RelayContext } from '../lan/context.ts';
 import { DirectBootUrls } from '../sync/direct-boot.ts';
 import { AddressBook } from './address-book.ts';
 import { bootTarget, IpxeUpgrades, servableBootFiles, type TargetResult } from './boot-target.ts';

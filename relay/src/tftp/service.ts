@@ -1,6 +1,6 @@
 import { isIpv4 } from '../dhcp/ipv4.ts';
 import { DEFAULT_BOOT_FILES, SNP_ONLY_FILE } from '../dhcp/boot-target.ts';
-import type { LanService, RelayContext } from '../main.ts';
+import type { LanService, RelayContext } from '../lan/context.ts';
 import { bootFileContent, firstOf } from './content.ts';
 import { createTftpServer, type TftpServer } from './server.ts';
 

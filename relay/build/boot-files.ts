@@ -18,17 +18,19 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { basename, dirname, join, resolve } from 'node:path';
 import { debianPackage } from '../../imager/build/debian-package.ts';
 import { DEFAULT_SUITE_DIR } from '../../imager/build/suite.ts';
+import { DEFAULT_BOOT_FILES, SNP_ONLY_FILE } from '../src/dhcp/boot-target.ts';
 
 export const BOOT_FILES_PACKAGE = 'ipxe';
 export const BOOT_FILES_SUITE = 'trixie';
 export const MANIFEST = 'manifest.json';
 
 /**
- * What is copied, from the package's usr/lib/ipxe. The relay hands out undionly.kpxe (BIOS), ipxe.efi
- * (x64 UEFI) and ipxe-arm64.efi (arm64 UEFI) by default; snponly.efi, undionly.kkpxe and ipxe.pxe are
- * the documented alternatives of `[dhcp.binaries]`.
+ * What is copied, from the package's usr/lib/ipxe: the names DHCP hands out by default (one list,
+ * relay/src/dhcp/boot-target.ts DEFAULT_BOOT_FILES: undionly.kpxe for BIOS, ipxe.efi for x64 UEFI,
+ * ipxe-arm64.efi for arm64 UEFI), and the documented alternatives of `[dhcp.binaries]`: snponly.efi,
+ * undionly.kkpxe and ipxe.pxe.
  */
-export const BOOT_FILE_NAMES = ['undionly.kpxe', 'undionly.kkpxe', 'ipxe.pxe', 'ipxe.efi', 'snponly.efi', 'ipxe-arm64.efi'] as const;
+export const BOOT_FILE_NAMES = [DEFAULT_BOOT_FILES.bios, 'undionly.kkpxe', 'ipxe.pxe', DEFAULT_BOOT_FILES.uefiX64, SNP_ONLY_FILE, DEFAULT_BOOT_FILES.uefiArm64!] as const;
 
 export interface BootFilesManifest {
   package: string;

@@ -112,7 +112,7 @@ export type LanConfig = z.infer<typeof LanConfig>;
  *   port = 67, proxy_port = 4011
  *   recv_buffer = "4MiB"           socket receive buffer for storms (the kernel caps it at net.core.rmem_max)
  *   menu_text = "edgeboot"         what BIOS PXE ROMs print
- *   [dhcp.binaries]                bios, uefi_x64, uefi_arm64, uefi_ia32, uefi_arm32 (defaults: BOOT_FILE_NAMES)
+ *   [dhcp.binaries]                bios, uefi_x64, uefi_arm64, uefi_ia32, uefi_arm32 (defaults: dhcp/boot-target.ts DEFAULT_BOOT_FILES)
  *   upgrade_ipxe = "when-needed"   never | when-needed | always: chain an iPXE without HTTPS once to ours (boot-target.ts IpxeUpgrades)
  *   ipxe_crosscert = "http://…"    iPXE's cross-signed certificate source (175.93) with direct https:// URLs
  *   max_hops = 4                   relayed requests that crossed more agents are dropped (RFC 1542 §4.1.1)

@@ -18,7 +18,7 @@ import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startT
  * agent, dnsmasq as the site's DHCP server behind it):
  *
  *   uplink 10.60.0.0/24   relay eth0 .2 (not served) · router .1 · site DHCP server .3 · a stray client
- *   LAN A  10.61.0.0/24   relay eth1 .2, full DHCP mode
+ *   LAN A  10.61.0.0/24   relay eth1 .2, full DHCP mode, router advertisements (radvd) on
  *   "VLAN" on a trunk     relay trunk.20 10.62.0.2, a child interface of `trunk`, proxy mode
  *   LAN C  10.63.0.0/24   behind the router: dhcrelay → the site DHCP server and the relay (proxy mode)
  *
@@ -31,7 +31,7 @@ import { bootableMachine, createSite, enrolledCredentials, randomBytesOf, startT
  * socket to an interface by name — so what is tested (a stacked interface served beside its parent's
  * LAN, deleted and made again while the relay runs) is the same; the tagging itself is not.
  */
-requireTools(['dnsmasq', 'dhcrelay', 'curl', 'perl']);
+requireTools(['dnsmasq', 'dhcrelay', 'curl', 'perl', 'radvd', 'rdisc6']);
 
 const RELAY = { up: '10.60.0.2', a: '10.61.0.2', vlan: '10.62.0.2' };
 let bed: Testbed;
@@ -101,7 +101,7 @@ beforeAll(async () => {
     toml: [
       'boot_files = "/usr/lib/ipxe"',
       '[http]', 'port = 8080', `public_url = "http://${RELAY.up}:8080"`, '[sync]', 'wait_seconds = 5',
-      '[[lan]]', 'interface = "eth1"', 'mode = "dhcp"', 'range = ["10.61.0.100", "10.61.0.150"]', 'lease_seconds = 600',
+      '[[lan]]', 'interface = "eth1"', 'mode = "dhcp"', 'range = ["10.61.0.100", "10.61.0.150"]', 'lease_seconds = 600', 'ra = true',
       '[[lan]]', 'interface = "trunk.20"', 'mode = "proxy"',
       '[[lan]]', 'relayed = "10.63.0.0/24"', 'mode = "proxy"', `address = "${RELAY.up}"`,
       '',
@@ -160,6 +160,18 @@ describe('one relay, several LANs (network namespaces, no route for broadcasts)'
     expect(proxy!.pkt.flags & 0x8000).toBe(0x8000);
     expect(proxy!.pkt.siaddr).toBe(RELAY.up);
     expect(bootFile(proxy!.pkt)).toBe('ipxe.efi');
+  });
+
+  it('advertises a router that configures nothing on the LAN that asks for it (ra = true), and only there', async () => {
+    // rdisc6 solicits and decodes the answer: radvd, configured and supervised by the relay.
+    const heard = await bed.run('a', 'rdisc6', ['-1', '-w', '1000', '-r', '15', 'eth0'], { timeoutMs: 25_000 });
+    expect(heard.code, heard.stdout + heard.stderr).toBe(0);
+    expect(heard.stdout).toMatch(/^\s*Stateful address conf\.\s*:\s*No$/m);
+    expect(heard.stdout).toMatch(/^\s*Stateful other conf\.\s*:\s*No$/m);
+    expect(heard.stdout).toMatch(/^\s*Router lifetime\s*:\s*0 /m);
+    expect(heard.stdout).not.toMatch(/^\s*Prefix\s*:/m);
+    const elsewhere = await bed.run('vlan', 'rdisc6', ['-1', '-w', '500', '-r', '3', 'eth0'], { timeoutMs: 10_000 });
+    expect(elsewhere.code).not.toBe(0);
   });
 
   it('stays silent on an interface it does not serve, and counts it', async () => {

@@ -1,0 +1,230 @@
+/**
+ * The test bed of test/bench/dhcp.ts: servers that all own the same address, one at a time on the wire,
+ * the relay as sites run it (the bundle, enrolled, synced, shipping events to a real cloud), and the
+ * probes a step reads (RSS, CPU, UDP receive-buffer overflows).
+ *
+ *   ns cli: br0 10.91.0.2/16 (perfdhcp) ─┬─ port p1 ── ns srv-a eth0 10.91.0.1/16 (relay)
+ *                                         ├─ port p2 ── ns srv-b eth0 10.91.0.1/16 (dnsmasq)
+ *                                         └─ …
+ *
+ * Every server keeps running; `use(name)` brings its bridge port up and the others' down (and forgets
+ * the old neighbour), so perfdhcp talks to one server at a time at the same address, and a relay keeps
+ * its state, memory and event queue across the whole sweep as on a site.
+ *
+ * The cloud is test/relay/support/test-cloud.ts (the real app over SQLite) in the benchmark's process,
+ * reached from the relay's namespace through test/relay/support/lan.ts's unix-socket bridge, as the
+ * LAN tests do: the benchmark process's CPU is then the cloud's (plus the bridge's piping).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { sql } from '../../../cloud/src/ports/sql-database.ts';
+import { call, unique } from '../../contract/target.ts';
+import { createTestbed, type Spawned, type Testbed } from '../../support/netns.ts';
+import { cloudBridge, startForwarder, CLOUD_IN_NS, type CloudBridge } from '../../relay/support/lan.ts';
+import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from '../../relay/support/test-cloud.ts';
+import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
+import { bundleForNode } from '../../../scripts/bundle-node.ts';
+import { PACKAGE_VERSION } from '../../../scripts/build-relay.ts';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+export const SERVER_IP = '10.91.0.1';
+export const CLIENT_IP = '10.91.0.2';
+export const PREFIX = 16;
+const CLK_TCK = 100;
+
+/**
+ * The relay bundle as scripts/build-relay.ts makes it, written to `out` (not relay/dist: tests running
+ * beside the benchmark build that one from a tree that may be mid-edit).
+ */
+export function bundleRelay(out: string): Promise<string> {
+  return bundleForNode(join(ROOT, 'relay/src/main.ts'), out, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
+}
+
+export interface DhcpBed {
+  bed: Testbed;
+  cli: string;
+  /** Full namespace name of a server slot. */
+  ns(name: string): string;
+  /** Only this server's port is up: perfdhcp's packets to SERVER_IP reach it alone. */
+  use(name: string): void;
+  cleanup(): Promise<void>;
+}
+
+export async function createDhcpBed(servers: string[]): Promise<DhcpBed> {
+  const bed = await createTestbed('dhcpbench');
+  const cli = await bed.namespace('cli');
+  await bed.lan('lan', { in: 'cli', address: `${CLIENT_IP}/${PREFIX}` });
+  const ports = new Map<string, string>();
+  for (const [i, name] of servers.entries()) {
+    await bed.namespace(name);
+    await bed.attach(name, 'lan', 'eth0', `${SERVER_IP}/${PREFIX}`);
+    ports.set(name, `v${i + 1}`); // netns.ts names the bridge ports v1, v2, … in attach order
+  }
+  const ipIn = (ns: string, args: string[]) => {
+    const r = spawnSyncIp(['netns', 'exec', ns, 'ip', ...args]);
+    if (r) throw new Error(`ip ${args.join(' ')} in ${ns}: ${r}`);
+  };
+  const use = (name: string) => {
+    for (const [n, port] of ports) if (n !== name) ipIn(cli, ['link', 'set', port, 'down']);
+    ipIn(cli, ['link', 'set', ports.get(name)!, 'up']);
+    ipIn(cli, ['neigh', 'flush', 'dev', 'br0']);
+    // The new neighbour is learnt now, not by the first packets of a step (the kernel queues only 3 meanwhile).
+    spawnSync('ip', ['netns', 'exec', cli, 'ping', '-c', '1', '-W', '1', SERVER_IP], { stdio: 'ignore' });
+  };
+  use(servers[0]!);
+  return { bed, cli, ns: (n) => bed.ns(n), use, cleanup: () => bed.cleanup() };
+}
+
+function spawnSyncIp(args: string[]): string | null {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  return r.status === 0 ? null : r.stderr.trim() || `exit ${r.status}`;
+}
+
+// ── the cloud ──────────────────────────────────────────────────────────────────────────────────────
+export interface BenchCloud {
+  cloud: TestCloud;
+  bridge: CloudBridge;
+  unixPath: string;
+  site: string;
+  enroll(): Promise<Credentials>;
+  /** Events the cloud has stored for the site so far. */
+  events(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A site whose unknown machines netboot (a default profile): every perfdhcp MAC gets a boot answer. */
+export async function startBenchCloud(work: string): Promise<BenchCloud> {
+  const cloud = await startTestCloud();
+  const site = await createSite(cloud);
+  const kernel = await uploadImage(cloud, randomBytesOf(4096));
+  const profile = await call(cloud, 'POST', '/v1/profiles', { json: { name: unique('bench-linux'), spec: { kind: 'linux', kernel: kernel.id, initrds: [], cmdline: 'console=ttyS0' } } });
+  if (profile.status !== 201) throw new Error(`profile: ${profile.status} ${profile.text}`);
+  const patch = await call(cloud, 'PATCH', `/v1/sites/${site}`, { json: { defaultProfileId: (profile.body as { id: string }).id } });
+  if (patch.status !== 200) throw new Error(`site default: ${patch.status} ${patch.text}`);
+  const unixPath = join(work, 'cloud.sock');
+  const bridge = await cloudBridge(cloud, unixPath);
+  return {
+    cloud,
+    bridge,
+    unixPath,
+    site,
+    enroll: () => enrolledCredentials(cloud, site),
+    async events() {
+      const row = await cloud.deps.db.first<{ n: number }>(sql('SELECT count(*) AS n FROM boot_events'));
+      return Number(row?.n ?? NaN);
+    },
+    async close() {
+      bridge.close();
+      await cloud.close();
+    },
+  };
+}
+
+// ── the relay as shipped ───────────────────────────────────────────────────────────────────────────
+export interface RelayProcess {
+  process: Spawned;
+  pid: number;
+  forwarder: Spawned;
+  stop(): Promise<void>;
+}
+
+/**
+ * `node <bundle> run --config <stateDir>/relay.toml` in `ns` (pinned with taskset when `cpu` is given),
+ * after its credentials were saved as `edgeboot-relay enroll` does; resolves once DHCP listens and the
+ * first snapshot is in.
+ */
+export async function startRelay(b: DhcpBed, name: string, o: { bundle: string; cloud: BenchCloud; stateDir: string; toml: string; cpu?: number; nodeFlags?: string[] }): Promise<RelayProcess> {
+  const creds = await o.cloud.enroll();
+  saveCredentials(o.stateDir, { ...creds, cloudUrl: `http://${CLOUD_IN_NS}` });
+  const forwarder = await startForwarder(b.bed, name, o.cloud.unixPath);
+  const configPath = join(o.stateDir, 'relay.toml');
+  writeFileSync(configPath, `state_dir = ${JSON.stringify(o.stateDir)}\n${o.toml}`);
+  const cmd = [process.execPath, ...(o.nodeFlags ?? []), o.bundle, 'run', '--config', configPath];
+  const p = o.cpu === undefined ? b.bed.spawn(name, cmd[0]!, cmd.slice(1)) : b.bed.spawn(name, 'taskset', ['-c', String(o.cpu), ...cmd]);
+  const wait = (msg: string) => p.waitForLine((l) => l.includes(`"msg":${JSON.stringify(msg)}`), 30_000);
+  await Promise.all([wait('dhcp listening'), wait('snapshot updated')]).catch((err: unknown) => {
+    throw new Error(`the relay did not start: ${(err as Error).message}\n${[...p.stdout, ...p.stderr].slice(-40).join('\n')}`);
+  });
+  return {
+    process: p,
+    pid: p.pid,
+    forwarder,
+    async stop() {
+      await p.kill();
+      await forwarder.kill();
+    },
+  };
+}
+
+// ── probes ─────────────────────────────────────────────────────────────────────────────────────────
+/** Resident set size in MB, NaN once gone. */
+export function rssMb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** utime + stime in seconds, NaN once gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A namespace's UDP receive-buffer overflows so far (/proc/net/snmp is per namespace). */
+export function rcvbufErrors(ns: string): number {
+  const out = spawnSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { encoding: 'utf8' }).stdout;
+  const [names, nums] = out
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'))
+    .map((l) => l.split(/\s+/).slice(1));
+  return Number(nums![names!.indexOf('RcvbufErrors')]);
+}
+
+/** Peak RSS of a process, sampled every `everyMs` until stop(). */
+export function rssWatch(pid: number, everyMs = 100): { peak(): number; reset(): void; stop(): void } {
+  let peak = rssMb(pid);
+  const t = setInterval(() => {
+    const r = rssMb(pid);
+    if (r > peak) peak = r;
+  }, everyMs);
+  t.unref();
+  return { peak: () => peak, reset: () => void (peak = rssMb(pid)), stop: () => clearInterval(t) };
+}
+
+/** `***Timestamps for packets: DISCOVER-OFFER***` then `sent / received: 000000.000055 / 000000.000184` (perfdhcp -x t). */
+export function perfdhcpLatencies(text: string): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  let current: number[] | null = null;
+  for (const line of text.split('\n')) {
+    const h = /^\*\*\*Timestamps for packets: (\S+)\*\*\*/.exec(line);
+    if (h) {
+      current = out[h[1]!] = [];
+      continue;
+    }
+    const m = /^sent \/ received: ([\d.]+) \/ ([\d.]+)/.exec(line);
+    if (m && current) current.push((Number(m[2]) - Number(m[1])) * 1000);
+    else if (line.startsWith('***')) current = null;
+  }
+  return out;
+}
+
+/** Nearest-rank quantile (0..1); NaN for none. Sorts in place. */
+export function quantile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

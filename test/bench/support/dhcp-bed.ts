@@ -68,10 +68,14 @@ export async function createDhcpBed(servers: string[]): Promise<DhcpBed> {
   const use = (name: string) => {
     for (const [n, port] of ports) if (n !== name) ipIn(cli, ['link', 'set', port, 'down']);
     ipIn(cli, ['link', 'set', ports.get(name)!, 'up']);
-    ipIn(cli, ['neigh', 'flush', 'dev', 'br0']);
-    // The new neighbour is learnt now, not by the first packets of a step (the kernel queues only 3 meanwhile).
-    spawnSync('ip', ['netns', 'exec', cli, 'ping', '-c', '1', '-W', '1', SERVER_IP], { stdio: 'ignore' });
+    // The server's MAC as a permanent neighbour: not learnt by the first packets of a step (the kernel
+    // queues only 3 while it asks), nor left pointing at the previous server.
+    const mac = /link\/ether (\S+)/.exec(spawnSync('ip', ['-n', bed.ns(name), 'link', 'show', 'eth0'], { encoding: 'utf8' }).stdout)?.[1];
+    if (!mac) throw new Error(`no MAC for eth0 in ${name}`);
+    ipIn(cli, ['neigh', 'replace', SERVER_IP, 'lladdr', mac, 'dev', 'br0', 'nud', 'permanent']);
   };
+  const brMac = /link\/ether (\S+)/.exec(spawnSync('ip', ['-n', cli, 'link', 'show', 'br0'], { encoding: 'utf8' }).stdout)?.[1];
+  for (const name of servers) ipIn(bed.ns(name), ['neigh', 'replace', CLIENT_IP, 'lladdr', brMac!, 'dev', 'eth0', 'nud', 'permanent']);
   use(servers[0]!);
   return { bed, cli, ns: (n) => bed.ns(n), use, cleanup: () => bed.cleanup() };
 }

@@ -47,9 +47,15 @@ export function assertWrite(p: Principal, siteId: string | null, what: string): 
   if (!canWriteSite(p, siteId)) throw new AppError('forbidden', `your token may not change this ${what}`);
 }
 
+/** "an admin or operator token": the article follows the first role's sound. */
+export function roleNeeded(roles: readonly Role[]): string {
+  const first = roles[0] ?? '';
+  return `${/^[aeiou]/.test(first) ? 'an' : 'a'} ${roles.join(' or ')} token`;
+}
+
 /** Throws 403 unless the caller has one of the roles. */
 export function assertRole(p: Principal, ...roles: Role[]): void {
-  if (!roles.includes(p.role)) throw new AppError('forbidden', `this needs a ${roles.join(' or ')} token`);
+  if (!roles.includes(p.role)) throw new AppError('forbidden', `this needs ${roleNeeded(roles)}`);
 }
 
 /**

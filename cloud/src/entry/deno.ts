@@ -12,6 +12,7 @@ import { lengthPreservingFetch } from '../adapters/node/length-preserving-fetch.
 import { s3ObjectStore, type S3Config } from '../adapters/s3-object-store.ts';
 import { localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
 import { ConfigError } from './settings.ts';
+import { listenFailure } from './listen-error.ts';
 
 function s3Settings(env: EnvVars): S3Config | null {
   const endpoint = env.EDGEBOOT_S3_ENDPOINT;
@@ -50,6 +51,31 @@ const { app, db } = await orExit(async () => {
   const db = await openLocalDatabase(settings);
   console.log(`edgeboot control plane on Deno: data in ${settings.dataDir}, objects in ${s3 ? `${s3.endpoint} bucket ${s3.bucket}` : settings.dataDir}`);
   return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore }) };
+});
+
+/**
+ * `deno serve` listens after this module has loaded, and a port in use surfaces as an unhandled
+ * rejection with a stack. The port is `deno serve`'s flag, invisible here: npm run dev:deno passes
+ * the same value as PORT (and HOST) so the one line can name it.
+ */
+globalThis.addEventListener('unhandledrejection', (e) => {
+  const reason: unknown = e.reason;
+  const name = reason instanceof Error ? reason.name : '';
+  if (name !== 'AddrInUse' && name !== 'PermissionDenied') return;
+  if (name === 'PermissionDenied' && !/bind|listen|os error 13/i.test((reason as Error).message)) return;
+  e.preventDefault();
+  const env = (k: string): string | undefined => {
+    try {
+      return process.env[k];
+    } catch {
+      return undefined; // started without --allow-env for it
+    }
+  };
+  const p = env('PORT');
+  const f = listenFailure(name === 'AddrInUse' ? 'in-use' : 'denied', env('HOST') || '127.0.0.1', p && /^[0-9]{1,5}$/.test(p) ? Number(p) : null);
+  console.error(f.message);
+  db.close();
+  process.exit(f.exitCode);
 });
 
 // Close the database on a polite stop so SQLite folds its WAL back into the file.

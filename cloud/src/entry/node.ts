@@ -9,6 +9,7 @@ import { systemClock } from '../ports/clock.ts';
 import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
 import { localSettings, openLocalDatabase, orExit } from './local.ts';
 import { ConfigError } from './settings.ts';
+import { listenFailure } from './listen-error.ts';
 
 // The web console's pages are .tsx: compile them on import (imported below, after the hook is in place).
 registerTsx();
@@ -24,6 +25,14 @@ const db = await openLocalDatabase({ dataDir, adminToken });
 const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken });
 const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
   console.log(`edgeboot control plane listening on http://${host.includes(':') ? `[${host}]` : host}:${info.port} (data in ${dataDir})`);
+});
+// A port in use (or a privileged one) is the one start failure a person fixes by themselves: say it in one line.
+server.once('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err;
+  const f = listenFailure(err.code === 'EADDRINUSE' ? 'in-use' : 'denied', host, port);
+  console.error(f.message);
+  db.close();
+  process.exit(f.exitCode);
 });
 
 const stop = () => {

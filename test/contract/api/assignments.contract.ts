@@ -52,7 +52,7 @@ export function assignmentsContract(target: () => ApiTarget) {
         [{ profileId: p }, 'selector'],
         [{ profileId: p, selector: { mac: 'nope' } }, 'selector.mac'],
         [{ profileId: p, selector: { arch: 'z80' } }, 'selector.arch'],
-        [{ profileId: p, selector: { hostname: 'x' } }, 'selector'],
+        [{ profileId: p, selector: { hostname: 'x' } }, 'selector.hostname'],
         [{ profileId: p, selector: { siteId: 'site_00000000000000000000000000' } }, 'selector.siteId'],
         [{ profileId: p, selector: { machineId: 'mch_00000000000000000000000000' } }, 'selector.machineId'],
         [{ profileId: p, selector: { machineId: m.id, mac: randomMac() } }, 'selector.mac'],

@@ -120,7 +120,7 @@ export function machinesContract(target: () => ApiTarget) {
         [{ mac: randomMac(), labels: { 'Bad Key': 'x' } }, 'labels.Bad Key'],
         [{ mac: randomMac(), hostname: '-bad-' }, 'hostname'],
         [{ mac: randomMac(), siteId: 'site_00000000000000000000000000' }, 'siteId'],
-        [{ mac: randomMac(), colour: 'red' }, '(root)'],
+        [{ mac: randomMac(), colour: 'red' }, 'colour'],
       ];
       for (const [json, path] of cases) {
         const r = await call(t, 'POST', '/v1/machines', { json });

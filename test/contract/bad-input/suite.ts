@@ -58,7 +58,7 @@ function expectRefusal(r: CallResult, status: number, codes: string[]): void {
 }
 
 /** Bodies that are not a JSON object of the right shape, by what is wrong with them. */
-function rawCases(valid: Record<string, unknown>): { name: string; body: string; contentType?: string; status: number; codes: string[] }[] {
+function rawCases(valid: Record<string, unknown>): { name: string; body: string; contentType?: string; status: number; codes: string[]; message?: string }[] {
   const text = JSON.stringify(valid);
   return [
     { name: 'truncated JSON', body: text.slice(0, -1), status: 400, codes: ['invalid_json'] },
@@ -70,7 +70,8 @@ function rawCases(valid: Record<string, unknown>): { name: string; body: string;
     { name: 'a JSON string', body: JSON.stringify(text), status: 400, codes: ['validation_failed'] },
     { name: 'text/plain content type', body: text, contentType: 'text/plain', status: 415, codes: ['unsupported_media_type'] },
     { name: 'form content type', body: 'name=x', contentType: 'application/x-www-form-urlencoded', status: 415, codes: ['unsupported_media_type'] },
-    { name: 'an unknown field', body: JSON.stringify({ ...valid, colour: 'blue' }), status: 400, codes: ['validation_failed'] },
+    // Valid JSON with one field too many: the message names the field, not "invalid json".
+    { name: 'an unknown field', body: JSON.stringify({ ...valid, colour: 'blue' }), status: 400, codes: ['validation_failed'], message: 'invalid request body: colour: unknown field' },
     { name: 'a __proto__ field', body: `${text.slice(0, -1)}${text === '{}' ? '' : ','}"__proto__":{"role":"admin"}}`, status: 400, codes: ['validation_failed'] },
     { name: `a ${OVERSIZE / 1024} KiB body`, body: JSON.stringify({ ...valid, padding: 'x'.repeat(OVERSIZE) }), status: 413, codes: ['payload_too_large'] },
   ];
@@ -113,6 +114,10 @@ export function badInputSuite(target: () => ApiTarget, endpoints: BodyEndpoint[]
           const r = await call(w.t, ep.method, path, { token, body: c.body, headers: { 'content-type': c.contentType ?? 'application/json' } });
           try {
             expectRefusal(r, c.status, c.codes);
+            if (c.message !== undefined) {
+              expect(r.body.error.message).toBe(c.message);
+              expect(r.body.error.issues).toContainEqual({ path: 'colour', message: 'unknown field' });
+            }
           } catch (err) {
             throw new Error(`${c.name}: ${(err as Error).message}`);
           }

@@ -200,7 +200,7 @@ export async function startRelay(
         loaders.stop();
         await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close(), ra?.close()]);
         queue.close();
-        cache.close();
+        await cache.close();
         await client.close();
       })()),
   };

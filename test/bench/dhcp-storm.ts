@@ -30,6 +30,9 @@
  *    the cache once, then 50 curl loops pull that URL while perfdhcp sends PXE DISCOVERs at a moderate
  *    rate on LAN C. DHCP p50/p99/max busy vs idle, alternated.
  *
+ * In the busy phase the 50 curl processes run on the same 2 cores as the relay (on a site they are other
+ * machines): "waited" is the share of the time the relay's main thread was ready to run but had no CPU
+ * (/proc/<pid>/schedstat) — high, and the DHCP delay is the machine's, not the relay's own work.
  * "perfdhcp CPU" is the two generators' user+system time (from /proc/<pid>/stat, sampled while they
  * run) — compare it with the storm's span (first DISCOVER to last OFFER): near or above 100% of it, the
  * generator was the limit, not the server. "server CPU" likewise for the server process.
@@ -171,8 +174,17 @@ interface Moderate {
   lost: number;
   perfdhcpCpuShare: number;
   serverCpuShare: number;
+  /** Share of the wall time the relay's main thread was runnable but had no CPU (/proc/<pid>/schedstat). */
+  serverWaitShare: number;
   gibPerSec: number | null;
 }
+const runQueueWaitNs = (pid: number) => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
+};
 
 async function moderate(sb: StormBed, relayPid: number, url: string | null, macBase: string): Promise<Moderate> {
   const pull = url ? pullers(sb, url, PULLERS) : null;
@@ -180,18 +192,23 @@ async function moderate(sb: StormBed, relayPid: number, url: string | null, macB
   const cpu = sampleCpu(relayPid);
   const c0 = cpu.stop();
   const cpu2 = sampleCpu(relayPid);
+  const w0 = runQueueWaitNs(relayPid);
   const t0 = performance.now();
   const s = SEGMENTS[0];
   const r = await timedPerfdhcp(sb.bed, s.agent, { giaddr: s.giaddr, server: RELAY.up, initialOnly: true, rate: BUSY_RATE, seconds: BUSY_SECONDS, macBase });
   const wall = (performance.now() - t0) / 1000;
   const serverCpu = cpu2.stop() - c0;
+  const serverWaitShare = (runQueueWaitNs(relayPid) - w0) / 1e9 / wall;
   const pulled = pull ? await pull.stop() : null;
+  // The relay still flushes the responses of the pullers just killed: let that settle before the next phase.
+  if (pull) await sleep(3000);
   const e = r.exchanges['DISCOVER-OFFER'];
   return {
     offer: r.latencies['DISCOVER-OFFER'] ?? [],
     lost: (e?.sent ?? 0) - (e?.received ?? 0),
     perfdhcpCpuShare: r.cpuSeconds / r.wallSeconds,
     serverCpuShare: serverCpu / wall,
+    serverWaitShare,
     gibPerSec: pulled ? pulled.bytes / pulled.seconds / 1024 ** 3 : null,
   };
 }
@@ -262,7 +279,7 @@ try {
           const m = await moderate(bed, relay.pid, loaded ? url : null, `00:0d:${loaded ? '01' : '02'}:${r.toString(16).padStart(2, '0')}:00:00`);
           (loaded ? busy : idle).push(m);
           console.log(
-            `  round ${r + 1} ${loaded ? 'busy' : 'idle'}: OFFER p50 ${ms(quantile(m.offer, 0.5))} p99 ${ms(quantile(m.offer, 0.99))} max ${ms(Math.max(...m.offer))} ms, lost ${m.lost}; relay CPU ${(m.serverCpuShare * 100).toFixed(0)}%, perfdhcp CPU ${(m.perfdhcpCpuShare * 100).toFixed(0)}%${m.gibPerSec === null ? '' : `; pullers ${m.gibPerSec.toFixed(2)} GiB/s`}`,
+            `  round ${r + 1} ${loaded ? 'busy' : 'idle'}: OFFER p50 ${ms(quantile(m.offer, 0.5))} p99 ${ms(quantile(m.offer, 0.99))} max ${ms(Math.max(...m.offer))} ms, lost ${m.lost}; relay CPU ${(m.serverCpuShare * 100).toFixed(0)}% (waited for a CPU ${(m.serverWaitShare * 100).toFixed(0)}% of the time), perfdhcp CPU ${(m.perfdhcpCpuShare * 100).toFixed(0)}%${m.gibPerSec === null ? '' : `; pullers ${m.gibPerSec.toFixed(2)} GiB/s`}`,
           );
         }
       }
@@ -310,7 +327,7 @@ try {
     console.log(`\nrelay DHCP while its cache serves ${PULLERS} pullers — medians of ${ROUNDS} [min–max], ms`);
     for (const [label, xs] of [['idle', idle], ['busy', busy]] as const) {
       console.log(
-        `${label.padEnd(6)} OFFER p50 ${cell(b((m) => quantile(m.offer, 0.5), xs))}  p99 ${cell(b((m) => quantile(m.offer, 0.99), xs))}  max ${cell(b((m) => Math.max(...m.offer), xs))}  lost ${cell(b((m) => m.lost, xs), (x) => x.toFixed(0))}  relay CPU ${cell(b((m) => m.serverCpuShare * 100, xs), (x) => `${x.toFixed(0)}%`)}  perfdhcp CPU ${cell(b((m) => m.perfdhcpCpuShare * 100, xs), (x) => `${x.toFixed(0)}%`)}${label === 'busy' ? `  pullers ${cell(b((m) => m.gibPerSec ?? NaN, xs), (x) => `${x.toFixed(2)} GiB/s`)}` : ''}`,
+        `${label.padEnd(6)} OFFER p50 ${cell(b((m) => quantile(m.offer, 0.5), xs))}  p99 ${cell(b((m) => quantile(m.offer, 0.99), xs))}  max ${cell(b((m) => Math.max(...m.offer), xs))}  lost ${cell(b((m) => m.lost, xs), (x) => x.toFixed(0))}  relay CPU ${cell(b((m) => m.serverCpuShare * 100, xs), (x) => `${x.toFixed(0)}%`)} waited ${cell(b((m) => m.serverWaitShare * 100, xs), (x) => `${x.toFixed(0)}%`)}  perfdhcp CPU ${cell(b((m) => m.perfdhcpCpuShare * 100, xs), (x) => `${x.toFixed(0)}%`)}${label === 'busy' ? `  pullers ${cell(b((m) => m.gibPerSec ?? NaN, xs), (x) => `${x.toFixed(2)} GiB/s`)}` : ''}`,
       );
     }
     console.log(`ratio busy/idle: OFFER p50 ${ratio(med(busy.map((m) => quantile(m.offer, 0.5))), med(idle.map((m) => quantile(m.offer, 0.5))))}, p99 ${ratio(med(busy.map((m) => quantile(m.offer, 0.99))), med(idle.map((m) => quantile(m.offer, 0.99))))}`);

@@ -10,8 +10,11 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
-  /** Logs at most once per `reason` per interval; the line carries how many were suppressed since. */
-  once(reason: string, msg: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs at most once per `reason` per interval; the line carries how many were suppressed since.
+   * `fields` may be a function: hot loops pass one so a suppressed call builds nothing.
+   */
+  once(reason: string, msg: string, fields?: Record<string, unknown> | (() => Record<string, unknown>)): void;
   child(component: string): Logger;
 }
 
@@ -27,8 +30,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const write = opts.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const now = opts.now ?? Date.now;
   const interval = opts.onceIntervalMs ?? 60_000;
-  const seen = new Map<string, { at: number; suppressed: number }>();
+  /** Per component (shared by every child of that name), so `once` finds its reason without building a key string per call. */
+  const seenBy = new Map<string, Map<string, { at: number; suppressed: number }>>();
   const make = (component: string | undefined): Logger => {
+    let seen = seenBy.get(component ?? '');
+    if (!seen) seenBy.set(component ?? '', (seen = new Map()));
     const log = (level: Level, msg: string, fields?: Record<string, unknown>) => {
       if (opts.quiet && level !== 'error') return;
       write(JSON.stringify({ t: new Date(now()).toISOString(), level, ...(component ? { component } : {}), msg, ...fields }, errorsAsText));
@@ -39,15 +45,18 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       warn: (m, f) => log('warn', m, f),
       error: (m, f) => log('error', m, f),
       once(reason, msg, fields) {
-        const key = `${component ?? ''}\0${reason}`;
-        const s = seen.get(key);
+        const s = seen.get(reason);
         const t = now();
         if (s && t - s.at < interval) {
           s.suppressed++;
           return;
         }
-        seen.set(key, { at: t, suppressed: 0 });
-        log('warn', msg, { reason, ...(s?.suppressed ? { suppressed: s.suppressed } : {}), ...fields });
+        const suppressed = s?.suppressed ?? 0;
+        if (s) {
+          s.at = t;
+          s.suppressed = 0;
+        } else seen.set(reason, { at: t, suppressed: 0 });
+        log('warn', msg, { reason, ...(suppressed ? { suppressed } : {}), ...(typeof fields === 'function' ? fields() : fields) });
       },
       child: (c) => make(component ? `${component}.${c}` : c),
     };

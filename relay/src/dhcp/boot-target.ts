@@ -183,8 +183,9 @@ export const UPGRADE_WINDOW_MS = 120_000;
 
 /**
  * The per-MAC memory around `upgradeDecision`, with counters for /metrics and a once-per-MAC report of
- * a refused second chain. Entries older than the window are pruned as new ones come (bounded by the
- * number of iPXE clients seen in one window).
+ * a refused second chain. Entries older than the window leave from the oldest end as new ones come
+ * (insertion order is chaining order: amortised O(1), where a scan of every entry per chain was O(n)),
+ * and at most `max` are kept (oldest first), so a storm of old iPXE clients cannot grow it.
  */
 export interface IpxeUpgradesOptions {
   policy: UpgradeIpxe;
@@ -194,6 +195,8 @@ export interface IpxeUpgradesOptions {
   now?: () => number;
   /** Told once per MAC when a second chain is refused (the caller logs it). */
   onRefused?: (mac: string, note: string) => void;
+  /** MACs remembered at most (default 16,384). */
+  max?: number;
 }
 
 export class IpxeUpgrades {
@@ -214,6 +217,10 @@ export class IpxeUpgrades {
     const d = upgradeDecision(c, { policy: this.o.policy, needsHttps: this.o.needsHttps, bootFiles: this.o.bootFiles, chainedAt: seen?.at ?? null, now, windowMs });
     if (d.chain) {
       this.prune(now, windowMs);
+      // Re-inserted, so the Map's order stays the order of the chaining times.
+      this.chained.delete(c.mac);
+      const max = this.o.max ?? 16_384;
+      while (this.chained.size >= max) this.chained.delete(this.chained.keys().next().value!);
       this.chained.set(c.mac, { at: now, reported: false });
       this.counts.chained++;
       return d.target;
@@ -226,7 +233,15 @@ export class IpxeUpgrades {
     return null;
   }
 
+  /** MACs remembered now (tests, metrics). */
+  get size(): number {
+    return this.chained.size;
+  }
+
   private prune(now: number, windowMs: number): void {
-    for (const [mac, e] of this.chained) if (now - e.at >= windowMs) this.chained.delete(mac);
+    for (const [mac, e] of this.chained) {
+      if (now - e.at < windowMs) return;
+      this.chained.delete(mac);
+    }
   }
 }

@@ -58,17 +58,40 @@ const BROADCAST: Destination = { address: '255.255.255.255', port: 68 };
 const ZERO = '0.0.0.0';
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 const opt = (code: number, data: Uint8Array): DhcpOption => ({ code, data });
+// Option values every reply of a kind shares, made once: the encoder only reads them.
+const PXE_CLIENT = ascii('PXEClient');
+const HTTP_CLIENT = ascii('HTTPClient');
+const USE_BOOT_FILE_43 = Uint8Array.of(PXE_SUBOPTIONS.discoveryControl, 1, USE_BOOT_FILE, PXE_SUBOPTIONS.end);
+const TYPE_BYTE: Record<number, Uint8Array> = {};
+const typeByte = (t: number) => (TYPE_BYTE[t] ??= Uint8Array.of(t));
+
+/** Per LAN (its ReplyContext is made once): option 54, the BIOS menu and its prompt, built on first use. */
+interface Prepared {
+  serverIp: string;
+  menuText: string | undefined;
+  serverId: Uint8Array;
+  biosMenu?: Uint8Array;
+  prompt?: number[];
+}
+const prepared = new WeakMap<ReplyContext, Prepared>();
+function prep(ctx: ReplyContext): Prepared {
+  let p = prepared.get(ctx);
+  // Made again if someone changed the context's fields since.
+  if (!p || p.serverIp !== ctx.serverIp || p.menuText !== ctx.menuText) prepared.set(ctx, (p = { serverIp: ctx.serverIp, menuText: ctx.menuText, serverId: ipBytes(ctx.serverIp) }));
+  return p;
+}
 
 /** A proxyDHCP OFFER (no address) to a PXE client's DISCOVER on port 67. */
 export function proxyOffer(req: DhcpPacket, c: PxeClient, target: BootTarget, ctx: ReplyContext): Reply {
   const p = base(req, MESSAGE_TYPES.OFFER, ctx);
-  p.options.push(opt(OPT.vendorClass, ascii(c.kind === 'http-boot' ? 'HTTPClient' : 'PXEClient')));
+  p.options.push(opt(OPT.vendorClass, c.kind === 'http-boot' ? HTTP_CLIENT : PXE_CLIENT));
   echo(req, p, OPT.clientGuid);
   if (c.kind === 'firmware' && c.arch.arch === 'bios') {
-    p.options.push(opt(OPT.vendorEncap, biosMenu(ctx)));
+    const pre = prep(ctx);
+    p.options.push(opt(OPT.vendorEncap, (pre.biosMenu ??= biosMenu(ctx))));
   } else {
     if (target.kind !== 'http') p.siaddr = ctx.serverIp;
-    if (c.kind === 'firmware') p.options.push(opt(OPT.vendorEncap, Uint8Array.of(PXE_SUBOPTIONS.discoveryControl, 1, USE_BOOT_FILE, PXE_SUBOPTIONS.end)));
+    if (c.kind === 'firmware') p.options.push(opt(OPT.vendorEncap, USE_BOOT_FILE_43));
     if (c.kind === 'ipxe') pushIpxeEncap(p, target, false);
     placeBootFile(p, target);
   }
@@ -85,7 +108,7 @@ export function proxyOffer(req: DhcpPacket, c: PxeClient, target: BootTarget, ct
  */
 export function proxyAck(req: DhcpPacket, c: PxeClient, target: BootTarget, ctx: ReplyContext, from: Destination): Reply {
   const p = base(req, MESSAGE_TYPES.ACK, ctx);
-  p.options.push(opt(OPT.vendorClass, ascii(c.kind === 'http-boot' ? 'HTTPClient' : 'PXEClient')));
+  p.options.push(opt(OPT.vendorClass, c.kind === 'http-boot' ? HTTP_CLIENT : PXE_CLIENT));
   echo(req, p, OPT.clientGuid);
   const item = pxeOptions(req)?.get(PXE_SUBOPTIONS.bootItem);
   if (item && item.length === 4) {
@@ -160,7 +183,7 @@ function base(req: DhcpPacket, type: number, ctx: ReplyContext): DhcpPacket {
     chaddr: req.chaddr.slice(),
     sname: '',
     file: '',
-    options: [opt(OPT.messageType, Uint8Array.of(type)), opt(OPT.serverId, ipBytes(ctx.serverIp))],
+    options: [opt(OPT.messageType, typeByte(type)), opt(OPT.serverId, prep(ctx).serverId)],
   };
 }
 
@@ -184,7 +207,7 @@ function leaseOptions(l: LeaseOffer, withTimes: boolean): DhcpOption[] {
  */
 function addBoot(req: DhcpPacket, p: DhcpPacket, c: Classification, target: BootTarget | null, ctx: ReplyContext): void {
   if (!target || !c.pxe) return;
-  if (c.kind === 'http-boot') p.options.push(opt(OPT.vendorClass, ascii('HTTPClient')));
+  if (c.kind === 'http-boot') p.options.push(opt(OPT.vendorClass, HTTP_CLIENT));
   if (c.kind === 'ipxe') pushIpxeEncap(p, target, true);
   echo(req, p, OPT.clientGuid);
   if (target.kind === 'tftp') p.siaddr = ctx.serverIp;
@@ -230,8 +253,10 @@ function biosMenu(ctx: ReplyContext): Uint8Array {
 
 /** 43.10 with timeout 0: the ROM boots the first menu item without waiting for a key. */
 function prompt(ctx: ReplyContext): number[] {
+  const pre = prep(ctx);
+  if (pre.prompt) return pre.prompt;
   const text = ascii((ctx.menuText ?? 'edgeboot').slice(0, 200));
-  return [PXE_SUBOPTIONS.menuPrompt, 1 + text.length, 0, ...text];
+  return (pre.prompt = [PXE_SUBOPTIONS.menuPrompt, 1 + text.length, 0, ...text]);
 }
 
 function echo(req: DhcpPacket, p: DhcpPacket, code: number): void {

@@ -20,8 +20,9 @@ import { fullReply, informAck, nak, proxyAck, proxyOffer, type Destination, type
  * instructions only for PXE clients the snapshot says to netboot — plus the 4011 ACK above for
  * firmware that asks there anyway.
  *
- * `target(client, ip)` is the composition root's decision (snapshot, nonce, direct signing); it is
- * asked before any lease changes, so the only await sits ahead of every state change.
+ * `target(client, ip)` is the composition root's decision (snapshot, nonce, direct signing). When it
+ * answers at once, so does the responder: a DISCOVER becomes an OFFER with no promise, no microtask and
+ * nothing else queued between the socket and the reply (issue 18); only direct signing returns a promise.
  */
 export type Arrival = { port: 'dhcp' | 'proxy'; from: Destination };
 
@@ -63,6 +64,7 @@ export interface FullModeConfig {
 export interface ResponderOptions {
   mode: 'proxy' | 'dhcp';
   reply: ReplyContext;
+  /** A plain result when the decision needs no I/O (the common case): the whole answer is then built synchronously. */
   target(c: PxeClient, ip: string | null): TargetResult | Promise<TargetResult>;
   full?: FullModeConfig;
   /** Proxy mode: told which address a client has whenever a packet says so (TFTP maps addresses to MACs with it; full mode asks its lease table). */
@@ -71,19 +73,31 @@ export interface ResponderOptions {
 
 const ZERO = '0.0.0.0';
 
-export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival: Arrival) => Promise<Outcome> {
+/** A value now, or later when it needs I/O. */
+export type Maybe<T> = T | Promise<T>;
+/** `f(v)` at once for a plain value; a promise only when `v` is one (no microtask per packet otherwise). */
+function then<T, U>(v: Maybe<T>, f: (t: T) => Maybe<U>): Maybe<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+type Boot = { target: BootTarget; reason?: undefined } | { target: null; reason: string };
+
+/**
+ * Answers a request: synchronously when the boot decision needs no I/O (every proxy OFFER from the
+ * snapshot), a promise only when the composition root's `target` returns one (direct signing).
+ */
+export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival: Arrival) => Maybe<Outcome> {
   if (o.mode === 'dhcp' && !o.full) throw new Error('full DHCP mode needs a pool');
   const ignore = (reason: IgnoreReason, note?: string, event?: StageEvent): Outcome => ({ answer: null, reason, ...(note ? { note } : {}), ...(event ? { event } : {}) });
 
   /** Boot target for a PXE client, or null with the reason the client gets no boot answer. */
-  async function bootFor(c: Classification, ip: string | null): Promise<{ target: BootTarget; reason?: undefined } | { target: null; reason: string }> {
+  function bootFor(c: Classification, ip: string | null): Maybe<Boot> {
     if (!c.pxe) return { target: null, reason: c.reason };
-    const t = await o.target(c, ip);
-    return t.ok ? { target: t.target } : { target: null, reason: t.reason };
+    return then(o.target(c, ip), (t): Boot => (t.ok ? { target: t.target } : { target: null, reason: t.reason }));
   }
   const skipped = (c: PxeClient, reason: string): StageEvent => ({ mac: c.mac, stage: 'dhcp-discover', detail: { answered: false, reason: reason.slice(0, 200), arch: c.arch.arch } });
 
-  async function proxy(req: DhcpPacket, type: number | undefined, arrival: Arrival): Promise<Outcome> {
+  function proxy(req: DhcpPacket, type: number | undefined, arrival: Arrival): Maybe<Outcome> {
     const onProxyPort = arrival.port === 'proxy';
     if (!onProxyPort && type === MESSAGE_TYPES.REQUEST) {
       // The client's REQUEST to the site router names the address it is taking: remember it, and for
@@ -102,37 +116,35 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
     const c = classify(req);
     if (!c.pxe) return ignore('not-pxe', c.reason);
     if (req.ciaddr !== ZERO) o.learn?.(c.mac, req.ciaddr);
-    const b = await bootFor(c, req.ciaddr === ZERO ? null : req.ciaddr);
-    if (!b.target) return ignore('no-boot', b.reason, skipped(c, b.reason));
-    const target = b.target;
-    if (onProxyPort) {
-      const answer = proxyAck(req, c, target, o.reply, arrival.from);
-      return { answer, event: { mac: c.mac, stage: 'dhcp-ack', detail: { proxy: true, kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
-    }
-    const answer = proxyOffer(req, c, target, o.reply);
-    return { answer, event: { mac: c.mac, stage: 'proxy-offer', detail: { kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
+    return then(bootFor(c, req.ciaddr === ZERO ? null : req.ciaddr), (b): Outcome => {
+      if (!b.target) return ignore('no-boot', b.reason, skipped(c, b.reason));
+      const target = b.target;
+      if (onProxyPort) {
+        const answer = proxyAck(req, c, target, o.reply, arrival.from);
+        return { answer, event: { mac: c.mac, stage: 'dhcp-ack', detail: { proxy: true, kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
+      }
+      const answer = proxyOffer(req, c, target, o.reply);
+      return { answer, event: { mac: c.mac, stage: 'proxy-offer', detail: { kind: c.kind, arch: c.arch.arch, boot: describe(target) } } };
+    });
   }
 
-  async function full(req: DhcpPacket, type: number | undefined, arrival: Arrival, f: FullModeConfig): Promise<Outcome> {
+  function full(req: DhcpPacket, type: number | undefined, arrival: Arrival, f: FullModeConfig): Maybe<Outcome> {
     if (arrival.port === 'proxy') return proxy(req, type, arrival);
     if (req.giaddr !== ZERO && !inSubnet(ipToInt(req.giaddr), f.subnet)) return ignore('other-subnet', `relayed from ${req.giaddr}, outside the served subnet`);
     const c = classify(req);
     const mac = chaddrMac(req);
     if (mac === null) return ignore('not-ethernet', `hardware type ${req.htype}/${req.hlen}`);
     const lease = (address: string): LeaseOffer => ({ address, leaseSeconds: f.leaseSeconds, subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) });
-    const withBoot = async (ip: string) => {
-      const b = await bootFor(c, ip);
-      return { target: b.target, note: b.reason };
-    };
 
     switch (type) {
       case MESSAGE_TYPES.DISCOVER: {
         const requested = requestedAddress(req);
         const ip = f.table.offer(mac, requested && f.table.owns(requested) ? requested : undefined);
         if (ip === null) return ignore('pool-exhausted', `no free address for ${mac}`);
-        const { target, note } = await withBoot(ip);
-        const answer = fullReply('offer', req, lease(ip), c, target, o.reply);
-        return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-offer', detail: { ip, boot: target ? describe(target) : `none: ${note}`.slice(0, 200) } } } : {}) };
+        return then(bootFor(c, ip), ({ target, reason }): Outcome => {
+          const answer = fullReply('offer', req, lease(ip), c, target, o.reply);
+          return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-offer', detail: { ip, boot: target ? describe(target) : `none: ${reason}`.slice(0, 200) } } } : {}) };
+        });
       }
       case MESSAGE_TYPES.REQUEST: {
         const sid = serverId(req);
@@ -149,9 +161,10 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
         if (sid === undefined && inSubnetHere && !f.table.owns(address)) return ignore('other-server', `${address} is outside this relay's range: left to the server that leased it`);
         const bound = inSubnetHere ? f.table.request(mac, address, f.leaseSeconds * 1000) : { ok: false as const, reason: `${address} is not on this network` };
         if (!bound.ok) return { answer: nak(req, o.reply, bound.reason), note: bound.reason };
-        const { target, note } = await withBoot(address);
-        const answer = fullReply('ack', req, lease(address), c, target, o.reply);
-        return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-ack', detail: { ip: address, boot: target ? describe(target) : `none: ${note}`.slice(0, 200) } } } : {}) };
+        return then(bootFor(c, address), ({ target, reason }): Outcome => {
+          const answer = fullReply('ack', req, lease(address), c, target, o.reply);
+          return { answer, ...(c.pxe ? { event: { mac, stage: 'dhcp-ack', detail: { ip: address, boot: target ? describe(target) : `none: ${reason}`.slice(0, 200) } } } : {}) };
+        });
       }
       case MESSAGE_TYPES.DECLINE: {
         const address = requestedAddress(req);
@@ -163,15 +176,15 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
         return ignore('unknown-lease', 'RELEASE of an address this client does not hold');
       case MESSAGE_TYPES.INFORM: {
         if (req.ciaddr === ZERO) return ignore('no-address', 'INFORM without ciaddr');
-        const { target } = await withBoot(req.ciaddr);
-        return { answer: informAck(req, { subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) }, c, target, o.reply) };
+        const ciaddr = req.ciaddr;
+        return then(bootFor(c, ciaddr), ({ target }): Outcome => ({ answer: informAck(req, { subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) }, c, target, o.reply) }));
       }
       default:
         return ignore('unexpected-type', `message type ${type}`);
     }
   }
 
-  return async (req, arrival) => {
+  return (req, arrival) => {
     if (req.op !== 1) return ignore('not-request');
     const type = messageType(req);
     if (type === undefined) return ignore('bootp', 'no message type: BOOTP is not served');
@@ -181,5 +194,8 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
 
 /** The boot instruction in an event's detail: a file name, or a URL without its nonce. */
 function describe(t: { kind: string; file?: string; url?: string }): string {
-  return (t.kind === 'tftp' ? `tftp:${t.file}` : `${t.kind}:${(t.url ?? '').replace(/([?&]nonce=)[^&]*/, '$1…').replace(/([?&]sig=)[^&]*/, '$1…')}`).slice(0, 200);
+  if (t.kind === 'tftp') return `tftp:${t.file}`.slice(0, 200);
+  const url = t.url ?? '';
+  // Only a URL with a query can carry a secret: the regexes run for those alone.
+  return `${t.kind}:${url.includes('?') ? url.replace(/([?&]nonce=)[^&]*/, '$1…').replace(/([?&]sig=)[^&]*/, '$1…') : url}`.slice(0, 200);
 }

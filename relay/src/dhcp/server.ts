@@ -5,7 +5,7 @@ import type { Logger } from '../log.ts';
 import { decodeDhcp, DecodeError, type DhcpPacket } from './codec.ts';
 import { inSubnet, ipToInt, type Subnet } from './ipv4.ts';
 import { OPT } from './options.ts';
-import type { Arrival, Outcome } from './responder.ts';
+import type { Arrival, Maybe, Outcome } from './responder.ts';
 
 /**
  * The DHCP socket loop, kept thin: receive → decode → which LAN → respond (responder.ts) → send. It
@@ -42,7 +42,8 @@ export interface ServerLan {
   /** The relay's address for this LAN (4011 binds it). */
   serverIp: string;
   subnet: Subnet;
-  respond(req: DhcpPacket, arrival: Arrival): Promise<Outcome>;
+  /** A plain outcome when no I/O was needed: the reply then leaves in the same turn as the request came in. */
+  respond(req: DhcpPacket, arrival: Arrival): Maybe<Outcome>;
 }
 
 export interface DhcpServerOptions {
@@ -90,9 +91,64 @@ export interface DhcpServer {
 
 const TYPE_NAMES: Record<number, string> = { 2: 'offer', 5: 'ack', 6: 'nak' };
 /** The same (MAC, stage) within this window is one event: firmware retransmits, the timeline should not. */
-const EVENT_DEDUP_MS = 2_000;
-const EVENT_DEDUP_MAX = 4_096;
+export const EVENT_DEDUP_MS = 2_000;
+/** Keys remembered per window at most (a storm of new MACs rotates the window early instead of growing it). */
+export const EVENT_DEDUP_MAX = 16_384;
 const ZERO = '0.0.0.0';
+
+/**
+ * "Seen (MAC, stage) within the last window?" in two generations of a Map: keys go into `current`;
+ * when a window has passed (or `current` is full) it becomes `previous` and the one before is dropped
+ * whole. A key is remembered between one and two windows, memory is bounded by two generations, and
+ * nothing is scanned or deleted per packet (the old single map was cleared entirely when full, which
+ * forgot every key at once and let a storm's retransmissions through as new events).
+ */
+export class RecentKeys {
+  #current = new Map<string, number>();
+  #previous = new Map<string, number>();
+  #since: number;
+  readonly #windowMs: number;
+  readonly #max: number;
+
+  constructor(windowMs: number, max: number, now: number) {
+    this.#windowMs = windowMs;
+    this.#max = max;
+    this.#since = now;
+  }
+
+  /** True the first time a key is seen within the window (and remembers it); false for a repeat. */
+  fresh(key: string, now: number): boolean {
+    this.expire(now);
+    const last = this.#current.get(key) ?? this.#previous.get(key);
+    if (last !== undefined && now - last < this.#windowMs) return false;
+    if (this.#current.size >= this.#max) this.#rotate(now);
+    this.#current.set(key, now);
+    return true;
+  }
+
+  /** Drops generations older than the window (called per packet, and by the idle timer). */
+  expire(now: number): void {
+    if (now - this.#since < this.#windowMs) return;
+    if (now - this.#since >= 2 * this.#windowMs) {
+      // Two windows idle: nothing in either generation can still match.
+      if (this.#current.size) this.#current = new Map();
+      if (this.#previous.size) this.#previous = new Map();
+      this.#since = now;
+      return;
+    }
+    this.#rotate(now);
+  }
+
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+
+  #rotate(now: number): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+    this.#since = now;
+  }
+}
 
 /** What a socket is for: where its packets go when they carry no giaddr. */
 type SocketRole = { kind: 'device'; lan: ServerLan } | { kind: 'shared'; lan: ServerLan | null } | { kind: 'proxy'; address: string };
@@ -102,7 +158,10 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const now = o.now ?? Date.now;
   const maxHops = o.maxHops ?? 4;
   const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {}, perLan: {}, malformed: {}, optionFaults: {} };
-  const recent = new Map<string, number>();
+  const recent = new RecentKeys(EVENT_DEDUP_MS, EVENT_DEDUP_MAX, now());
+  /** Events of this turn, handed to the sink after the turn's replies were sent. */
+  let pending: StageEvent[] = [];
+  let idleTimer: NodeJS.Timeout | undefined;
   const sockets: Socket[] = [];
   const absent = new Set<string>();
   const ownAddresses = new Set(o.lans.map((l) => l.serverIp));
@@ -115,18 +174,43 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
   const drop = (reason: string, from: RemoteInfo, err?: unknown, note?: string) => {
     bump(stats.drops, reason);
-    log?.once(reason, 'dhcp packet dropped', { reason, from: `${from.address}:${from.port}`, ...(note ? { note } : {}), ...(err instanceof Error ? { error: err.message } : {}) });
+    // The fields are built only for the line that is printed, not for each suppressed packet of a flood.
+    log?.once(reason, 'dhcp packet dropped', () => ({ reason, from: `${from.address}:${from.port}`, ...(note ? { note } : {}), ...(err instanceof Error ? { error: err.message } : {}) }));
   };
 
+  const flushEvents = () => {
+    const batch = pending;
+    pending = [];
+    for (const e of batch) {
+      try {
+        o.onEvent!(e);
+      } catch (err) {
+        log?.once('event-sink', 'the event sink threw: event dropped', { err });
+      }
+    }
+  };
+  /** Once per (MAC, stage) per window; delivered after this turn's replies (setImmediate), never ahead of them. */
   const emit = (e: StageEvent) => {
-    if (!o.onEvent) return;
-    const key = `${e.mac}|${e.stage}`;
-    const t = now();
-    const last = recent.get(key);
-    if (last !== undefined && t - last < EVENT_DEDUP_MS) return;
-    if (recent.size >= EVENT_DEDUP_MAX) recent.clear();
-    recent.set(key, t);
-    o.onEvent(e);
+    if (!o.onEvent || !recent.fresh(`${e.mac}|${e.stage}`, now())) return;
+    if (pending.push(e) === 1) setImmediate(flushEvents);
+  };
+
+  const answer = (out: Outcome, lan: ServerLan, socket: Socket, from: RemoteInfo) => {
+    if (!out.answer) {
+      bump(stats.ignored, out.reason);
+      if (out.reason === 'pool-exhausted' || out.reason === 'declined') log?.once(out.reason, out.reason === 'declined' ? 'a client declined its address' : 'the address pool is exhausted', { lan: lan.name, note: out.note });
+      if (out.event) emit(out.event);
+      return;
+    }
+    const { bytes, to, packet } = out.answer;
+    const type = packet.options[0]!.data[0]!;
+    // Broadcasts leave by the LAN's own socket (its device); unicasts by the socket that heard the request.
+    const via = to.address === '255.255.255.255' ? (senders.get(lan) ?? socket) : socket;
+    via.send(bytes, to.port, to.address, (err) => {
+      if (err) return drop('send-failed', from, err, lan.name);
+      bump(stats.sent, TYPE_NAMES[type] ?? String(type));
+    });
+    if (out.event) emit(out.event);
   };
 
   /** The LAN a request belongs to, or the reason it belongs to none (a drop reason). */
@@ -139,7 +223,7 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
       return lan ?? { drop: 'agent-unknown', note: `giaddr ${req.giaddr} is in none of the relay's LANs` };
     }
     // A relay agent's option 82 on a request that no agent relayed: a client wrote it (RFC 3046 §2.1).
-    if (req.options.some((x) => x.code === OPT.relayAgentInfo)) return { drop: 'agent-option-unrelayed', note: 'option 82 without giaddr' };
+    for (const x of req.options) if (x.code === OPT.relayAgentInfo) return { drop: 'agent-option-unrelayed', note: 'option 82 without giaddr' };
     const source = from.address === ZERO ? null : ipToInt(from.address);
     switch (role.kind) {
       case 'device':
@@ -171,23 +255,15 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     if ('drop' in lan) return drop(lan.drop, from, undefined, lan.note);
     bump(stats.perLan, lan.name);
     if (absent.has(lan.name)) return drop('interface-gone', from, undefined, lan.name);
-    lan.respond(req, { port: role.kind === 'proxy' ? 'proxy' : 'dhcp', from: { address: from.address, port: from.port } }).then(
-      (out) => {
-        if (out.event) emit(out.event);
-        if (!out.answer) {
-          bump(stats.ignored, out.reason);
-          if (out.reason === 'pool-exhausted' || out.reason === 'declined') log?.once(out.reason, out.reason === 'declined' ? 'a client declined its address' : 'the address pool is exhausted', { lan: lan.name, note: out.note });
-          return;
-        }
-        const { bytes, to, packet } = out.answer;
-        const type = packet.options[0]!.data[0]!;
-        // Broadcasts leave by the LAN's own socket (its device); unicasts by the socket that heard the request.
-        const via = to.address === '255.255.255.255' ? (senders.get(lan) ?? socket) : socket;
-        via.send(bytes, to.port, to.address, (err) => {
-          if (err) return drop('send-failed', from, err, lan.name);
-          bump(stats.sent, TYPE_NAMES[type] ?? String(type));
-        });
-      },
+    let out;
+    try {
+      out = lan.respond(req, { port: role.kind === 'proxy' ? 'proxy' : 'dhcp', from: { address: from.address, port: from.port } });
+      if (!(out instanceof Promise)) return answer(out, lan, socket, from);
+    } catch (err) {
+      return drop('respond-failed', from, err);
+    }
+    out.then(
+      (o) => answer(o, lan, socket, from),
       (err: unknown) => drop('respond-failed', from, err),
     );
   };
@@ -212,6 +288,9 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
 
   return {
     async listen() {
+      // An idle relay forgets its de-duplication keys within two windows, without a packet to trigger it.
+      idleTimer ??= setInterval(() => recent.expire(now()), EVENT_DEDUP_MS);
+      idleTimer.unref();
       try {
         const device = o.deviceFds ?? new Map<string, number>();
         const deviceBound: string[] = [];
@@ -248,6 +327,9 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
       }
     },
     async close() {
+      clearInterval(idleTimer);
+      idleTimer = undefined;
+      if (pending.length) flushEvents();
       await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
     stats: () => stats,

@@ -1,18 +1,24 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkName, firstOf, folderProvider, loadFiles, memoryProvider, type ContentProvider } from '../../../relay/src/tftp/content.ts';
+import { checkName, ContentChangedError, firstOf, folderProvider, loadFiles, memoryProvider, READ_AHEAD, type Content, type ContentProvider } from '../../../relay/src/tftp/content.ts';
 import { makeTree, type Tree } from './support/fixture.ts';
 
 let tree: Tree;
 let folder: ContentProvider;
 beforeAll(() => {
-  tree = makeTree({ 'ok.bin': 3000 });
+  tree = makeTree({ 'ok.bin': 3000, 'big.bin': 3 * READ_AHEAD + 1000, 'shrinks.bin': 4 * READ_AHEAD });
   mkdirSync(join(tree.root, 'efi'));
   writeFileSync(join(tree.root, 'efi', 'boot.efi'), 'nested');
   folder = folderProvider(tree.root);
 });
 afterAll(() => tree?.cleanup());
+
+function open(name: string): Content {
+  const r = folder.open(name);
+  if (!r.ok) throw new Error(r.reason);
+  return r.content;
+}
 
 const reason = (p: ContentProvider, name: string) => {
   const r = p.open(name);
@@ -68,5 +74,40 @@ describe('TFTP content providers', () => {
     const files = loadFiles(tree.root, ['ok.bin', 'escape', 'missing.efi']);
     expect([...files.keys()]).toEqual(['ok.bin', 'escape']);
     expect(() => loadFiles(tree.root, ['../x'])).toThrow(/refused/);
+  });
+
+  it('reads a file in blocks across its read-ahead chunks, forwards, backwards and to the end', () => {
+    const want = tree.files.get('big.bin')!;
+    const c = open('big.bin');
+    const blk = 1468;
+    const got: Buffer[] = [];
+    for (let off = 0; off < c.size; off += blk) got.push(Buffer.from(c.read(off, Math.min(blk, c.size - off))));
+    expect(Buffer.concat(got).equals(want)).toBe(true);
+    // A partial ACK rewinds into a chunk already left behind; a retransmit repeats the last block.
+    expect(Buffer.from(c.read(5 * blk, blk))).toEqual(want.subarray(5 * blk, 6 * blk));
+    expect(Buffer.from(c.read(30 * blk, blk))).toEqual(want.subarray(30 * blk, 31 * blk));
+    expect(c.read(c.size, 0).length).toBe(0);
+    // Whole-file reads (the HTTP boot route) are longer than a chunk.
+    expect(Buffer.from(c.read(0, c.size)).equals(want)).toBe(true);
+    c.close();
+  });
+
+  it('never overwrites bytes it handed out: a DATA still queued in the socket may point into them', () => {
+    const want = tree.files.get('big.bin')!;
+    const c = open('big.bin');
+    const first = c.read(0, 512);
+    c.read(2 * READ_AHEAD, 512);
+    c.read(100, 512);
+    expect(Buffer.from(first)).toEqual(want.subarray(0, 512));
+    c.close();
+  });
+
+  it('throws ContentChangedError for a block past the end of a file that shrank after it was opened', () => {
+    const c = open('shrinks.bin');
+    expect(c.size).toBe(4 * READ_AHEAD);
+    expect(c.read(0, 1468).length).toBe(1468);
+    truncateSync(join(tree.root, 'shrinks.bin'), READ_AHEAD);
+    expect(() => c.read(2 * READ_AHEAD, 1468)).toThrow(ContentChangedError);
+    c.close();
   });
 });

@@ -53,6 +53,71 @@ export type RelayEvent = z.infer<typeof RelayEvent>;
 
 /** At most 500 events, and like every JSON body at most 64 KiB: relays split batches by both. */
 export const RelayEventBatch = z.strictObject({ events: z.array(RelayEvent).min(1).max(500) }).meta({ id: 'RelayEventBatch' });
+export type RelayEventBatch = z.infer<typeof RelayEventBatch>;
+
+/*
+ * The hot path's check (issue 18): a storm of unknown machines is thousands of events a second, and
+ * zod spends ~3 µs on each (most of it in the detail record). These functions accept a subset of what
+ * the schemas accept — the canonical spelling relays send: a lower-case colon MAC, `at` exactly as
+ * toISOString() writes it — and answer null for anything else, so that the caller runs the schema,
+ * which stays the contract and writes the error messages. They never accept what the schema refuses
+ * (test/unit/relay-event-check.test.ts compares both on generated batches), and a value they accept
+ * parses to itself, so it is returned as is, without a copy.
+ */
+const EVENT_KEYS: ReadonlySet<string> = new Set(['id', 'mac', 'stage', 'at', 'durationMs', 'bootId', 'detail']);
+const RELAY_STAGE_SET: ReadonlySet<string> = new Set(RELAY_STAGES);
+const EVENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const BOOT_ID = /^boot_[0-9a-z]{26}$/;
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A real instant written by toISOString: the round trip rules out 24:00, Feb 30 and the like. */
+function isIsoInstant(s: unknown): boolean {
+  if (typeof s !== 'string' || !ISO_MS.test(s)) return false;
+  const t = Date.parse(s);
+  return !Number.isNaN(t) && new Date(t).toISOString() === s;
+}
+
+function isPlainDetail(d: unknown): boolean {
+  if (!isRecord(d)) return false;
+  const keys = Object.keys(d);
+  if (keys.length > 16) return false;
+  for (const k of keys) {
+    if (k.length > 64 || k === '__proto__') return false;
+    const v = d[k];
+    if (v === null || typeof v === 'boolean') continue;
+    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string' || v.length > 256) return false;
+  }
+  return true;
+}
+
+/** `e` when it is a RelayEvent in the relays' canonical spelling, else null (then ask RelayEvent). */
+export function fastRelayEvent(e: unknown): RelayEvent | null {
+  if (!isRecord(e)) return null;
+  for (const k of Object.keys(e)) if (!EVENT_KEYS.has(k)) return null;
+  if (typeof e.id !== 'string' || !EVENT_ID.test(e.id)) return null;
+  if (typeof e.mac !== 'string' || !CANONICAL_MAC.test(e.mac)) return null;
+  if (typeof e.stage !== 'string' || !RELAY_STAGE_SET.has(e.stage)) return null;
+  if (!isIsoInstant(e.at)) return null;
+  const d = e.durationMs;
+  if (d !== undefined && !(typeof d === 'number' && Number.isInteger(d) && d >= 0 && d <= 86_400_000)) return null;
+  if (e.bootId !== undefined && !(typeof e.bootId === 'string' && BOOT_ID.test(e.bootId))) return null;
+  if (e.detail !== undefined && !isPlainDetail(e.detail)) return null;
+  return e as RelayEvent;
+}
+
+/** `b` when every event passes fastRelayEvent and the batch's own bounds hold, else null (then ask RelayEventBatch). */
+export function fastRelayEventBatch(b: unknown): RelayEventBatch | null {
+  if (!isRecord(b)) return null;
+  const keys = Object.keys(b);
+  if (keys.length !== 1 || keys[0] !== 'events') return null;
+  const events = b.events;
+  if (!Array.isArray(events) || events.length < 1 || events.length > 500) return null;
+  for (const e of events) if (fastRelayEvent(e) === null) return null;
+  return b as RelayEventBatch;
+}
 export const RelayEventResult = z
   .object({ accepted: z.number().int(), duplicates: z.number().int().meta({ description: 'events already stored (replays)' }) })
   .meta({ id: 'RelayEventResult' });

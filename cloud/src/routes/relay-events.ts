@@ -1,13 +1,35 @@
 import { createRoute } from '@hono/zod-openapi';
-import { RelayEventBatch, RelayEventResult } from '../../../shared/schemas/boot-events.ts';
+import type { Context } from 'hono';
+import { fastRelayEventBatch, RelayEventBatch, RelayEventResult, type RelayEvent } from '../../../shared/schemas/boot-events.ts';
+import type { AppEnv } from '../context.ts';
 import { sql } from '../ports/sql-database.ts';
 import { body, errorResponses, json, router } from './openapi.ts';
 
 const tags = ['relay'];
 
-/** Mounted at /v1/relay. */
+/**
+ * Mounted at /v1/relay.
+ *
+ * Two handlers on one path. The first takes the common case cheaply: a JSON body that is a batch in
+ * the canonical spelling relays send (fastRelayEventBatch, a tenth of zod's cost per event, which a
+ * storm of unknown machines pays thousands of times a second). Anything it is not sure of — another
+ * media type, malformed JSON, a refused or unusual event — falls through untouched to the documented
+ * route, whose zod validation answers exactly as before (same statuses, codes and issues).
+ */
 export function relayEventRoutes() {
-  return router().openapi(
+  const r = router();
+  r.post('/events', async (c, next) => {
+    if (c.req.header('content-type')?.split(';')[0]!.trim().toLowerCase() !== 'application/json') return next();
+    let parsed: unknown;
+    try {
+      parsed = await c.req.json();
+    } catch {
+      return next();
+    }
+    const batch = fastRelayEventBatch(parsed);
+    return batch ? store(c, batch.events) : next();
+  });
+  return r.openapi(
     createRoute({
       method: 'post',
       path: '/events',
@@ -16,39 +38,40 @@ export function relayEventRoutes() {
       request: { body: body(RelayEventBatch) },
       responses: { 200: json(RelayEventResult), ...errorResponses },
     }),
-    async (c) => {
-      const { events } = c.req.valid('json');
-      const p = c.get('principal')!;
-      const relayId = p.relayId!;
-      // Stored against the relay's site whoever owns the MAC: the relay saw it there, and a
-      // machine's timeline only shows events of sites its reader may see.
-      const siteId = p.siteIds![0]!;
-      const rows = events.map((e) => [
-        `${relayId}:${e.id}`,
-        e.mac,
-        e.stage,
-        Date.parse(e.at),
-        e.durationMs ?? null,
-        e.bootId ?? null,
-        e.detail === undefined ? null : JSON.stringify(e.detail),
-      ]);
-      // One statement for the whole batch: the rows travel as one JSON parameter (D1 allows 100
-      // bound parameters per query), and the namespaced primary key makes a replay insert nothing.
-      const insert = sql(
-        `INSERT OR IGNORE INTO boot_events (id, mac, site_id, relay_id, boot_id, source, stage, at, duration_ms, detail)
-         SELECT e.value ->> 0, e.value ->> 1, ?, ?, e.value ->> 5, 'relay', e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 6
-         FROM json_each(?) AS e`,
-        siteId,
-        relayId,
-        JSON.stringify(rows),
-      );
-      const failures = rows.filter((r) => r[2] === 'loader-failed');
-      const [result] = await c.get('deps').db.batch([insert, ...(failures.length > 0 ? loaderFailures(siteId, failures, c.get('deps').clock.now()) : [])]);
-      // Telemetry, not a change made by a person: not audited (see auditRest).
-      const accepted = result?.changes ?? 0;
-      return c.json({ accepted, duplicates: events.length - accepted }, 200);
-    },
+    (c) => store(c, c.req.valid('json').events),
   );
+}
+
+async function store(c: Context<AppEnv>, events: readonly RelayEvent[]) {
+  const p = c.get('principal')!;
+  const relayId = p.relayId!;
+  // Stored against the relay's site whoever owns the MAC: the relay saw it there, and a
+  // machine's timeline only shows events of sites its reader may see.
+  const siteId = p.siteIds![0]!;
+  const rows = events.map((e) => [
+    `${relayId}:${e.id}`,
+    e.mac,
+    e.stage,
+    Date.parse(e.at),
+    e.durationMs ?? null,
+    e.bootId ?? null,
+    e.detail === undefined ? null : JSON.stringify(e.detail),
+  ]);
+  // One statement for the whole batch: the rows travel as one JSON parameter (D1 allows 100
+  // bound parameters per query), and the namespaced primary key makes a replay insert nothing.
+  const insert = sql(
+    `INSERT OR IGNORE INTO boot_events (id, mac, site_id, relay_id, boot_id, source, stage, at, duration_ms, detail)
+     SELECT e.value ->> 0, e.value ->> 1, ?, ?, e.value ->> 5, 'relay', e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 6
+     FROM json_each(?) AS e`,
+    siteId,
+    relayId,
+    JSON.stringify(rows),
+  );
+  const failures = rows.filter((r) => r[2] === 'loader-failed');
+  const [result] = await c.get('deps').db.batch([insert, ...(failures.length > 0 ? loaderFailures(siteId, failures, c.get('deps').clock.now()) : [])]);
+  // Telemetry, not a change made by a person: not audited (see auditRest).
+  const accepted = result?.changes ?? 0;
+  return c.json({ accepted, duplicates: events.length - accepted }, 200);
 }
 
 /**

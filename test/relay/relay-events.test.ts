@@ -145,6 +145,60 @@ describe('event queue', () => {
     expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 4));
   });
 
+  it('under a storm ships a partial batch only once per interval, and a full one at once', async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    // An interval no test outlives: every POST after the first is either full or not sent.
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet, lingerMs: 0, batchMaxEvents: 20, shipIntervalMs: 600_000 });
+    const posts = () => cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events').length;
+    const before = cloud.requests.length;
+    q.start();
+    for (const n of range(0, 5)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    await until('the first events shipped without waiting', () => q.shipped === 5);
+    for (const n of range(5, 8)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    for (const n of range(8, 38)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    await until('a full batch shipped', () => q.shipped === 25);
+    // 13 left: not a full batch, so they wait for the interval…
+    expect(q.depth).toBe(13);
+    // …until 7 more make one: 20 events in one POST, where an unpaced queue would have sent 13 and 7.
+    for (const n of range(38, 45)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    await until('the second full batch shipped', () => q.shipped === 45);
+    expect(posts()).toBe(3);
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 45));
+    await q.stop();
+    q.close();
+    await client.close();
+  });
+
+  it('ships what waited for the pace once the interval has passed', async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet, lingerMs: 0, batchMaxEvents: 20, shipIntervalMs: 300 });
+    q.start();
+    q.emit({ mac, stage: 'dhcp-discover', detail: { n: 0 } });
+    await until('the first event shipped', () => q.shipped === 1);
+    for (const n of range(1, 4)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    await until('the rest shipped', () => q.depth === 0);
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 4));
+    await q.stop();
+    q.close();
+    await client.close();
+  });
+
+  it('keeps at most a few thousand events in memory: a turn that emits more writes them as it goes', async () => {
+    const dir = tempDir('events');
+    const client = createCloudClient({ baseUrl: 'http://127.0.0.1:9', token: creds.token, retries: 0 });
+    const q = new EventQueue({ dir, client, log: quiet });
+    const mac = randomMac();
+    // One synchronous turn, as a flood of packets handled back to back would be: no flush has had its turn.
+    for (const n of range(0, 10_000)) q.emit({ mac, stage: 'dhcp-discover', detail: { n } });
+    const onDisk = readFileSync(join(dir, '000000000001.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    expect(onDisk).toBe(8192);
+    expect(q.depth).toBe(10_000);
+    q.close();
+    await client.close();
+  });
+
   it('keeps an event the cloud would refuse out of the queue', () => {
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
     const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });

@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '../../../shared/ids.ts';
-import { RelayEvent } from '../../../shared/schemas/boot-events.ts';
+import { fastRelayEvent, RelayEvent } from '../../../shared/schemas/boot-events.ts';
 import type { EventSink, StageEvent } from '../events.ts';
 import type { Logger } from '../log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
@@ -28,6 +28,15 @@ import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
  *
  * Disk use is bounded: when the segments exceed `maxBytes`, the oldest are deleted and their
  * unshipped events counted in `dropped` (a relay cut off for weeks keeps the newest history).
+ * Memory is bounded too: at most `MAX_BUFFERED` lines wait in memory for the end of the turn (more are
+ * written at once), and shipping reads one batch (≤ batchMaxBytes) from disk at a time.
+ *
+ * Pacing (issue 18): a storm of unknown machines is thousands of events a second, and each POST costs
+ * the cloud a request's overhead whatever it carries. So a batch that is not full waits until
+ * `shipIntervalMs` after the previous POST began; a full one (batchMaxEvents or batchMaxBytes) goes at
+ * once. Quiet relays see no change (the first event after a pause ships after `lingerMs`); under a storm
+ * there are at most 1000/shipIntervalMs partial POSTs a second plus the full ones the rate needs, and an
+ * event waits at most shipIntervalMs longer than the backlog ahead of it.
  */
 
 export interface EventQueueOptions {
@@ -43,6 +52,8 @@ export interface EventQueueOptions {
   batchMaxBytes?: number;
   /** How long to let events accumulate after a quiet period before shipping. */
   lingerMs?: number;
+  /** The least time between the starts of two POSTs when the second is not a full batch (default 1 s). */
+  shipIntervalMs?: number;
 }
 
 interface Position {
@@ -55,11 +66,15 @@ interface Batch {
   end: Position;
   body: string;
   count: number;
+  /** It reached the count or byte limit: shipping it does not wait for the pace. */
+  full: boolean;
 }
 
 const SEGMENT = /^(\d{12})\.jsonl$/;
 const name = (n: number) => `${String(n).padStart(12, '0')}.jsonl`;
 const WRAP_BYTES = '{"events":[]}'.length;
+/** Lines kept in memory for the end of the turn; a turn that emits more writes them at once. */
+const MAX_BUFFERED = 4096;
 
 export class EventQueue implements EventSink {
   readonly #o: Required<Omit<EventQueueOptions, 'client' | 'log'>>;
@@ -77,6 +92,7 @@ export class EventQueue implements EventSink {
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #splitLimit = Infinity;
+  #lastPostAt = -Infinity;
 
   depth = 0;
   dropped = 0;
@@ -94,6 +110,7 @@ export class EventQueue implements EventSink {
       batchMaxEvents: opts.batchMaxEvents ?? 500,
       batchMaxBytes: opts.batchMaxBytes ?? 60 * 1024,
       lingerMs: opts.lingerMs ?? 100,
+      shipIntervalMs: opts.shipIntervalMs ?? 1000,
     };
     this.#client = opts.client;
     this.#log = opts.log;
@@ -149,16 +166,22 @@ export class EventQueue implements EventSink {
 
   emit(e: StageEvent): void {
     const event = { id: newId('event'), ...e, at: e.at ?? new Date().toISOString() };
-    const parsed = RelayEvent.safeParse(event);
-    if (!parsed.success) {
-      // A bad event would make the cloud refuse its whole batch: keep it out of the queue.
-      this.invalid++;
-      this.#log.once('invalid-event', 'dropped an event the cloud would refuse', { stage: e.stage, issue: parsed.error.issues[0]?.message });
-      return;
+    // The servers' events are canonical and pass the cheap check; the schema judges the rest.
+    let checked: RelayEvent | null = fastRelayEvent(event);
+    if (!checked) {
+      const parsed = RelayEvent.safeParse(event);
+      if (!parsed.success) {
+        // A bad event would make the cloud refuse its whole batch: keep it out of the queue.
+        this.invalid++;
+        this.#log.once('invalid-event', 'dropped an event the cloud would refuse', { stage: e.stage, issue: parsed.error.issues[0]?.message });
+        return;
+      }
+      checked = parsed.data;
     }
-    this.#buffer.push(`${JSON.stringify(parsed.data)}\n`);
+    this.#buffer.push(`${JSON.stringify(checked)}\n`);
     this.depth++;
-    if (!this.#flushScheduled) {
+    if (this.#buffer.length >= MAX_BUFFERED) this.flush();
+    else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -246,21 +269,49 @@ export class EventQueue implements EventSink {
       const lines: string[] = [];
       let bytes = WRAP_BYTES;
       let at = 0;
+      let full = false;
       while (lines.length < maxEvents) {
         const nl = chunk.indexOf(0x0a, at);
         if (nl < 0 || nl >= got) break;
         const line = chunk.toString('utf8', at, nl);
         const extra = line.length + (lines.length > 0 ? 1 : 0);
-        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) break;
+        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) {
+          full = true;
+          break;
+        }
         bytes += extra;
         at = nl + 1;
         lines.push(line);
       }
       if (lines.length === 0) return null;
-      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${lines.join(',')}]}`, count: lines.length };
+      full ||= lines.length >= maxEvents;
+      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${lines.join(',')}]}`, count: lines.length, full };
     } finally {
       if (fd !== this.#fd) closeSync(fd);
     }
+  }
+
+  /** Whether a full batch waits on disk: counted from the sizes, no read. */
+  #fullBatchReady(): boolean {
+    if (this.depth >= Math.min(this.#o.batchMaxEvents, this.#splitLimit)) return true;
+    let bytes = -this.#ack.offset;
+    for (const s of this.#segments) if (s >= this.#ack.segment) bytes += this.#sizes.get(s) ?? 0;
+    return bytes >= this.#o.batchMaxBytes;
+  }
+
+  /** Waits `ms`, or less once `ready()` holds after a flush (or when stopped); false when stopped. */
+  async #pause(ms: number, ready: () => boolean, signal: AbortSignal): Promise<boolean> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#wake = () => {
+        if (!signal.aborted && !ready()) return;
+        clearTimeout(t);
+        resolve();
+      };
+      if (signal.aborted) resolve();
+    });
+    this.#wake = undefined;
+    return !signal.aborted;
   }
 
   #acknowledge(b: Batch): void {
@@ -282,18 +333,17 @@ export class EventQueue implements EventSink {
       this.flush();
       const batch = this.#readBatch();
       if (!batch) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 5_000);
-          this.#wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-          if (signal.aborted) resolve();
-        });
-        this.#wake = undefined;
+        if (!(await this.#pause(5_000, () => true, signal))) break;
         if (!(await sleep(this.#o.lingerMs, signal))) break;
         continue;
       }
+      // Storm pacing: a partial batch waits for the pace, or until a full one is ready.
+      const due = this.#lastPostAt + this.#o.shipIntervalMs - Date.now();
+      if (!batch.full && due > 0) {
+        if (!(await this.#pause(due, () => this.#fullBatchReady(), signal))) break;
+        continue;
+      }
+      this.#lastPostAt = Date.now();
       let ok = false;
       try {
         const res = await this.#client.json({ method: 'POST', path: '/v1/relay/events', body: batch.body, headers: { 'content-type': 'application/json' }, retry: true, signal });

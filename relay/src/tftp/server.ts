@@ -3,7 +3,7 @@ import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
 import { decodeTftp, encodeDataHeader, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
 import type { Content, ContentProvider } from './content.ts';
-import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type TransferLimits } from './transfer.ts';
+import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type TransferEvent, type TransferLimits } from './transfer.ts';
 
 /**
  * The TFTP socket loop, kept thin: decode → state machine (transfer.ts) → send. Read-only.
@@ -30,6 +30,10 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  */
 
 const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
+const START: TransferEvent = { type: 'start' };
+const TIMEOUT: TransferEvent = { type: 'timeout' };
+const FOREIGN: TransferEvent = { type: 'foreign' };
+const UNEXPECTED: TransferEvent = { type: 'unexpected' };
 
 export interface TftpEvent {
   mac?: string;
@@ -195,10 +199,13 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     if (sent) r.timer.refresh();
   };
 
-  /** Runs actions, turning any throw (a file that shrank, a closed socket) into an aborted transfer. */
-  const safely = (r: Running, actions: () => TransferAction[], from: RemoteInfo) => {
+  /**
+   * Feeds one event to the transfer and runs its actions, turning any throw (a file that shrank, a
+   * closed socket) into an aborted transfer. Called once per ACK: it takes the event, not a closure.
+   */
+  const safely = (r: Running, e: TransferEvent, from: RemoteInfo) => {
     try {
-      act(r, actions(), from);
+      act(r, r.transfer.handle(e), from);
     } catch (err) {
       if (r.ended) return;
       stats.transfersAborted++;
@@ -242,7 +249,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       startedAt: now(),
       dataSent: false,
       ended: false,
-      timer: setTimeout(() => safely(r, () => transfer.handle({ type: 'timeout' }), client), transfer.timeoutMs),
+      timer: setTimeout(() => safely(r, TIMEOUT, client), transfer.timeoutMs),
     };
     running.set(key, r);
     perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
@@ -259,10 +266,10 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     };
     socket.on('error', onError);
     stray.on('error', onError);
-    stray.on('message', (_msg, from) => safely(r, () => transfer.handle({ type: 'foreign' }), from));
+    stray.on('message', (_msg, from) => safely(r, FOREIGN, from));
     socket.on('message', (msg, from) => {
       if (from.address !== client.address || from.port !== client.port) {
-        return safely(r, () => transfer.handle({ type: 'foreign' }), from);
+        return safely(r, FOREIGN, from);
       }
       let pkt;
       try {
@@ -270,12 +277,12 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       } catch (err) {
         return drop('malformed', from, err);
       }
-      safely(r, () => transfer.handle(pkt.op === 'ack' ? { type: 'ack', block: pkt.block } : pkt.op === 'error' ? { type: 'error', code: pkt.code, message: pkt.message } : { type: 'unexpected' }), from);
+      safely(r, pkt.op === 'ack' ? { type: 'ack', block: pkt.block } : pkt.op === 'error' ? { type: 'error', code: pkt.code, message: pkt.message } : UNEXPECTED, from);
     });
     socket.bind({ address: opts.address, port: 0, exclusive: true }, () => {
       socket.connect(client.port, client.address, () => {
         if (r.ended) return;
-        stray.bind({ address: opts.address, port: socket.address().port, exclusive: true }, () => safely(r, () => transfer.handle({ type: 'start' }), client));
+        stray.bind({ address: opts.address, port: socket.address().port, exclusive: true }, () => safely(r, START, client));
       });
     });
   };

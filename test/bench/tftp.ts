@@ -1,28 +1,44 @@
 /**
  * Benchmark (not a test): our TFTP server against tftp-hpa's in.tftpd, same files, same clients, same
  * run, both on 127.0.0.1 high ports and both serving from disk (the page cache, after a warm-up).
- *   - curl `--tftp-blksize 1468` (window 1, what every firmware does) for 1 MiB and 32 MiB;
+ *   - curl at window 1 (what most firmware does), 512-byte blocks (no option: RFC 1350's size) and
+ *     `--tftp-blksize 1468`, for 1 MiB and 32 MiB;
  *   - atftp `blksize 1468 windowsize 8`: our server honours the window, in.tftpd ignores the option
  *     and runs at window 1 (it has no RFC 7440), so this is the same client against both;
- *   - 200 concurrent curl × 1 MiB: wall time until the last finishes.
- * Ratios are in.tftpd time / our time: above 1 means ours is faster.
+ *   - 200 concurrent curl × 1 MiB at both block sizes: wall time until the last finishes.
+ * Servers alternate run by run (the order flips each rep) so load from elsewhere on the machine hits
+ * both alike; medians are printed with every run's time, so contention shows as spread. Ratios are
+ * in.tftpd time / our time: above 1 means ours is faster. `ours cpu` is our server's user + system
+ * time per run (/proc, 10 ms ticks, averaged), a figure other load disturbs less than wall time.
  *
- *   npm run bench:tftp [-- --reps 15]
+ *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR]
+ *
+ * --only keeps the cases whose label contains the text; --profile runs our server under
+ * `node --cpu-prof` and leaves the profile in DIR (open it in Chrome DevTools or speedscope).
  *
  * Needs curl, atftp, tftpd-hpa (`in.tftpd`, run here in the foreground: never the system service).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '15' }, concurrent: { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '15' },
+    concurrent: { type: 'string', default: '200' },
+    'concurrent-reps': { type: 'string', default: '3' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+  },
+});
 const REPS = Number(values.reps);
 const CONCURRENT = Number(values.concurrent);
+const CONCURRENT_REPS = Number(values['concurrent-reps']);
 const MiB = 1 << 20;
 
 for (const tool of ['curl', 'atftp', 'in.tftpd']) {
@@ -47,6 +63,8 @@ interface Server {
   name: string;
   port: number;
   proc: ChildProcess;
+  /** CPU ms used so far by the server, children included; null when it cannot be read. */
+  cpuMs(): number | null;
   stop(): Promise<string>;
 }
 
@@ -54,8 +72,20 @@ function freePortish(): number {
   return 20000 + Math.floor(Math.random() * 20000);
 }
 
+/** utime + stime of a live process from /proc (USER_HZ is 100: 10 ms ticks). */
+function procCpuMs(pid: number | undefined): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 async function startOurs(): Promise<Server> {
-  const proc = spawn(process.execPath, [join(import.meta.dirname, 'tftp', 'our-server.ts'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
+  const proc = spawn(process.execPath, [...prof, join(import.meta.dirname, 'tftp', 'our-server.ts'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
@@ -69,6 +99,7 @@ async function startOurs(): Promise<Server> {
     name: 'ours',
     port,
     proc,
+    cpuMs: () => procCpuMs(proc.pid),
     stop: () =>
       new Promise((resolve) => {
         proc.once('exit', () => resolve(text.split('\n').find((l) => l.startsWith('{')) ?? ''));
@@ -86,6 +117,8 @@ async function startHpa(): Promise<Server> {
     name: 'tftp-hpa',
     port,
     proc,
+    // in.tftpd forks a child per transfer and does not wait for it in a way /proc accounts: unknown.
+    cpuMs: () => null,
     stop: () =>
       new Promise((resolve) => {
         proc.once('exit', () => resolve(''));
@@ -95,7 +128,11 @@ async function startHpa(): Promise<Server> {
 }
 
 type Client = (s: Server, file: string, dest: string) => Promise<unknown>;
-const curl: Client = (s, file, dest) => run('curl', ['-sS', '--fail', '--tftp-blksize', '1468', '-o', dest, `tftp://127.0.0.1:${s.port}/${file}`]);
+/** curl at window 1; blksize 512 sends no option at all (RFC 1350's block, no OACK). */
+const curl =
+  (blksize: number): Client =>
+  (s, file, dest) =>
+    run('curl', ['-sS', '--fail', ...(blksize === 512 ? [] : ['--tftp-blksize', String(blksize)]), '-o', dest, `tftp://127.0.0.1:${s.port}/${file}`]);
 const atftpWindow8: Client = (s, file, dest) =>
   run('atftp', ['-g', '-r', file, '-l', dest, '--option', 'blksize 1468', '--option', 'windowsize 8', '127.0.0.1', String(s.port)]);
 
@@ -105,50 +142,68 @@ function check(dest: string, file: string) {
   if (spawnSync('cmp', ['-s', dest, join(root, file)]).status !== 0) throw new Error(`${dest} differs from ${file}`);
 }
 
-async function timeOne(client: Client, s: Server, file: string): Promise<number> {
-  const dest = join(out, `${s.name}-${file}`);
-  const t0 = performance.now();
-  await client(s, file, dest);
-  const ms = performance.now() - t0;
-  check(dest, file);
-  return ms;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Alternates servers rep by rep so drift (other load on the machine) hits both alike. */
-async function compare(label: string, client: Client, file: string, reps: number, servers: Server[]): Promise<Record<string, number>> {
-  for (const s of servers) await timeOne(client, s, file); // warm-up: JIT, page cache
-  const times: Record<string, number[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
-  for (let i = 0; i < reps; i++) for (const s of servers) times[s.name]!.push(await timeOne(client, s, file));
-  const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-  const size = statSync(join(root, file)).size;
-  const cells = Object.entries(med).map(([k, ms]) => `${k} ${ms.toFixed(1)} ms (${(size / MiB / (ms / 1000)).toFixed(0)} MiB/s)`);
-  console.log(`${label.padEnd(44)} ${cells.join('   ')}   ratio ${(med['tftp-hpa']! / med.ours!).toFixed(2)}×`);
-  return med;
+/** One timed run: wall ms, and the server's CPU ms when it can be read. */
+async function timed(s: Server, work: () => Promise<unknown>): Promise<{ ms: number; cpu: number | null }> {
+  const c0 = s.cpuMs();
+  const t0 = performance.now();
+  await work();
+  const ms = performance.now() - t0;
+  const c1 = s.cpuMs();
+  return { ms, cpu: c0 === null || c1 === null ? null : c1 - c0 };
 }
 
-async function concurrent(s: Server, n: number): Promise<number> {
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: n }, (_, i) => curl(s, 'm1.bin', join(out, `c-${s.name}-${i}`))));
-  const ms = performance.now() - t0;
-  for (let i = 0; i < n; i++) check(join(out, `c-${s.name}-${i}`), 'm1.bin');
-  return ms;
+/**
+ * Runs `work` on every server `reps` times after one warm-up each (JIT, page cache), alternating
+ * servers and flipping their order every rep, so drift from other load hits both alike.
+ */
+async function compare(label: string, reps: number, servers: Server[], work: (s: Server) => Promise<unknown>, bytes: number | null): Promise<void> {
+  if (values.only && !label.includes(values.only)) return;
+  for (const s of servers) await work(s);
+  const times: Record<string, number[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
+  for (let i = 0; i < reps; i++) {
+    for (const s of i % 2 === 0 ? servers : [...servers].reverse()) {
+      const r = await timed(s, () => work(s));
+      times[s.name]!.push(r.ms);
+      if (r.cpu !== null) cpu[s.name]!.push(r.cpu);
+    }
+  }
+  const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+  const rate = (ms: number) => (bytes === null ? '' : ` (${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s)`);
+  const cells = Object.entries(med).map(([k, ms]) => `${k} ${ms.toFixed(1)} ms${rate(ms)}`);
+  const ourCpu = cpu.ours!.length ? `   ours cpu ${(cpu.ours!.reduce((a, b) => a + b, 0) / cpu.ours!.length).toFixed(0)} ms/run` : '';
+  console.log(`${label.padEnd(44)} ${cells.join('   ')}   ratio ${(med['tftp-hpa']! / med.ours!).toFixed(2)}×${ourCpu}`);
+  console.log(`${''.padEnd(44)} runs: ${Object.entries(times).map(([k, v]) => `${k} ${v.map((x) => x.toFixed(0)).join(' ')}`).join(' | ')}`);
 }
+
+const one = (client: Client, file: string) => async (s: Server) => {
+  const dest = join(out, `${s.name}-${file}`);
+  await client(s, file, dest);
+  check(dest, file);
+};
+
+const concurrent = (client: Client, n: number) => async (s: Server) => {
+  await Promise.all(Array.from({ length: n }, (_, i) => client(s, 'm1.bin', join(out, `c-${s.name}-${i}`))));
+  for (let i = 0; i < n; i++) check(join(out, `c-${s.name}-${i}`), 'm1.bin');
+};
 
 const ours = await startOurs();
 const hpa = await startHpa();
 try {
-  console.log(`TFTP on loopback, median of ${REPS} (32 MiB: ${Math.max(3, Math.floor(REPS / 3))}); ratio = tftp-hpa time / ours\n`);
+  const bigReps = Math.max(3, Math.floor(REPS / 3));
+  console.log(`TFTP on loopback, median of ${REPS} (32 MiB: ${bigReps}; ${CONCURRENT} concurrent: ${CONCURRENT_REPS}); ratio = tftp-hpa time / ours\n`);
   const both = [ours, hpa];
-  await compare('curl blksize 1468, 1 MiB', curl, 'm1.bin', REPS, both);
-  await compare('curl blksize 1468, 32 MiB', curl, 'm32.bin', Math.max(3, Math.floor(REPS / 3)), both);
-  await compare('atftp blksize 1468 windowsize 8, 1 MiB', atftpWindow8, 'm1.bin', REPS, both);
-  await compare('atftp blksize 1468 windowsize 8, 32 MiB', atftpWindow8, 'm32.bin', Math.max(3, Math.floor(REPS / 3)), both);
-  const c: Record<string, number> = {};
-  for (const s of both) await concurrent(s, 10); // warm-up
-  for (const s of both) c[s.name] = await concurrent(s, CONCURRENT);
-  console.log(`${`${CONCURRENT} concurrent curl × 1 MiB`.padEnd(44)} ours ${c.ours!.toFixed(0)} ms   tftp-hpa ${c['tftp-hpa']!.toFixed(0)} ms   ratio ${(c['tftp-hpa']! / c.ours!).toFixed(2)}×`);
+  for (const blksize of [512, 1468]) {
+    await compare(`curl blksize ${blksize}, 1 MiB`, REPS, both, one(curl(blksize), 'm1.bin'), MiB);
+    await compare(`curl blksize ${blksize}, 32 MiB`, bigReps, both, one(curl(blksize), 'm32.bin'), 32 * MiB);
+  }
+  await compare('atftp blksize 1468 windowsize 8, 1 MiB', REPS, both, one(atftpWindow8, 'm1.bin'), MiB);
+  await compare('atftp blksize 1468 windowsize 8, 32 MiB', bigReps, both, one(atftpWindow8, 'm32.bin'), 32 * MiB);
+  for (const blksize of [512, 1468]) {
+    await compare(`${CONCURRENT} concurrent curl blksize ${blksize} × 1 MiB`, CONCURRENT_REPS, both, concurrent(curl(blksize), CONCURRENT), CONCURRENT * MiB);
+  }
 } finally {
   const stats = await ours.stop();
   await hpa.stop();

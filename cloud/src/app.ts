@@ -27,6 +27,9 @@ import { signingKeyRoutes } from './routes/signing-keys.ts';
 import { siteRoutes } from './routes/sites.ts';
 import { timelineRoutes } from './routes/timeline.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
+import type { WebhookDeps } from './ports/webhook-dispatch.ts';
+import { kickWebhooks } from './webhooks/kick.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -40,7 +43,7 @@ const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[
  * The control plane as one Hono app, built only from injected dependencies, so the same code runs
  * on Workers, Deno and Node: entry files pick the adapters, nothing here knows the runtime.
  */
-export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+export function createApp(deps: AppDeps & WebhookDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   const principals = principalCache();
 
@@ -70,6 +73,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   // Only methods with a body: on Node, touching a GET's body builds a full undici Request (measured).
   app.use('/v1/*', async (c, next) => (!BODY_METHODS.has(c.req.method) || STREAMING_PATHS.test(c.req.path) ? next() : jsonLimit(c, next)));
   app.use('/v1/*', auditRest());
+  // After a write, webhook deliveries its triggers recorded may be due (webhooks/kick.ts).
+  if (deps.webhooks) app.use('/v1/*', kickWebhooks(deps.webhooks));
   // Installers' callbacks carry a per-boot token, checked by their routes: mounted ahead of the bearer
   // middleware (which would refuse it as an unknown token), after the body limit and the audit.
   app.route('/v1/callback', callbackRoutes());
@@ -99,6 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/audit', auditRoutes());
   app.route('/v1/images', imageRoutes());
   app.route('/v1/signing-keys', signingKeyRoutes());
+  app.route('/v1/webhooks', webhookRoutes(deps.webhooks));
 
   // The web console: plain Hono routes (not in the OpenAPI document) that call the routes above in process.
   app.route('/console', consoleRoutes((request, env) => app.fetch(request, env)));

@@ -13,6 +13,9 @@ import { s3ObjectStore, type S3Config } from '../adapters/s3-object-store.ts';
 import { localSettings, openLocalDatabase, orExit, type EnvVars } from './local.ts';
 import { ConfigError } from './settings.ts';
 import { listenFailure } from './listen-error.ts';
+import { inProcessWebhooks } from '../webhooks/in-process.ts';
+import { nodeWebhookTransport } from '../adapters/node/webhook-transport.ts';
+import { webhookSettings } from '../webhooks/settings.ts';
 
 function s3Settings(env: EnvVars): S3Config | null {
   const endpoint = env.EDGEBOOT_S3_ENDPOINT;
@@ -48,9 +51,13 @@ const { app, db } = await orExit(async () => {
   // Deno's fetch sends streamed bodies chunked, which S3 and R2 refuse: node:http keeps Content-Length.
   const objects: ObjectStore = s3 ? s3ObjectStore({ ...s3, fetch: lengthPreservingFetch }) : fsObjectStore(settings.dataDir);
   const redirectFilesToStore = redirectSetting(process.env, s3 !== null);
+  const webhookConfig = webhookSettings(process.env);
   const db = await openLocalDatabase(settings);
   console.log(`edgeboot control plane on Deno: data in ${settings.dataDir}, objects in ${s3 ? `${s3.endpoint} bucket ${s3.bucket}` : settings.dataDir}`);
-  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore }) };
+  // Webhook deliveries run in this process, as on Node; receivers need `--allow-net` for their hosts.
+  const webhooks = inProcessWebhooks({ db, clock: systemClock, transport: nodeWebhookTransport(), ...webhookConfig });
+  webhooks.start();
+  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore, webhooks }) };
 });
 
 /**

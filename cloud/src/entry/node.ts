@@ -10,19 +10,25 @@ import { fsObjectStore } from '../adapters/node/fs-object-store.ts';
 import { localSettings, openLocalDatabase, orExit } from './local.ts';
 import { ConfigError } from './settings.ts';
 import { listenFailure } from './listen-error.ts';
+import { inProcessWebhooks } from '../webhooks/in-process.ts';
+import { nodeWebhookTransport } from '../adapters/node/webhook-transport.ts';
+import { webhookSettings } from '../webhooks/settings.ts';
 
 // The web console's pages are .tsx: compile them on import (imported below, after the hook is in place).
 registerTsx();
 const { createApp } = await import('../app.ts');
 
-const { host, port, dataDir, adminToken } = await orExit(() => {
+const { host, port, dataDir, adminToken, webhookConfig } = await orExit(() => {
   const port = Number(process.env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number, not ${JSON.stringify(process.env.PORT)}`);
-  return { ...localSettings(process.env), host: process.env.HOST ?? '127.0.0.1', port };
+  return { ...localSettings(process.env), host: process.env.HOST ?? '127.0.0.1', port, webhookConfig: webhookSettings(process.env) };
 });
 const db = await openLocalDatabase({ dataDir, adminToken });
 
-const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken });
+// Webhook deliveries run in this process, from the outbox in the database (webhooks/in-process.ts).
+const webhooks = inProcessWebhooks({ db, clock: systemClock, transport: nodeWebhookTransport(), ...webhookConfig });
+const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken, webhooks });
+webhooks.start();
 const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
   console.log(`edgeboot control plane listening on http://${host.includes(':') ? `[${host}]` : host}:${info.port} (data in ${dataDir})`);
 });
@@ -36,6 +42,7 @@ server.once('error', (err: NodeJS.ErrnoException) => {
 });
 
 const stop = () => {
+  void webhooks.stop();
   server.close(() => {
     db.close();
     process.exit(0);

@@ -44,10 +44,33 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
+/**
+ * The names people use for a CPU, mapped to the firmware edgeboot decides for. An x86-64 server of
+ * today netboots through UEFI, so `x86_64` means `uefi-x64`; a BIOS machine is named `bios`, and
+ * 32-bit UEFI is rare enough to be named by its own word only.
+ */
+export const ARCH_ALIASES: Readonly<Record<string, Arch>> = {
+  x86_64: 'uefi-x64',
+  amd64: 'uefi-x64',
+  x64: 'uefi-x64',
+  arm64: 'uefi-arm64',
+  aarch64: 'uefi-arm64',
+};
+
+/** "one of bios, …, uefi-arm64 (x86_64, amd64 and x64 mean uefi-x64; …)". */
+export function acceptedArchs(): string {
+  const byArch = new Map<Arch, string[]>();
+  for (const [alias, arch] of Object.entries(ARCH_ALIASES)) byArch.set(arch, [...(byArch.get(arch) ?? []), alias]);
+  const aliases = [...byArch].map(([arch, names]) => `${names.slice(0, -1).join(', ')}${names.length > 1 ? ' and ' : ''}${names.at(-1)} mean ${arch}`);
+  return `one of ${Arch.options.join(', ')} (${aliases.join('; ')})`;
+}
+
 export function parseArch(value: string): Arch {
-  const r = Arch.safeParse(value);
-  if (!r.success) throw new InvalidArgumentError(`one of ${Arch.options.join(', ')}`);
-  return r.data;
+  const r = Arch.safeParse(value.toLowerCase());
+  if (r.success) return r.data;
+  const alias = ARCH_ALIASES[value.toLowerCase()];
+  if (alias) return alias;
+  throw new InvalidArgumentError(acceptedArchs());
 }
 
 export type OnOffUnknown = 'on' | 'off' | 'unknown';

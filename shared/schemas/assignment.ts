@@ -42,8 +42,21 @@ export const AssignmentCreate = z
     selector: Selector,
     once: z.boolean().default(false).meta({ description: 'boot the profile until the machine reports success, then its local disk' }),
     priority: z.number().int().min(-1000).max(1000).default(0).meta({ description: 'breaks ties between equally specific matches; higher wins' }),
+    replace: z
+      .boolean()
+      .default(false)
+      .meta({
+        description:
+          "the selector names one machine (machineId or mac): delete every assignment that names that machine, in the same transaction, so it has this one alone; the deleted ones come back in `replaced`",
+      }),
   })
   .meta({ id: 'AssignmentCreate' });
+
+/** What POST /v1/assignments answers: the new assignment and, with `replace`, the ones it took the place of. */
+export const AssignmentCreated = Assignment.extend({
+  replaced: z.array(Assignment).optional().meta({ description: 'with replace: true, the assignments deleted (empty when there were none)' }),
+}).meta({ id: 'AssignmentCreated' });
+export type AssignmentCreated = z.infer<typeof AssignmentCreated>;
 export const AssignmentPatch = z
   .strictObject({ profileId: z.string().max(64), once: z.boolean(), priority: z.number().int().min(-1000).max(1000) })
   .partial()

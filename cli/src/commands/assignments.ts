@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { idPattern } from '../../../shared/ids.ts';
 import { normalizeMac } from '../../../shared/mac.ts';
-import type { Assignment } from '../../../shared/schemas/assignment.ts';
+import type { Assignment, AssignmentCreated } from '../../../shared/schemas/assignment.ts';
 import { contextOf } from '../context.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
@@ -36,22 +36,44 @@ function assignmentsTable(rows: readonly Assignment[], siteName: NameOf, profile
 
 const onceHelp = 'boot the profile until the machine reports success, then its local disk (a one-shot install)';
 
-/** `edgeboot assign <machine> <profile>`: the everyday case, one machine by MAC. */
+/** "debian-12 (asg_…, once)": an assignment as the replace message names it. */
+function describeReplaced(a: Assignment, profileName: NameOf): string {
+  const extra = [a.id, a.once ? 'once' : '', a.priority !== 0 ? `priority ${a.priority}` : ''].filter(Boolean).join(', ');
+  return `${profileName(a.profileId) ?? a.profileId} (${extra})`;
+}
+
+/**
+ * `edgeboot assign <machine> <profile>`: the everyday case, one machine by MAC. It replaces what
+ * was assigned to that machine (by MAC or id) in one API call (`replace: true`: the delete and the
+ * insert are one transaction), and says what it replaced; `--add` keeps the others beside it.
+ */
 export function assignCommand(): Command {
   return new Command('assign')
-    .description('assign a profile to one machine (by MAC, which works before the machine is known, or by id/hostname)')
+    .description("assign a profile to one machine (by MAC, which works before the machine is known, or by id/hostname), replacing the machine's current assignment")
     .argument('<machine>', 'MAC address (any spelling), machine id, or hostname')
     .argument('<profile>', 'profile name or id')
     .option('--once', onceHelp)
     .option('--priority <n>', 'breaks ties between equally specific matches; higher wins (-1000…1000)', parseInteger(-1000, 1000))
-    .addHelpText('after', '\nExample:\n  edgeboot assign 52:54:00:12:34:56 ubuntu-24.04 --once')
-    .action(async (machineRef: string, profileRef: string, o: { once?: boolean; priority?: number }, c: Command) => {
+    .option('--add', "keep the machine's other machine/MAC assignments (by default they are replaced)")
+    .addHelpText(
+      'after',
+      '\nAssignments that name the machine (by MAC or id) are replaced; rules by site, label or arch are not touched.\n\nExample:\n  edgeboot assign 52:54:00:12:34:56 ubuntu-24.04 --once',
+    )
+    .action(async (machineRef: string, profileRef: string, o: { once?: boolean; priority?: number; add?: boolean }, c: Command) => {
       const ctx = contextOf(c);
-      const profile = await resolveProfile(ctx.api(), profileRef);
+      const api = ctx.api();
+      const profile = await resolveProfile(api, profileRef);
       // A MAC selector stays valid before the machine first boots and is what `apply` manages too.
-      const mac = normalizeMac(machineRef) ?? (await resolveMachine(ctx.api(), machineRef)).mac;
-      const a = await ctx.api().post<Assignment>('/v1/assignments', { profileId: profile.id, selector: { mac }, once: Boolean(o.once), priority: o.priority });
-      emit(ctx.out, a, () => `assigned ${profile.name} to ${mac}${a.once ? ' (once)' : ''}: ${a.id}`);
+      const mac = normalizeMac(machineRef) ?? (await resolveMachine(api, machineRef)).mac;
+      const a = await api.post<AssignmentCreated>('/v1/assignments', { profileId: profile.id, selector: { mac }, once: Boolean(o.once), priority: o.priority, replace: !o.add });
+      const replaced = a.replaced ?? [];
+      const profileName = replaced.length > 0 ? await namesOf(api, '/v1/profiles') : () => '';
+      emit(ctx.out, a, () =>
+        [
+          `assigned ${profile.name} to ${mac}${a.once ? ' (once)' : ''}: ${a.id}`,
+          ...(replaced.length > 0 ? [`replaced ${replaced.map((r) => describeReplaced(r, profileName)).join(', ')}`] : []),
+        ].join('\n'),
+      );
     });
 }
 

@@ -3,13 +3,15 @@ import type { Assignment } from '../../../shared/schemas/assignment.ts';
 import type { BootExplanation } from '../../../shared/schemas/boot.ts';
 import type { Timeline } from '../../../shared/schemas/boot-events.ts';
 import { MachineState, type Machine } from '../../../shared/schemas/machine.ts';
+import { ApiError } from '../api-client.ts';
 import { contextOf } from '../context.ts';
+import { normalizeMac } from '../../../shared/mac.ts';
 import { addDeleteCommand } from './delete-command.ts';
 import { addBmcCommands, addReprovisionOptions, reprovision, type PowerCycleOptions } from './machine-power.ts';
 import { usageError } from '../errors.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
-import { collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
+import { acceptedArchs, collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
 import { resolveMachine, resolveSite } from '../resolve.ts';
 
 const STATES = MachineState.options;
@@ -181,23 +183,31 @@ export function machinesCommand(): Command {
 
   cmd
     .command('explain')
-    .description('what the machine would boot now, and why (changes nothing)')
-    .argument('<machine>', 'machine id, MAC or hostname')
-    .option('--arch <arch>', "decide for this architecture instead of the machine's recorded one", parseArch)
-    .action(async (ref: string, o: { arch?: string }, c: Command) => {
+    .description('what the machine would boot now, and why (changes nothing); also for a MAC that never booted')
+    .argument('<machine>', 'machine id, MAC or hostname; a MAC no machine has yet is explained as its first boot')
+    .option('--arch <arch>', `decide for this architecture instead of the machine's recorded one: ${acceptedArchs()}`, parseArch)
+    .option('--site <site>', 'decide at this site (name or id): for a MAC not registered yet (the site default), or a machine of no site')
+    .addHelpText(
+      'after',
+      '\nA machine that never booted has no recorded architecture (the firmware reports it in DHCP): give --arch.\nA MAC unknown to the fleet needs --site unless an assignment names it.',
+    )
+    .action(async (ref: string, o: { arch?: string; site?: string }, c: Command) => {
       const ctx = contextOf(c);
-      const m = await resolveMachine(ctx.api(), ref);
-      const e = await ctx.api().get<BootExplanation>(`/v1/machines/${m.id}/explain`, { arch: o.arch });
+      const siteId = o.site ? (await resolveSite(ctx.api(), o.site)).id : undefined;
+      // A MAC goes to the API as it is: it may name no machine yet, which the API explains as a first boot.
+      const mac = normalizeMac(ref);
+      const m = mac ? await ctx.api().get<Machine>(`/v1/machines/${mac}`).catch((err: unknown) => (err instanceof ApiError && err.status === 404 ? null : Promise.reject(err))) : await resolveMachine(ctx.api(), ref);
+      const e = await ctx.api().get<BootExplanation>(`/v1/machines/${m?.id ?? mac}/explain`, { arch: o.arch, site: siteId });
       emit(ctx.out, e, () =>
         formatFields([
-          ['machine', `${m.mac}${m.hostname ? ` (${m.hostname})` : ''}`],
+          ['machine', m ? `${m.mac}${m.hostname ? ` (${m.hostname})` : ''}` : `${mac} (not registered)`],
           ['action', e.action],
           ['profile', e.profile ? `${e.profile.name} (${e.profile.id})` : null],
           ['once', e.action === 'boot' ? (e.once ? 'yes: after success it boots its local disk' : 'no') : null],
           ['arch', e.arch],
           ['loader', e.loader === 'shim' ? 'shim → GRUB (signed chain)' : e.loader],
           ['assignment', e.assignmentId],
-          ['reason', e.reason],
+          ['reason', e.reason.replace(/give an architecture to decide for \(arch: [^)]*\)/, `give --arch (${acceptedArchs()})`)],
         ]),
       );
     });

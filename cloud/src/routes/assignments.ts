@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { selectAssignment, type MachineFacts, type Selection } from '../../../shared/boot/select.ts';
 import { newId } from '../../../shared/ids.ts';
-import { Assignment, AssignmentCreate, AssignmentPatch, type Selector } from '../../../shared/schemas/assignment.ts';
+import { Assignment, AssignmentCreate, AssignmentCreated, AssignmentPatch, type Selector } from '../../../shared/schemas/assignment.ts';
 import { Cursor, Limit, page } from '../../../shared/schemas/common.ts';
 import { auditOk } from '../audit.ts';
 import { assertRole, canReadSite, canWriteSite, siteScope, type Principal } from '../auth/principal.ts';
 import { AppError, notFound } from '../errors.ts';
-import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { sql, type SqlDatabase, type SqlStatement } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
 import { getMachineById, getMachineByMac, type MachineRow } from './machine-lookup.ts';
 import { body, errorResponses, IdParams, json, router, keysetPage } from './openapi.ts';
@@ -104,6 +104,30 @@ export async function assignmentFor(db: SqlDatabase, m: MachineFacts): Promise<S
   return selectAssignment(m, rows.map(toAssignment));
 }
 
+/**
+ * The rows that name one machine: its own (machine_id, set for machineId selectors and for MAC
+ * selectors once the machine exists) and MAC assignments still waiting for it. One condition, so
+ * the DELETE of a replace finds in its transaction exactly what the read before it listed, plus
+ * anything another caller added meanwhile: the machine ends with one assignment either way.
+ */
+function namingMachine(machine: MachineRow | null, mac: string | undefined): { clause: string; params: string[] } {
+  const pending = "(machine_id IS NULL AND json_extract(selector, '$.mac') = ?)";
+  if (machine) return { clause: `(machine_id = ? OR ${pending})`, params: [machine.id, machine.mac] };
+  return { clause: pending, params: [mac!] };
+}
+
+/** For `replace`: the assignments about this machine, checked writable, and the statement deleting them. */
+async function replacing(db: SqlDatabase, p: Principal, s: Selector, machine: MachineRow | null): Promise<{ rows: AssignmentRow[]; remove: SqlStatement }> {
+  if (s.machineId === undefined && s.mac === undefined) {
+    const message = 'replace needs a selector naming one machine (machineId or mac)';
+    throw new AppError('validation_failed', `replace: ${message}`, { issues: [{ path: 'replace', message }] });
+  }
+  const where = namingMachine(machine, s.mac);
+  const rows = await db.all<AssignmentRow>(sql(`SELECT * FROM assignments WHERE ${where.clause} ORDER BY id`, ...where.params));
+  if (rows.some((r) => !canWriteSite(p, r.site_id))) throw new AppError('forbidden', 'your token may not change an assignment this one would replace');
+  return { rows, remove: sql(`DELETE FROM assignments WHERE ${where.clause}`, ...where.params) };
+}
+
 const tags = ['assignments'];
 
 export function assignmentRoutes() {
@@ -151,9 +175,9 @@ export function assignmentRoutes() {
         method: 'post',
         path: '/',
         tags,
-        summary: 'Assign a profile to a machine or to a selector (admin; operators within their sites)',
+        summary: 'Assign a profile to a machine or to a selector (admin; operators within their sites); replace: true makes it the machine\'s only one',
         request: { body: body(AssignmentCreate) },
-        responses: { 201: json(Assignment, 'created'), ...errorResponses },
+        responses: { 201: json(AssignmentCreated, 'created'), ...errorResponses },
       }),
       async (c) => {
         const p = c.get('principal')!;
@@ -167,6 +191,7 @@ export function assignmentRoutes() {
         const involved = [machine?.site_id ?? null, s.siteId ?? null].filter((x) => x !== null);
         if (involved.length === 0 && !canWriteSite(p, null)) throw new AppError('forbidden', 'assignments without a site are admin-only');
         if (involved.some((site) => !canWriteSite(p, site))) throw new AppError('forbidden', 'your token may not change assignments of that site');
+        const replaced = input.replace ? await replacing(db, p, s, machine) : null;
         const now = clock.now();
         const row: AssignmentRow = {
           id: newId('assignment', now),
@@ -180,6 +205,7 @@ export function assignmentRoutes() {
           updated_at: now,
         };
         await db.batch([
+          ...(replaced ? [replaced.remove] : []),
           sql(
             'INSERT INTO assignments (id, profile_id, selector, machine_id, site_id, once, priority, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
             row.id,
@@ -194,7 +220,7 @@ export function assignmentRoutes() {
           ),
           auditOk(c, row.id, row.site_id, 201),
         ]);
-        return c.json(toAssignment(row), 201);
+        return c.json(replaced ? { ...toAssignment(row), replaced: replaced.rows.map(toAssignment) } : toAssignment(row), 201);
       },
     )
     .openapi(

@@ -1,19 +1,18 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { decideBoot, loaderOf } from '../../../shared/boot/decide.ts';
 import { BootExplanation } from '../../../shared/schemas/boot.ts';
 import { Arch, Mac, Serial, SmbiosUuid } from '../../../shared/schemas/common.ts';
 import { Machine } from '../../../shared/schemas/machine.ts';
 import { normalizeMac } from '../../../shared/mac.ts';
 import { auditOk } from '../audit.ts';
-import { assertRead, assertWrite } from '../auth/principal.ts';
-import { loadCatalog } from '../boot/catalog.ts';
+import { assertWrite } from '../auth/principal.ts';
 import { verifyBootToken } from '../boot/relay-boot-key.ts';
 import { headerSafe, serveBoot, type BootAnswer } from '../boot/serve.ts';
 import type { AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { findMachine, toMachine } from './machine-lookup.ts';
+import { explainMachine } from './machine-explain.ts';
 import { errorResponses, json, router } from './openapi.ts';
 
 /*
@@ -181,26 +180,23 @@ export function machineBootRoutes() {
         method: 'get',
         path: '/{idOrMac}/explain',
         tags: ['machines'],
-        summary: 'What this machine would boot now at its site, and why (changes nothing)',
-        request: { params: MachineParams, query: z.strictObject({ arch: Arch.optional().meta({ description: "default: the machine's recorded arch" }) }) },
+        summary: 'What this machine (or a MAC before its first boot) would boot now, and why (changes nothing)',
+        request: {
+          params: MachineParams,
+          query: z.strictObject({
+            arch: Arch.optional().meta({ description: "decide for this architecture; default: the machine's recorded one" }),
+            site: z
+              .string()
+              .max(64)
+              .optional()
+              .meta({ description: 'decide at this site (a site id): for a MAC no machine has yet, or a machine of no site' }),
+          }),
+        },
         responses: { 200: json(BootExplanation), ...errorResponses },
       }),
       async (c) => {
-        const { db } = c.get('deps');
-        const row = await findMachine(db, c.req.valid('param').idOrMac);
-        if (!row) throw notFound('machine');
-        assertRead(c.get('principal')!, row.site_id, 'machine');
-        const catalog = await loadCatalog(db, { mac: row.mac, siteId: row.site_id ?? '', machine: row });
-        const d = decideBoot({ mac: row.mac, arch: c.req.valid('query').arch ?? row.arch, siteId: row.site_id ?? '' }, catalog);
-        const explanation: BootExplanation = {
-          action: d.action,
-          reason: d.action === 'ignore' && row.site_id === null ? 'the machine belongs to no site, so no relay boots it' : d.reason,
-          arch: d.action === 'ignore' ? null : d.arch,
-          profile: d.action === 'boot' || d.action === 'menu' ? { id: d.profile.id, name: d.profile.name } : null,
-          assignmentId: d.action === 'boot' || d.action === 'menu' ? d.assignmentId : null,
-          once: d.action === 'boot' && d.once,
-          loader: loaderOf(d),
-        };
+        const q = c.req.valid('query');
+        const explanation = await explainMachine(c.get('deps').db, c.get('principal')!, { idOrMac: c.req.valid('param').idOrMac, arch: q.arch, site: q.site });
         return c.json(explanation, 200);
       },
     )

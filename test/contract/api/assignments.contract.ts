@@ -72,6 +72,76 @@ export function assignmentsContract(target: () => ApiTarget) {
       await call(t, 'DELETE', `/v1/machines/${m.id}`);
     });
 
+    it('replaces the assignments that name a machine with replace: true, in one step, and lists what it replaced', async () => {
+      const t = target();
+      const [p1, p2, p3] = [await profile(t), await profile(t), await profile(t)];
+      const site = await createSite(t);
+      const m = await machine(t, { siteId: site });
+      const byMac = (await assign(t, { profileId: p1, selector: { mac: m.mac } })).body;
+      const byId = (await assign(t, { profileId: p1, selector: { machineId: m.id }, priority: 3 })).body;
+      const siteRule = (await assign(t, { profileId: p1, selector: { siteId: site } })).body;
+
+      // Without replace, assigning again adds beside what exists.
+      const added = await assign(t, { profileId: p2, selector: { mac: m.mac } });
+      expect(added.status).toBe(201);
+      expect(added.body.replaced).toBeUndefined();
+      expect(ids(await call(t, 'GET', `/v1/assignments?machineId=${m.id}`)).sort()).toEqual([byMac.id, byId.id, added.body.id].sort());
+
+      const r = await assign(t, { profileId: p3, selector: { mac: m.mac }, replace: true });
+      expect(r.status, r.text).toBe(201);
+      expect(r.body).toMatchObject({ profileId: p3, selector: { mac: m.mac } });
+      expect(r.body.replaced.map((a: { id: string }) => a.id).sort()).toEqual([byMac.id, byId.id, added.body.id].sort());
+      expect(r.body.replaced.find((a: { id: string }) => a.id === byId.id)).toMatchObject({ profileId: p1, priority: 3, selector: { machineId: m.id } });
+      expect(ids(await call(t, 'GET', `/v1/assignments?machineId=${m.id}`))).toEqual([r.body.id]);
+      expect((await winner(t, m.id)).id).toBe(r.body.id);
+      // A rule about the site names no machine: it stays.
+      expect((await call(t, 'GET', `/v1/assignments/${siteRule.id}`)).status).toBe(200);
+
+      // Replacing when there is nothing to replace says so with an empty list.
+      const again = await assign(t, { profileId: p1, selector: { machineId: m.id }, replace: true });
+      expect(again.body.replaced.map((a: { id: string }) => a.id)).toEqual([r.body.id]);
+      const first = await assign(t, { profileId: p1, selector: { mac: randomMac() }, replace: true });
+      expect(first.status).toBe(201);
+      expect(first.body.replaced).toEqual([]);
+    });
+
+    it('replaces MAC assignments of a machine not registered yet, and refuses replace for a selector naming no machine', async () => {
+      const t = target();
+      const [p1, p2] = [await profile(t), await profile(t)];
+      const mac = randomMac();
+      const old = (await assign(t, { profileId: p1, selector: { mac } })).body;
+      const r = await assign(t, { profileId: p2, selector: { mac: mac.toUpperCase() }, replace: true });
+      expect(r.status).toBe(201);
+      expect(r.body.replaced.map((a: { id: string }) => a.id)).toEqual([old.id]);
+      expect((await call(t, 'GET', `/v1/assignments/${old.id}`)).status).toBe(404);
+
+      const site = await createSite(t);
+      const rule = await assign(t, { profileId: p1, selector: { siteId: site }, replace: true });
+      expect(rule.status).toBe(400);
+      expect(errorCode(rule)).toBe('validation_failed');
+      expect(rule.body.error.issues).toEqual([{ path: 'replace', message: 'replace needs a selector naming one machine (machineId or mac)' }]);
+      expect((await call(t, 'GET', `/v1/assignments?siteId=${site}`)).body.items).toEqual([]);
+    });
+
+    it('lets an operator replace within its site; a MAC of no site stays admin-only with replace too, and is left as it was', async () => {
+      const t = target();
+      const [p1, p2] = [await profile(t), await profile(t)];
+      const site = await createSite(t);
+      const m = await machine(t, { siteId: site });
+      // A MAC assignment of no site is admin-only; the operator of the site cannot replace it.
+      const mac = randomMac();
+      const pending = (await assign(t, { profileId: p1, selector: { mac } })).body;
+      const operator = await createToken(t, { role: 'operator', siteIds: [site] });
+      const refused = await assign(t, { profileId: p2, selector: { mac }, replace: true }, operator.token);
+      expect(refused.status).toBe(403);
+      expect((await call(t, 'GET', `/v1/assignments/${pending.id}`)).status).toBe(200);
+      // Its own site's machine it can.
+      const own = (await assign(t, { profileId: p1, selector: { machineId: m.id } })).body;
+      const ok = await assign(t, { profileId: p2, selector: { machineId: m.id }, replace: true }, operator.token);
+      expect(ok.status, ok.text).toBe(201);
+      expect(ok.body.replaced.map((a: { id: string }) => a.id)).toEqual([own.id]);
+    });
+
     it('picks the most specific match for a machine, and says why', async () => {
       const t = target();
       const site = await createSite(t);

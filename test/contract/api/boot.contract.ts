@@ -192,6 +192,83 @@ export function bootContract(target: () => ApiTarget) {
       expect(await ok(call(t, 'GET', `/v1/machines/${noSite.id}/explain`), 200)).toMatchObject({ action: 'ignore', arch: null });
     });
 
+    it('explains a MAC before its first boot: its MAC assignment anywhere, a site default with ?site=, and the boot then does what it said', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const siteName = (await ok(call(t, 'GET', `/v1/sites/${site}`), 200)).name as string;
+      const relay = await enrollBootRelay(t, site);
+      const byDefault = await linuxProfile(t);
+      const assigned = await linuxProfile(t);
+      await ok(call(t, 'PATCH', `/v1/sites/${site}`, { json: { defaultProfileId: byDefault.id } }), 200);
+
+      // Unknown to the fleet, no site asked for: nothing to decide from.
+      const stranger = randomMac();
+      const unknown = await call(t, 'GET', `/v1/machines/${stranger}/explain?arch=bios`);
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.error.message).toBe(`no machine has MAC ${stranger} and no assignment names it: give a site to see what that site's default would boot`);
+      // With a site: what that site's default does to a new machine.
+      expect(await ok(call(t, 'GET', `/v1/machines/${stranger}/explain?arch=uefi-x64&site=${site}`), 200)).toEqual({
+        action: 'boot',
+        reason: `not registered yet; at its first boot at site ${siteName}: nothing assigned, site default: ${byDefault.name}`,
+        arch: 'uefi-x64',
+        profile: { id: byDefault.id, name: byDefault.name },
+        assignmentId: null,
+        once: false,
+        loader: 'ipxe',
+      });
+
+      // Assigned by MAC, never booted, no machine record: the assignment decides at any site.
+      const mac = randomMac();
+      const a = await assign(t, { profileId: assigned.id, selector: { mac }, once: true });
+      const noArch = await ok(call(t, 'GET', `/v1/machines/${mac.replaceAll(':', '-')}/explain`), 200);
+      expect(noArch).toMatchObject({ action: 'ignore', arch: null });
+      expect(noArch.reason).toBe(
+        'not registered yet; at its first boot at any site: the architecture is not known yet (the firmware reports it when it boots): give an architecture to decide for (arch: bios, uefi-ia32, uefi-x64, uefi-arm32, uefi-arm64)',
+      );
+      expect(await ok(call(t, 'GET', `/v1/machines/${mac}/explain?arch=bios`), 200)).toEqual({
+        action: 'boot',
+        reason: `not registered yet; at its first boot at any site: assigned to this MAC: ${assigned.name}`,
+        arch: 'bios',
+        profile: { id: assigned.id, name: assigned.name },
+        assignmentId: a,
+        once: true,
+        loader: 'ipxe',
+      });
+      expect((await ok(call(t, 'GET', `/v1/machines/${mac}/explain?arch=bios&site=${site}`), 200)).reason).toBe(
+        `not registered yet; at its first boot at site ${siteName}: assigned to this MAC: ${assigned.name}`,
+      );
+      // Explaining wrote nothing: the machine is still unknown.
+      expect((await call(t, 'GET', `/v1/machines/${mac}`)).status).toBe(404);
+
+      const booted = await boot(t, relay, { mac, arch: '0', fileBase: 'http://10.0.0.5:8080' });
+      expect(booted.status, booted.text).toBe(200);
+      expect(booted.headers.get('x-edgeboot-decision')).toBe('boot');
+      expect(booted.headers.get('x-edgeboot-reason')).toBe(`assigned to this MAC: ${assigned.name}`);
+    });
+
+    it('explains a registered machine without an architecture for ?arch=, and names the accepted values for a wrong one', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const p = await linuxProfile(t);
+      const m = await machine(t, { siteId: site });
+      const a = await assign(t, { profileId: p.id, selector: { mac: m.mac } });
+      const bare = await ok(call(t, 'GET', `/v1/machines/${m.id}/explain`), 200);
+      expect(bare).toMatchObject({ action: 'ignore', arch: null, profile: null });
+      expect(bare.reason).toContain('(arch: bios, uefi-ia32, uefi-x64, uefi-arm32, uefi-arm64)');
+      expect(await ok(call(t, 'GET', `/v1/machines/${m.id}/explain?arch=uefi-x64`), 200)).toMatchObject({ action: 'boot', arch: 'uefi-x64', assignmentId: a, profile: { id: p.id } });
+
+      const wrong = await call(t, 'GET', `/v1/machines/${m.id}/explain?arch=x86_64`);
+      expect(wrong.status).toBe(400);
+      expect(errorCode(wrong)).toBe('validation_failed');
+      expect(wrong.body.error.issues[0].path).toBe('arch');
+      for (const name of ['bios', 'uefi-ia32', 'uefi-x64', 'uefi-arm32', 'uefi-arm64']) expect(wrong.body.error.message).toContain(name);
+      expect(wrong.body.error.message.startsWith('invalid query: arch: ')).toBe(true);
+
+      const badSite = await call(t, 'GET', `/v1/machines/${randomMac()}/explain?site=site_00000000000000000000000000`);
+      expect(badSite.status).toBe(400);
+      expect(badSite.body.error.issues).toEqual([{ path: 'site', message: 'no such site' }]);
+    });
+
     it('refuses people on the relay endpoint with 403', async () => {
       const t = target();
       const r = await call(t, 'GET', `/v1/relay/boot?mac=${randomMac()}&arch=0`);

@@ -253,16 +253,20 @@ describe('router advertisements (radvd supervised by the relay)', () => {
 
   it('stops the radvd a killed relay left running before starting its own', () =>
     withLan('raorphan', async (l) => {
+      // What a relay killed with SIGKILL can leave behind: a radvd on the relay's own config and pid
+      // file, with no supervisor. (A radvd whose supervisor dies usually follows it at its next log
+      // line, of SIGPIPE, but not before.) The test starts that radvd itself, from the relay's files.
       const first = await supervise(l, { interfaces: [{ name: 'eth0' }] });
-      const orphan = first.ready.status.pid!;
-      process.kill(first.sp.pid, 'SIGKILL'); // the supervisor's Node process only: its radvd lives on
-      await first.sp.exited;
-      expect(alive(orphan)).toBe(true);
+      await first.close();
+      const pidFile = join(l.stateDir, 'ra', 'radvd.pid');
+      const left = l.bed.spawn('relay', 'radvd', ['--nodaemon', '--config', join(l.stateDir, 'ra', 'radvd.conf'), '--pidfile', pidFile, '--logmethod', 'stderr_clean']);
+      await until('the leftover radvd has written its pid file', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') === `${left.pid}\n`);
       const second = await supervise(l, { interfaces: [{ name: 'eth0' }] });
-      expect(second.logs().find((o) => o.msg === 'stopping a radvd left running by an earlier relay')?.pid).toBe(orphan);
-      expect(alive(orphan)).toBe(false);
+      expect(second.logs().find((o) => o.msg === 'stopping a radvd left running by an earlier relay')?.pid).toBe(left.pid);
+      expect(await left.exited).toEqual({ code: 0, signal: null }); // radvd's own clean exit on SIGTERM
       expect(second.ready.status.state).toBe('running');
-      expect(second.ready.status.pid).not.toBe(orphan);
+      expect(second.ready.status.pid).not.toBe(left.pid);
+      await until('the new radvd holds the pid file', () => readFileSync(pidFile, 'utf8') === `${second.ready.status.pid}\n`);
       expect((await solicit(l)).routerLifetime).toBe(0);
       await second.close();
     }));

@@ -94,7 +94,6 @@ export async function startRouterAdvertisements(opts: RouterAdvertisementsOption
   writeFileAtomic(configPath, renderRadvdConf(lans), 0o644);
   // radvd refuses a world-writable file only; 0644 whatever the umask (the unit's is 0077).
   chmodSync(configPath, 0o644);
-  await stopOrphan(pidPath, configPath, log);
 
   const radvd = opts.radvdPath ?? locate('radvd') ?? '/usr/sbin/radvd';
   const baseMs = opts.restartBaseMs ?? 1_000;
@@ -151,6 +150,10 @@ export async function startRouterAdvertisements(opts: RouterAdvertisementsOption
       error = reason;
       return 'unavailable';
     }
+    // Before every start, not only the first: an orphan that wrote its pid file late makes this
+    // radvd exit ("unable to lock pid file"), and the restart after that must find it.
+    await stopOrphan(pidPath, configPath, log);
+    if (stopping.signal.aborted) return 'exited'; // close() came during the check: start nothing
     const proc = spawn(radvd, ['--nodaemon', '--config', configPath, '--pidfile', pidPath, '--logmethod', 'stderr_clean'], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; spawnError?: string }>((resolve) => {
       proc.once('error', (e) => resolve({ code: null, signal: null, spawnError: (e as NodeJS.ErrnoException).code ?? e.message }));
@@ -185,7 +188,12 @@ export async function startRouterAdvertisements(opts: RouterAdvertisementsOption
   const loop = (async () => {
     for (let attempt = 0; !stopping.signal.aborted; ) {
       const t0 = Date.now();
-      const outcome = await runOnce(firstAttempt);
+      const outcome = await runOnce(firstAttempt).catch((e: unknown) => {
+        // Never let the supervisor die: the relay's other services go on, and the next try may work.
+        error = `cannot start radvd: ${e instanceof Error ? e.message : String(e)}`;
+        log.error(error);
+        return 'exited' as const;
+      });
       firstAttempt();
       if (stopping.signal.aborted) break;
       if (Date.now() - t0 >= STABLE_MS) attempt = 0;

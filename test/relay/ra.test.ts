@@ -189,7 +189,7 @@ describe('router advertisements (radvd supervised by the relay)', () => {
       const prefix = first.ready.status.interfaces[0]!.prefix!;
       expect(prefix).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}::\/64$/);
       const stored = JSON.parse(readFileSync(join(l.stateDir, 'ra', 'ula.json'), 'utf8'));
-      expect(`${stored.globalId}::/64`).toBe(prefix);
+      expect(prefix).toBe(parseRaPrefix(`${stored.globalId}:0::/64`)); // canonical: a zero third group folds into '::'
       expect(stored.subnets).toEqual({ eth0: 0 });
       expect((await solicit(l)).prefixes).toEqual([prefix]);
       await first.close();
@@ -332,9 +332,10 @@ describe('router advertisements (radvd supervised by the relay)', () => {
     const first = ulaPrefixes(stateDir, ['eth0', 'eth1']);
     const { globalId } = JSON.parse(readFileSync(join(stateDir, 'ra', 'ula.json'), 'utf8'));
     expect(globalId).toMatch(/^fd[0-9a-f]{2}:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/);
-    expect([...first]).toEqual([['eth0', `${globalId}::/64`], ['eth1', `${globalId}:1::/64`]]);
+    const net = (subnet: number) => parseRaPrefix(`${globalId}:${subnet}::/64`); // canonical form (tested above)
+    expect([...first]).toEqual([['eth0', net(0)], ['eth1', net(1)]]);
     const again = ulaPrefixes(stateDir, ['vlan7', 'eth1', 'eth0']);
-    expect([...again]).toEqual([['vlan7', `${globalId}:2::/64`], ['eth1', `${globalId}:1::/64`], ['eth0', `${globalId}::/64`]]);
+    expect([...again]).toEqual([['vlan7', net(2)], ['eth1', net(1)], ['eth0', net(0)]]);
   });
 
   it('reads /proc/net/if_inet6 lines', () => {

@@ -391,6 +391,11 @@ const PACKAGES: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   mformat: 'mtools',
   syslinux: 'syslinux',
+  dhcrelay: 'isc-dhcp-relay',
+  radvd: 'radvd',
+  rdisc6: 'ndisc6',
+  setpriv: 'util-linux',
+  perl: 'perl-base',
 };
 
 /**

@@ -21,3 +21,14 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string, hint?: string): CliError => new CliError(EXIT.USAGE, message, { hint });
+
+/**
+ * An exit status that is an answer, not a failure (`apply --dry-run --exit-code`: 1 = the fleet
+ * differs): the command has printed its output, and main.ts prints nothing more.
+ */
+export class ExitStatus extends CliError {
+  constructor(exitCode: ExitCode, reason: string) {
+    super(exitCode, reason);
+    this.name = 'ExitStatus';
+  }
+}

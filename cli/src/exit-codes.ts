@@ -8,6 +8,11 @@ export const EXIT = {
   OK: 0,
   /** Anything else: a local file that cannot be read, a checksum the server disagrees with, a bug. */
   ERROR: 1,
+  /**
+   * `apply --exit-code`: the fleet differs from the file (as `git diff --exit-code`). Nothing is
+   * printed on stderr for it, which tells it from ERROR; every API error has its own code below.
+   */
+  DIFFERS: 1,
   /** Bad arguments or a bad input file, found before the API was asked anything. */
   USAGE: 2,
   /** The API answered 404: no such object, or not visible to this token. */
@@ -25,7 +30,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODES_HELP = `Exit codes:
   0    success
-  1    other error (unreadable local file, checksum mismatch, …)
+  1    other error (unreadable local file, checksum mismatch, …); for apply --exit-code: the fleet differs from the file
   2    usage: bad arguments or input file (nothing was sent)
   3    not found (404): no such object, or not visible to this token
   4    unauthorized or forbidden (401/403), or not logged in

@@ -17,7 +17,7 @@ import { relaysCommand } from './commands/relays.ts';
 import { signingKeysCommand } from './commands/signing-keys.ts';
 import { sitesCommand } from './commands/sites.ts';
 import { tokensCommand } from './commands/tokens.ts';
-import { CliError } from './errors.ts';
+import { CliError, ExitStatus } from './errors.ts';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 
 export const VERSION = '0.1.0';
@@ -94,6 +94,7 @@ function report(err: unknown, json: boolean): number {
     if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     return EXIT.USAGE;
   }
+  if (err instanceof ExitStatus) return err.exitCode;
   if (err instanceof CliError) {
     if (json) {
       const e = err as CliError & { status?: number; code?: string; requestId?: string | null; issues?: unknown };

@@ -11,7 +11,7 @@ import { ApiError, type ApiClient } from '../api-client.ts';
 import type { Fleet } from '../apply/file.ts';
 import type { Current, Step } from '../apply/plan.ts';
 import { contextOf } from '../context.ts';
-import { CliError } from '../errors.ts';
+import { CliError, ExitStatus } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 
 const EXAMPLE = `
@@ -89,8 +89,12 @@ export function applyCommand(): Command {
     .option('--prune', 'also delete objects a section of the file does not list')
     .option('--reseal', "seal every BMC password of the file again (after changing it on the BMCs), even where nothing else changed")
     .option('-v, --verbose', 'list unchanged objects too')
+    .option('--exit-code', 'exit 1 when the fleet differs from the file (with --dry-run: would change; without: changed), 0 when it does not, as git diff --exit-code; for drift checks in CI')
     .addHelpText('after', EXAMPLE)
-    .action(async (o: { file: string; dryRun?: boolean; prune?: boolean; reseal?: boolean; verbose?: boolean }, c: Command) => {
+    .addHelpText('after', `
+Drift check (CI):
+  edgeboot apply -f fleet.yaml --dry-run --exit-code   # 0: the fleet is as the file says; 1: it differs (the plan is printed); other codes: errors`)
+    .action(async (o: { file: string; dryRun?: boolean; prune?: boolean; reseal?: boolean; verbose?: boolean; exitCode?: boolean }, c: Command) => {
       const ctx = contextOf(c);
       let text: string;
       try {
@@ -117,7 +121,9 @@ export function applyCommand(): Command {
         });
       }
       if (o.dryRun) {
-        emit(ctx, { dryRun: true, summary: summarize(plan.steps), steps: plan.steps.map((s) => stepJson(s)) }, () => renderPlan(plan.steps, { verbose: o.verbose }));
+        const summary = summarize(plan.steps);
+        emit(ctx, { dryRun: true, summary, steps: plan.steps.map((s) => stepJson(s)) }, () => renderPlan(plan.steps, { verbose: o.verbose }));
+        if (o.exitCode && differs(summary)) throw new ExitStatus(EXIT.DIFFERS, 'the fleet differs from the file');
         return;
       }
       const secrets = readBmcPasswords(fleet, plan.steps, { baseDir: o.file === '-' ? process.cwd() : dirname(o.file), env: process.env });
@@ -138,10 +144,14 @@ export function applyCommand(): Command {
       );
       const summary = summarize(plan.steps);
       emit(ctx, { dryRun: false, summary, steps: results.map((r) => stepJson(r.step, r.id)) }, () =>
-        summary.create + summary.update + summary.delete === 0 ? 'Nothing to do.' : `Applied: ${summary.create} created, ${summary.update} updated, ${summary.delete} deleted, ${summary.unchanged} unchanged.`,
+        !differs(summary) ? 'Nothing to do.' : `Applied: ${summary.create} created, ${summary.update} updated, ${summary.delete} deleted, ${summary.unchanged} unchanged.`,
       );
+      if (o.exitCode && differs(summary)) throw new ExitStatus(EXIT.DIFFERS, 'the fleet differed from the file');
     });
 }
+
+/** Whether applying the plan creates, updates or deletes anything. */
+const differs = (s: { create: number; update: number; delete: number }): boolean => s.create + s.update + s.delete > 0;
 
 function emit(ctx: ReturnType<typeof contextOf>, data: unknown, text: () => string) {
   ctx.out.stdout(ctx.out.json ? JSON.stringify(data, null, 2) : text());

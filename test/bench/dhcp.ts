@@ -44,7 +44,7 @@ import { perfdhcp } from './lib/perfdhcp.ts';
 // The cloud app imports the console's .tsx: its loader hook first, then whatever imports the app.
 import '../../cloud/src/adapters/node/register-tsx.ts';
 import type { BenchCloud, DhcpBed } from './support/dhcp-bed.ts';
-const { bundleRelay, CLIENT_IP, cpuSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, rcvbufErrors, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
+const { bundleRelay, CLIENT_IP, cpuSeconds, waitedSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, rcvbufErrors, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
 
 const { values } = parseArgs({
   options: {
@@ -175,6 +175,8 @@ interface Step {
   max: number;
   kernelDrops: number;
   serverCpu: number;
+  /** Seconds the server was runnable but waited for a CPU (other load). */
+  waited: number;
   perfdhcpCpu: number | null;
   cloudCpu: number;
   rss: number;
@@ -192,6 +194,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   await sleep(300);
   const k0 = rcvbufErrors(b.ns(s.slot));
   const cpu0 = cpuSeconds(s.pid);
+  const w0 = waitedSeconds(s.pid);
   const cloud0 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const side = extra?.();
   const perf = await perfdhcp({
@@ -206,6 +209,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   await side;
   const cloud1 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const cpu1 = cpuSeconds(s.pid);
+  const waited = waitedSeconds(s.pid) - w0;
   const kernelDrops = rcvbufErrors(b.ns(s.slot)) - k0;
   const name = kind === 'proxy' ? 'DISCOVER-OFFER' : 'REQUEST-ACK';
   const ex = perf.exchanges[name] ?? { sent: 0, received: 0, drops: 0 };
@@ -223,6 +227,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     max: lat.at(-1) ?? NaN,
     kernelDrops,
     serverCpu: cpu1 - cpu0,
+    waited,
     perfdhcpCpu: perf.cpuSeconds,
     cloudCpu: cloud1 - cloud0,
     rss: rssMb(s.pid),
@@ -230,7 +235,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   };
   const gen = st.perfdhcpCpu !== null && st.perfdhcpCpu / seconds >= 0.9 ? ' ← perfdhcp at ≥ 90% of a core: the generator is the limit' : '';
   console.log(
-    `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}  CPU server ${fmt(st.serverCpu, 2)} s perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
+    `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}  CPU server ${fmt(st.serverCpu, 2)} s (${fmt((st.serverCpu * 1e6) / Math.max(1, st.answered))} µs/answer, waited ${fmt(waited, 2)} s) perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
   );
   return st;
 }
@@ -247,7 +252,7 @@ const cell = (steps: Step[], f: (s: Step) => number, d = 0) => {
 
 function table(title: string, rates: number[], steps: Step[], ours: string, ref: string, unit: string): void {
   console.log(`\n${title}: medians of ${REPS} alternations (range)`);
-  console.log(`${'offered'.padStart(9)}  ${'server'.padEnd(15)} ${`${unit}/s`.padStart(22)}  ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(22)}  ${'p99 ms'.padStart(24)}  ${'rcvbuf err'.padStart(16)}  ${'CPU s'.padStart(8)}  ${'perfdhcp CPU s'.padStart(14)}  cloud CPU s`);
+  console.log(`${'offered'.padStart(9)}  ${'server'.padEnd(15)} ${`${unit}/s`.padStart(22)}  ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(22)}  ${'p99 ms'.padStart(24)}  ${'rcvbuf err'.padStart(16)}  ${'CPU s'.padStart(8)}  ${'µs/answer'.padStart(10)}  ${'waited s'.padStart(8)}  ${'perfdhcp CPU s'.padStart(14)}  cloud CPU s`);
   for (const rate of rates) {
     const refSteps = steps.filter((s) => s.rate === rate && s.server === ref);
     for (const server of [ours, ref]) {
@@ -255,7 +260,7 @@ function table(title: string, rates: number[], steps: Step[], ours: string, ref:
       if (!ss.length) continue;
       const ratio = summary(ss, (s) => s.perSecond).med / summary(refSteps, (s) => s.perSecond).med;
       console.log(
-        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server === ours ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${server === ours ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : ''}`,
+        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server === ours ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => (s.serverCpu * 1e6) / Math.max(1, s.answered)).med).padStart(10)}  ${fmt(summary(ss, (s) => s.waited).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${server === ours ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : ''}`,
       );
     }
   }

@@ -16,7 +16,7 @@
  * LAN tests do: the benchmark process's CPU is then the cloud's (plus the bridge's piping).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sql } from '../../../cloud/src/ports/sql-database.ts';
 import { call, unique } from '../../contract/target.ts';
@@ -139,6 +139,8 @@ export interface RelayProcess {
  * first snapshot is in.
  */
 export async function startRelay(b: DhcpBed, name: string, o: { bundle: string; cloud: BenchCloud; stateDir: string; toml: string; cpu?: number; nodeFlags?: string[] }): Promise<RelayProcess> {
+  // The relay looks its interface up at start (getifaddrs lists only interfaces with a carrier): its port must be up.
+  b.use(name);
   const creds = await o.cloud.enroll();
   saveCredentials(o.stateDir, { ...creds, cloudUrl: `http://${CLOUD_IN_NS}` });
   const forwarder = await startForwarder(b.bed, name, o.cloud.unixPath);
@@ -177,6 +179,17 @@ export function cpuSeconds(pid: number): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Seconds the process's threads were runnable but had no CPU (other load on its core), NaN once gone. */
+export function waitedSeconds(pid: number): number {
+  try {
+    let ns = 0;
+    ns = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
+    return ns / 1e9;
   } catch {
     return NaN;
   }

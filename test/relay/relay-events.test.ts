@@ -199,6 +199,51 @@ describe('event queue', () => {
     await client.close();
   });
 
+  it('replaces the ack after every batch, before the group commit, so a restart after a crash re-sends nothing', async () => {
+    const dir = tempDir('events');
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    // No group commit during the test: the ack on disk is the one each batch wrote.
+    const q = new EventQueue({ dir, client, log: quiet, lingerMs: 0, fsyncIntervalMs: 600_000 });
+    for (const n of range(0, 10)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
+    q.start();
+    await until('shipped', () => q.depth === 0);
+    const segmentBytes = readFileSync(join(dir, '000000000001.jsonl')).length;
+    expect(JSON.parse(readFileSync(join(dir, 'ack.json'), 'utf8'))).toEqual({ segment: 1, offset: segmentBytes });
+    await q.stop();
+    q.close();
+    const posts = cloud.requests.length;
+    const again = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    expect(again.depth).toBe(0);
+    again.close();
+    await client.close();
+    expect(cloud.requests.length).toBe(posts);
+  });
+
+  it('deletes a shipped segment only after the ack past it, and a restart starts from that ack', async () => {
+    const dir = tempDir('events');
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir, client, log: quiet, lingerMs: 0, segmentBytes: 4 * 1024, fsyncIntervalMs: 600_000 });
+    for (const n of range(0, 300)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
+    q.start();
+    await until('shipped', () => q.depth === 0);
+    for (const n of range(300, 310)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
+    await until('the next batch shipped, which moves past the full segments', () => q.shipped === 310);
+    await q.stop();
+    q.close();
+    const segments = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+    const ack = JSON.parse(readFileSync(join(dir, 'ack.json'), 'utf8')) as { segment: number };
+    expect(segments.length).toBeGreaterThan(0);
+    expect(segments[0]).toBe(`${String(ack.segment).padStart(12, '0')}.jsonl`);
+    expect(ack.segment).toBeGreaterThan(1);
+    const again = new EventQueue({ dir, client, log: quiet });
+    expect(again.depth).toBe(0);
+    again.close();
+    await client.close();
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 310));
+  });
+
   it('keeps an event the cloud would refuse out of the queue', () => {
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
     const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });

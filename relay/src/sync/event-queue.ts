@@ -1,10 +1,10 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '../../../shared/ids.ts';
 import { fastRelayEvent, RelayEvent } from '../../../shared/schemas/boot-events.ts';
 import type { EventSink, StageEvent } from '../events.ts';
 import type { Logger } from '../log.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { fsyncDir, writeFileAtomic } from './atomic-file.ts';
 import { backoffMs, sleep } from './backoff.ts';
 import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
 
@@ -18,7 +18,12 @@ import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
  *
  * Delivery is at-least-once from here and exactly-once in the cloud: the ack is written only after
  * the cloud answered 2xx, so a crash between the two re-sends the batch and the cloud ignores the ids
- * it already has.
+ * it already has. The ack is replaced atomically (rename) after every batch but made durable (fsync)
+ * with the segments' group commit, at most `fsyncIntervalMs` later: two fsyncs per POST blocked the
+ * loop that answers DHCP for ~8 ms each, dozens of times a second under a storm. A power loss can
+ * therefore bring back an older ack and re-send up to that interval's batches, which the cloud ignores.
+ * Before a segment is deleted, the ack that moved past it is fsynced, so an ack never names a deleted
+ * segment.
  *
  * Durability (fsync policy): emit() never blocks a socket loop. Lines are buffered in memory and
  * written (write(2), into the page cache) at the end of the current event-loop turn; the segment
@@ -87,6 +92,7 @@ export class EventQueue implements EventSink {
   #buffer: string[] = [];
   #flushScheduled = false;
   #dirty = false;
+  #ackDirty = false;
   #fsyncTimer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
   #stop = new AbortController();
@@ -131,7 +137,7 @@ export class EventQueue implements EventSink {
       this.#ack = { segment: this.#segments[0] ?? 1, offset: 0 };
     }
     // Segments wholly acknowledged before a crash are garbage now.
-    for (const s of this.#segments.filter((s) => s < this.#ack.segment)) unlinkSync(join(this.#o.dir, name(s)));
+    for (const s of this.#segments.filter((s) => s < this.#ack.segment)) rmSync(join(this.#o.dir, name(s)), { force: true });
     this.#segments = this.#segments.filter((s) => s >= this.#ack.segment);
     if (this.#segments.length === 0) this.#segments.push(this.#ack.segment);
     const current = this.#segments.at(-1)!;
@@ -209,6 +215,18 @@ export class EventQueue implements EventSink {
     this.#fsyncTimer = undefined;
     if (this.#dirty && this.#fd >= 0) fsyncSync(this.#fd);
     this.#dirty = false;
+    if (this.#ackDirty) this.#syncAck();
+  }
+
+  #syncAck(): void {
+    const fd = openSync(join(this.#o.dir, 'ack.json'), 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    fsyncDir(this.#o.dir);
+    this.#ackDirty = false;
   }
 
   #rotate(): void {
@@ -226,12 +244,12 @@ export class EventQueue implements EventSink {
     while (total > this.#o.maxBytes && this.#segments.length > 1) {
       const oldest = this.#segments.shift()!;
       const lost = this.#countLinesOf(oldest, oldest === this.#ack.segment ? this.#ack.offset : 0);
-      unlinkSync(join(this.#o.dir, name(oldest)));
+      rmSync(join(this.#o.dir, name(oldest)), { force: true });
       total -= this.#sizes.get(oldest) ?? 0;
       this.#sizes.delete(oldest);
       this.dropped += lost;
       this.depth -= lost;
-      if (this.#ack.segment <= oldest) this.#saveAck({ segment: this.#segments[0]!, offset: 0 });
+      if (this.#ack.segment <= oldest) this.#saveAck({ segment: this.#segments[0]!, offset: 0 }, true);
       this.#log.once('queue-full', 'event queue over its disk cap: dropped the oldest events', { lost, dropped: this.dropped });
     }
   }
@@ -243,9 +261,19 @@ export class EventQueue implements EventSink {
     return n;
   }
 
-  #saveAck(p: Position): void {
+  /** Replaces ack.json atomically; fsynced now when `durable`, else by the next group commit. */
+  #saveAck(p: Position, durable = false): void {
     this.#ack = p;
-    writeFileAtomic(join(this.#o.dir, 'ack.json'), JSON.stringify(p));
+    const path = join(this.#o.dir, 'ack.json');
+    if (durable) {
+      writeFileAtomic(path, JSON.stringify(p));
+      this.#ackDirty = false;
+      return;
+    }
+    writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(p), { mode: 0o600 });
+    renameSync(`${path}.tmp-${process.pid}`, path);
+    this.#ackDirty = true;
+    this.#fsyncTimer ??= setTimeout(() => this.#sync(), this.#o.fsyncIntervalMs);
   }
 
   /** The next batch from the acknowledged position, within the cloud's count and size limits. */
@@ -253,11 +281,13 @@ export class EventQueue implements EventSink {
     let pos = { ...this.#ack };
     // Move past segments the cloud already has all of (the writer moved on from them).
     while (pos.segment !== this.#segments.at(-1) && pos.offset >= (this.#sizes.get(pos.segment) ?? 0)) {
-      unlinkSync(join(this.#o.dir, name(pos.segment)));
-      this.#sizes.delete(pos.segment);
+      const done = pos.segment;
       this.#segments.shift();
       pos = { segment: this.#segments[0]!, offset: 0 };
-      this.#saveAck(pos);
+      // Durable before the delete: after a power loss the ack must not name a segment that is gone.
+      this.#saveAck(pos, true);
+      rmSync(join(this.#o.dir, name(done)), { force: true });
+      this.#sizes.delete(done);
     }
     const size = this.#sizes.get(pos.segment) ?? 0;
     if (pos.offset >= size) return null;

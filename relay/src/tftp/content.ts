@@ -155,51 +155,30 @@ export class ContentChangedError extends Error {
 }
 
 /**
- * Bytes read from disk at a time per transfer. A TFTP transfer asks for its blocks in order, one
- * window at a time; a `pread` per 1468-byte block cost ~2 µs of the ~20 µs a block takes on loopback
- * at windowsize 1, and it sits between the ACK arriving and the next DATA leaving. 16 KiB is 11 blocks
- * of 1468 (32 of 512) per read and at most 8 MiB across 512 transfers.
- */
-export const READ_AHEAD = 16 * 1024;
-
-/**
- * A file as content, read ahead in whole blocks: a `read` inside the last chunk is a view of it, one
- * outside it refills the chunk from that offset with as many blocks of that length as fit
- * READ_AHEAD (a partial-ACK rewind or a retransmit simply refills). Each refill is a new buffer,
- * never the old one overwritten: a DATA still queued in the socket may point into it.
+ * A file as content. Each read is one `pread` into a new buffer, never a shared one: a DATA still
+ * queued in the socket may point into bytes handed out earlier. The TFTP server asks for many blocks
+ * at once (server.ts builds its DATA packets a run at a time), not for one block per read.
  */
 function fileContent(fd: number, size: number): Content {
   let open = true;
-  let chunk: Buffer = EMPTY;
-  let chunkAt = 0;
   return {
     size,
     read(offset, length) {
-      if (length === 0) return EMPTY;
-      const at = offset - chunkAt;
-      if (at >= 0 && at + length <= chunk.length) return chunk.subarray(at, at + length);
-      const want = Math.min(size - offset, Math.max(length, Math.floor(READ_AHEAD / length) * length));
-      const buf = Buffer.allocUnsafeSlow(want);
+      const buf = Buffer.allocUnsafeSlow(length);
       let got = 0;
-      while (got < want) {
-        const n = readSync(fd, buf, got, want - got, offset + got);
-        if (n === 0) break;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, offset + got);
+        if (n === 0) throw new ContentChangedError(`file shrank below ${offset + length} bytes during the transfer`);
         got += n;
       }
-      if (got < length) throw new ContentChangedError(`file shrank below ${offset + length} bytes during the transfer`);
-      chunk = buf.subarray(0, got);
-      chunkAt = offset;
-      return chunk.subarray(0, length);
+      return buf;
     },
     close() {
       if (open) closeSync(fd);
       open = false;
-      chunk = EMPTY;
     },
   };
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** The first provider that has the name wins; a refusal (not merely "not found") stops the search. */
 export function firstOf(...providers: ContentProvider[]): ContentProvider {

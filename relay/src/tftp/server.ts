@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
-import { decodeTftp, encodeDataHeader, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
+import { decodeTftp, encodeDataRun, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
 import type { Content, ContentProvider } from './content.ts';
 import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type TransferEvent, type TransferLimits } from './transfer.ts';
 
@@ -30,6 +30,13 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  */
 
 const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
+/**
+ * Payload bytes of DATA built ahead per transfer, in whole blocks, read from the content in one go.
+ * One read per block (a `pread` and Node's readSync around it) sat between the ACK arriving and the
+ * next DATA leaving, which at windowsize 1 is wall time. 16 KiB: at most 8 MiB across 512 transfers.
+ */
+export const RUN_BYTES = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
 const START: TransferEvent = { type: 'start' };
 const TIMEOUT: TransferEvent = { type: 'timeout' };
 const FOREIGN: TransferEvent = { type: 'foreign' };
@@ -93,6 +100,10 @@ interface Running {
   /** Same port, unconnected: receives only packets from other senders (foreign TIDs). */
   stray: Socket;
   timer: NodeJS.Timeout;
+  /** DATA packets built ahead (`dataPacket`): the packets, the content offset of the first, how many. */
+  run: Buffer;
+  runAt: number;
+  runCount: number;
   startedAt: number;
   dataSent: boolean;
   ended: boolean;
@@ -163,8 +174,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
           sent = true;
           break;
         case 'send-data': {
-          const payload = r.content.read(a.offset, a.length);
-          r.socket.send([encodeDataHeader(a.block), payload]);
+          r.socket.send(dataPacket(r, a.block, a.offset, a.length));
           stats.bytesSent += a.length;
           sent = true;
           if (!r.dataSent) {
@@ -197,6 +207,26 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       }
     }
     if (sent) r.timer.refresh();
+  };
+
+  /**
+   * The DATA packet of the block at `offset`, as a view of the transfer's run of packets built
+   * ahead: a run holds RUN_BYTES of payload in whole blocks (11 of 1468 bytes, 32 of 512), is built
+   * when a block falls outside it (the next run, a rewind after a partial ACK, the final empty block),
+   * and is a new buffer each time, since a DATA queued in the socket may still point into the old one.
+   */
+  const dataPacket = (r: Running, block: number, offset: number, length: number): Buffer => {
+    const blksize = r.transfer.blksize;
+    const i = (offset - r.runAt) / blksize;
+    if (i >= 0 && i < r.runCount) {
+      const at = i * (4 + blksize);
+      return r.run.subarray(at, at + 4 + length);
+    }
+    const bytes = Math.min(r.transfer.size - offset, Math.max(length, Math.floor(RUN_BYTES / blksize) * blksize));
+    r.run = encodeDataRun(block, blksize, r.content.read(offset, bytes));
+    r.runAt = offset;
+    r.runCount = Math.max(1, Math.ceil(bytes / blksize));
+    return r.run.subarray(0, 4 + length);
   };
 
   /**
@@ -246,6 +276,9 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       content,
       socket,
       stray,
+      run: EMPTY,
+      runAt: 0,
+      runCount: 0,
       startedAt: now(),
       dataSent: false,
       ended: false,

@@ -4,6 +4,7 @@ import {
   decodeTftp,
   encodeAck,
   encodeData,
+  encodeDataRun,
   encodeError,
   encodeOack,
   encodeRequest,
@@ -82,5 +83,20 @@ describe('TFTP codec', () => {
     expect(requestOptions([['timeout', '256'], ['blksize', '1e3'], ['blksize', ' 512'], ['windowsize', '0x10']])).toEqual({});
     expect(requestOptions([['blksize', '99999'], ['windowsize', '70000']])).toEqual({ blksize: 65464, windowsize: 65535 });
     expect(requestOptions([['blksize', '1024'], ['blksize', '2048']])).toEqual({ blksize: 1024 });
+  });
+
+  it('builds a run of DATA packets back to back: 4-byte header, then blksize bytes, the last shorter', () => {
+    const payload = Buffer.from(Array.from({ length: 10 }, (_, i) => i));
+    const run = encodeDataRun(65534, 4, payload);
+    expect(run.length).toBe(3 * 4 + 10);
+    const at = (i: number, len: number) => decodeTftp(run.subarray(i * 8, i * 8 + 4 + len)) as { block: number; data: Uint8Array };
+    expect([at(0, 4), at(1, 4), at(2, 2)].map((p) => [p.block, [...p.data]])).toEqual([
+      [65534, [0, 1, 2, 3]],
+      [65535, [4, 5, 6, 7]],
+      [0, [8, 9]],
+    ]);
+    // A payload of whole blocks has no empty packet after it; an empty payload is one empty DATA.
+    expect(encodeDataRun(1, 4, payload.subarray(0, 8)).length).toBe(2 * 8);
+    expect([...encodeDataRun(9, 512, Buffer.alloc(0))]).toEqual([0, 3, 0, 9]);
   });
 });

@@ -1,13 +1,15 @@
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkName, ContentChangedError, firstOf, folderProvider, loadFiles, memoryProvider, READ_AHEAD, type Content, type ContentProvider } from '../../../relay/src/tftp/content.ts';
+import { checkName, ContentChangedError, firstOf, folderProvider, loadFiles, memoryProvider, type Content, type ContentProvider } from '../../../relay/src/tftp/content.ts';
+
+const CHUNK = 16 * 1024;
 import { makeTree, type Tree } from './support/fixture.ts';
 
 let tree: Tree;
 let folder: ContentProvider;
 beforeAll(() => {
-  tree = makeTree({ 'ok.bin': 3000, 'big.bin': 3 * READ_AHEAD + 1000, 'shrinks.bin': 4 * READ_AHEAD });
+  tree = makeTree({ 'ok.bin': 3000, 'big.bin': 3 * CHUNK + 1000, 'shrinks.bin': 4 * CHUNK });
   mkdirSync(join(tree.root, 'efi'));
   writeFileSync(join(tree.root, 'efi', 'boot.efi'), 'nested');
   folder = folderProvider(tree.root);
@@ -76,7 +78,7 @@ describe('TFTP content providers', () => {
     expect(() => loadFiles(tree.root, ['../x'])).toThrow(/refused/);
   });
 
-  it('reads a file in blocks across its read-ahead chunks, forwards, backwards and to the end', () => {
+  it('reads a file in blocks and in runs of blocks, forwards, backwards and to the end', () => {
     const want = tree.files.get('big.bin')!;
     const c = open('big.bin');
     const blk = 1468;
@@ -87,7 +89,8 @@ describe('TFTP content providers', () => {
     expect(Buffer.from(c.read(5 * blk, blk))).toEqual(want.subarray(5 * blk, 6 * blk));
     expect(Buffer.from(c.read(30 * blk, blk))).toEqual(want.subarray(30 * blk, 31 * blk));
     expect(c.read(c.size, 0).length).toBe(0);
-    // Whole-file reads (the HTTP boot route) are longer than a chunk.
+    // The server reads runs of blocks; the HTTP boot route reads the whole file.
+    expect(Buffer.from(c.read(11 * blk, 11 * blk))).toEqual(want.subarray(11 * blk, 22 * blk));
     expect(Buffer.from(c.read(0, c.size)).equals(want)).toBe(true);
     c.close();
   });
@@ -96,7 +99,7 @@ describe('TFTP content providers', () => {
     const want = tree.files.get('big.bin')!;
     const c = open('big.bin');
     const first = c.read(0, 512);
-    c.read(2 * READ_AHEAD, 512);
+    c.read(2 * CHUNK, 512);
     c.read(100, 512);
     expect(Buffer.from(first)).toEqual(want.subarray(0, 512));
     c.close();
@@ -104,10 +107,10 @@ describe('TFTP content providers', () => {
 
   it('throws ContentChangedError for a block past the end of a file that shrank after it was opened', () => {
     const c = open('shrinks.bin');
-    expect(c.size).toBe(4 * READ_AHEAD);
+    expect(c.size).toBe(4 * CHUNK);
     expect(c.read(0, 1468).length).toBe(1468);
-    truncateSync(join(tree.root, 'shrinks.bin'), READ_AHEAD);
-    expect(() => c.read(2 * READ_AHEAD, 1468)).toThrow(ContentChangedError);
+    truncateSync(join(tree.root, 'shrinks.bin'), CHUNK);
+    expect(() => c.read(2 * CHUNK, 1468)).toThrow(ContentChangedError);
     c.close();
   });
 });

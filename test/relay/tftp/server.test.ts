@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTftp, encodeError, encodeRequest } from '../../../relay/src/tftp/codec.ts';
+import { RUN_BYTES } from '../../../relay/src/tftp/server.ts';
 import { makeTree, startServer, waitFor, type Running, type Tree } from './support/fixture.ts';
 import { exchange, scriptedGet, seeded } from './support/scripted-client.ts';
 
@@ -12,7 +13,7 @@ let srv: Running;
 const ipxe = Buffer.from(Array.from({ length: 1_100_077 }, (_, i) => (i * 31) & 0xff));
 
 beforeAll(async () => {
-  tree = makeTree({ 'big.bin': MiB + 3, 'small.bin': 3000 });
+  tree = makeTree({ 'big.bin': MiB + 3, 'small.bin': 3000, 'two-runs.bin': 2 * RUN_BYTES });
   srv = await startServer(tree.root, new Map([['ipxe.efi', ipxe]]), { limits: { defaultTimeoutMs: 40 } });
 });
 afterAll(async () => {
@@ -60,6 +61,34 @@ describe('TFTP server with scripted clients', () => {
       expect(got.data.equals(tree.files.get('big.bin')!)).toBe(true);
     });
   }
+
+  it('resends blocks from a run of packets it has already moved past when a partial ACK asks for them', async () => {
+    // 512-byte blocks: each run holds RUN_BYTES / 512 = 32 packets. At windowsize 5 the window
+    // 31–35 straddles the first run's end, so losing block 32 the first time leaves the server on
+    // the second run when the client's ACK of 31 asks for 32 again: the resend needs the first run back.
+    const perRun = RUN_BYTES / 512;
+    for (const name of ['big.bin', 'ipxe.efi']) {
+      const lostOnce = new Set<number>();
+      const got = await scriptedGet(srv.at, name, {
+        options: [['blksize', '512'], ['windowsize', '5']],
+        dropData: (block) => {
+          if (block % perRun !== 0 || lostOnce.has(block)) return false;
+          lostOnce.add(block);
+          return true;
+        },
+        idleMs: 100,
+      });
+      expect(got.droppedData).toBeGreaterThan(20);
+      expect(got.data.equals(name === 'ipxe.efi' ? ipxe : tree.files.get(name)!)).toBe(true);
+    }
+  });
+
+  it('ends a file of whole runs with the empty block after the last run', async () => {
+    const got = await scriptedGet(srv.at, 'two-runs.bin', {});
+    expect(got.data.length).toBe(2 * RUN_BYTES);
+    expect(got.data.equals(tree.files.get('two-runs.bin')!)).toBe(true);
+    expect(got.dataPackets).toBe((2 * RUN_BYTES) / 512 + 1);
+  });
 
   it('does not multiply DATA when every ACK arrives three times', async () => {
     const blocks = Math.floor((MiB + 3) / 512) + 1;

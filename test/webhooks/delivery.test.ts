@@ -5,6 +5,7 @@ import { memoryObjectStore } from '../../cloud/src/adapters/memory-object-store.
 import { migrateSqlite, openSqlite } from '../../cloud/src/adapters/node/sqlite.ts';
 import { nodeWebhookTransport } from '../../cloud/src/adapters/node/webhook-transport.ts';
 import type { Clock } from '../../cloud/src/ports/clock.ts';
+import { fetchWebhookTransport } from '../../cloud/src/webhooks/fetch-transport.ts';
 import { engineSettings, runRound, type EngineDeps, type EngineSettings } from '../../cloud/src/webhooks/engine.ts';
 import { inProcessWebhooks, type InProcessWebhooks } from '../../cloud/src/webhooks/in-process.ts';
 import { REPLAY_WINDOW_SECONDS, verifySignature } from '../../cloud/src/webhooks/signature.ts';
@@ -208,6 +209,27 @@ describe('webhook delivery to a real receiver', () => {
     });
     expect(r).toEqual({ ok: false, error: expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1) is a private, loopback or link-local address$/) });
     expect(rx.received).toHaveLength(0);
+  });
+});
+
+describe("the Workers transport (fetch), against the same receiver", () => {
+  const post = (url: string, timeoutMs = 2000) =>
+    fetchWebhookTransport().post({ url, headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs, maxResponseBytes: 16, policy: LOCAL_POLICY });
+
+  it('does not follow a redirect: a 3xx is the answer', async () => {
+    const rx = await receiver((path, _n, res) => void (path === '/moved' ? res.writeHead(307, { location: '/elsewhere' }).end() : res.writeHead(204).end()));
+    expect(await post(rx.url('/moved'))).toEqual({ ok: true, status: 307, response: '' });
+    expect(rx.at('/elsewhere')).toHaveLength(0);
+  });
+
+  it('keeps only the first bytes of a long answer', async () => {
+    const rx = await receiver((_p, _n, res) => void res.writeHead(200).end('y'.repeat(100_000)));
+    expect(await post(rx.url('/long'))).toEqual({ ok: true, status: 200, response: 'y'.repeat(16) });
+  });
+
+  it('gives up on a receiver that never answers', async () => {
+    const rx = await receiver(() => {});
+    expect(await post(rx.url('/never'), 200)).toEqual({ ok: false, error: 'no answer within 200 ms' });
   });
 });
 

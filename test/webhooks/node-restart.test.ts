@@ -91,7 +91,7 @@ describe('webhooks across a restart of the Node entry', () => {
         'every recorded event to be accepted by the receiver',
         async () => {
           const items = (await call(second, 'GET', `/v1/webhooks/${id}/deliveries`)).body.items as { eventId: string; state: string }[];
-          return items.length === 3 && items.every((d) => d.state === 'succeeded') && items;
+          return items.length === 3 && items.every((d) => d.state === 'succeeded') ? items : null;
         },
         30_000,
       );

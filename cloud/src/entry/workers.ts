@@ -9,12 +9,21 @@ import { systemClock } from '../ports/clock.ts';
 import { d1Database } from '../adapters/workers/d1.ts';
 import { r2ObjectStore } from '../adapters/workers/r2-object-store.ts';
 import { adminTokenSetting } from './settings.ts';
+import { durableObjectDispatch, type WebhookDispatcher } from './workers-webhooks.ts';
+
+export { WebhookDispatcher } from './workers-webhooks.ts';
 
 export interface Env {
   DB: D1Database;
   IMAGES: R2Bucket;
   /** `wrangler secret put EDGEBOOT_ADMIN_TOKEN`; without it, create tokens with the API once one admin exists. */
   EDGEBOOT_ADMIN_TOKEN?: string;
+  /** Webhook delivery (entry/workers-webhooks.ts); without the binding, webhooks are recorded but not sent. */
+  WEBHOOKS?: DurableObjectNamespace<WebhookDispatcher>;
+  /** Vars, as the env vars of the Node entry (webhooks/settings.ts). */
+  EDGEBOOT_WEBHOOK_ALLOW_NETS?: string;
+  EDGEBOOT_WEBHOOK_ALLOW_HTTP?: string;
+  EDGEBOOT_WEBHOOK_FIRST_RETRY_MS?: string;
 }
 
 /**
@@ -32,6 +41,7 @@ function appFor(env: Env): OpenAPIHono<AppEnv> {
       clock: systemClock,
       // A malformed secret throws here, on every request, so the deployment fails loudly instead of trusting it.
       bootstrapAdminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN),
+      webhooks: env.WEBHOOKS ? durableObjectDispatch(env.WEBHOOKS, env) : undefined,
     });
     apps.set(env, app);
   }

@@ -9,7 +9,13 @@ import { parseAllowNets, type WebhookUrlPolicy } from './url-policy.ts';
  *   EDGEBOOT_WEBHOOK_ALLOW_HTTP=1    plain http:// receivers (default: https only)
  *   EDGEBOOT_WEBHOOK_FIRST_RETRY_MS  the first retry's wait; later ones ×3 up to 6 h (default 10000)
  */
-export function webhookSettings(env: Record<string, string | undefined>): { policy: WebhookUrlPolicy; settings: EngineSettings } {
+export interface WebhookEnv {
+  EDGEBOOT_WEBHOOK_ALLOW_NETS?: string;
+  EDGEBOOT_WEBHOOK_ALLOW_HTTP?: string;
+  EDGEBOOT_WEBHOOK_FIRST_RETRY_MS?: string;
+}
+
+export function webhookSettings(env: WebhookEnv): { policy: WebhookUrlPolicy; settings: EngineSettings } {
   let allowNets;
   try {
     allowNets = parseAllowNets(env.EDGEBOOT_WEBHOOK_ALLOW_NETS);

@@ -244,6 +244,29 @@ describe('event queue', () => {
     expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 310));
   });
 
+  it("ships a retrying machine's repeated offers as one event that counts them, and the timeline shows it once", async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet, lingerMs: 0 });
+    const base = Date.now() - 60_000;
+    const at = (s: number) => new Date(base + s * 1000).toISOString();
+    const detail = { kind: 'pxe', arch: 'x64-uefi', boot: 'ipxe.efi' };
+    for (const s of [0, 4, 12, 28]) q.emit({ mac, stage: 'proxy-offer', at: at(s), detail });
+    q.emit({ mac, stage: 'tftp-start', at: at(29), detail: { file: 'ipxe.efi' } });
+    q.start();
+    await until('shipped', () => q.depth === 0);
+    await q.stop();
+    q.close();
+    await client.close();
+    expect(q.shipped).toBe(5);
+    expect(q.coalesced).toBe(3);
+    const rows = await cloud.deps.db.all<{ stage: string; at: number; detail: string }>(sql('SELECT stage, at, detail FROM boot_events WHERE relay_id = ? AND mac = ? ORDER BY at', creds.relayId, mac));
+    expect(rows.map((r) => [r.stage, new Date(r.at).toISOString(), JSON.parse(r.detail)])).toEqual([
+      ['proxy-offer', at(0), { ...detail, repeats: 3, lastAt: at(28) }],
+      ['tftp-start', at(29), { file: 'ipxe.efi' }],
+    ]);
+  });
+
   it('keeps an event the cloud would refuse out of the queue', () => {
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
     const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });

@@ -36,6 +36,10 @@ import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
  * Memory is bounded too: at most `MAX_BUFFERED` lines wait in memory for the end of the turn (more are
  * written at once), and shipping reads one batch (≤ batchMaxBytes) from disk at a time.
  *
+ * Coalescing: within a batch, a DHCP stage that a MAC repeats with the same detail and nothing else
+ * of that MAC in between (a client retrying DISCOVER, each retry answered) is shipped once, as the
+ * first occurrence with `repeats` (how many more) and `lastAt` in its detail: see coalesceRepeats.
+ *
  * Pacing (issue 18): a storm of unknown machines is thousands of events a second, and each POST costs
  * the cloud a request's overhead whatever it carries. So a batch that is not full waits until
  * `shipIntervalMs` after the previous POST began; a full one (batchMaxEvents or batchMaxBytes) goes at
@@ -71,6 +75,8 @@ interface Batch {
   end: Position;
   body: string;
   count: number;
+  /** Of `count`, how many coalesceRepeats merged into an earlier event of the batch. */
+  merged: number;
   /** It reached the count or byte limit: shipping it does not wait for the pace. */
   full: boolean;
 }
@@ -101,6 +107,8 @@ export class EventQueue implements EventSink {
   #lastPostAt = -Infinity;
 
   depth = 0;
+  /** Events merged into an earlier one of the same batch (coalesceRepeats): shipped, but not as rows. */
+  coalesced = 0;
   dropped = 0;
   rejected = 0;
   invalid = 0;
@@ -315,7 +323,8 @@ export class EventQueue implements EventSink {
       }
       if (lines.length === 0) return null;
       full ||= lines.length >= maxEvents;
-      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${lines.join(',')}]}`, count: lines.length, full };
+      const { lines: kept, merged } = coalesceRepeats(lines);
+      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${kept.join(',')}]}`, count: lines.length, merged, full };
     } finally {
       if (fd !== this.#fd) closeSync(fd);
     }
@@ -380,6 +389,7 @@ export class EventQueue implements EventSink {
         if (res.status >= 200 && res.status < 300) {
           this.#acknowledge(batch);
           this.shipped += batch.count;
+          this.coalesced += batch.merged;
           this.lastShippedAt = Date.now();
           this.#splitLimit = Infinity;
           ok = true;
@@ -422,3 +432,82 @@ export class EventQueue implements EventSink {
     this.#fd = -1;
   }
 }
+
+/** Stages a client repeats while it retries: DHCP, whose server already drops repeats within 2 s. */
+const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
+const MAC_AT = '"mac":"';
+
+interface Line {
+  mac: string;
+  stage: string;
+  at: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * Merges, within one batch, a DHCP stage a MAC repeats with the same detail while nothing else of that
+ * MAC came between: a machine retrying DISCOVER (firmware backs off 4, 8, 16… s) on a relay whose cloud
+ * is slow or away. The first occurrence is kept, with `repeats` (how many more there were) and `lastAt`
+ * (when the last was) added to its detail, so the timeline shows one `proxy-offer` at its first time
+ * and says "4 more until 12:03:10". Anything between — another stage of the MAC (TFTP, a script
+ * fetch, the next boot's DHCPREQUEST), another boot decision (a different detail) — ends the run, so
+ * no boot's stages are folded into another's. Events of other MACs do not matter.
+ *
+ * A storm of new MACs has no repeats: one pass of indexOf finds that and returns the lines as they are.
+ * A re-sent batch merges the same way (same lines, same first id), so the cloud still ignores it; a
+ * re-sent batch that grew after a crash may merge more into an event already stored, and those go
+ * uncounted.
+ */
+export function coalesceRepeats(lines: readonly string[]): { lines: readonly string[]; merged: number } {
+  const macs = lines.map((l) => {
+    const i = l.indexOf(MAC_AT);
+    return i < 0 ? '' : l.slice(i + MAC_AT.length, i + MAC_AT.length + 17);
+  });
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const m of macs) {
+    if (!m) continue;
+    if (seen.has(m)) repeated.add(m);
+    else seen.add(m);
+  }
+  if (repeated.size === 0) return { lines, merged: 0 };
+
+  const out: (string | { e: Line; line: string; repeats: number; lastAt: string; detailKey: string })[] = [];
+  const run = new Map<string, number>();
+  let merged = 0;
+  lines.forEach((line, i) => {
+    const mac = macs[i]!;
+    if (!repeated.has(mac)) return void out.push(line);
+    let e: Line;
+    try {
+      e = JSON.parse(line) as Line;
+    } catch {
+      run.delete(mac);
+      return void out.push(line);
+    }
+    const d = e.detail ?? {};
+    const mergeable = COALESCED_STAGES.has(e.stage) && Object.keys(d).length <= 14 && !('repeats' in d) && !('lastAt' in d);
+    const detailKey = JSON.stringify(d);
+    const head = run.get(mac);
+    const h = head === undefined ? undefined : out[head];
+    if (mergeable && typeof h === 'object' && h.e.stage === e.stage && h.detailKey === detailKey) {
+      h.repeats++;
+      h.lastAt = e.at;
+      merged++;
+      return;
+    }
+    if (mergeable) {
+      run.set(mac, out.length);
+      out.push({ e, line, repeats: 0, lastAt: e.at, detailKey });
+    } else {
+      run.delete(mac);
+      out.push(line);
+    }
+  });
+  if (merged === 0) return { lines, merged: 0 };
+  return {
+    lines: out.map((x) => (typeof x === 'string' ? x : x.repeats === 0 ? x.line : JSON.stringify({ ...x.e, detail: { ...x.e.detail, repeats: x.repeats, lastAt: x.lastAt } }))),
+    merged,
+  };
+}
+

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { relayHealth } from '../../cli/src/commands/relays.ts';
-import { guessKind } from '../../cli/src/commands/images.ts';
+import { kindFromName } from '../../cli/src/upload/kind.ts';
 import { exitCodeForStatus } from '../../cli/src/exit-codes.ts';
 import { cell, formatAgo, formatBytes, formatDuration, formatFields, formatTable, formatTime } from '../../cli/src/output.ts';
 import { parseDuration, parseLabel, parseSize } from '../../cli/src/parse.ts';
@@ -56,8 +56,12 @@ describe('formatting values', () => {
     expect(relayHealth({ revokedAt: '2025-03-01T11:00:00Z', lastSeenAt: '2025-03-01T11:59:00Z' }, now)).toBe('revoked');
   });
   it('guesses an image kind from a file name', () => {
-    expect(['vmlinuz-6.1', 'initrd.img-6.1', 'ubuntu.iso', 'disk.qcow2', 'disk.img', 'disk.raw.zst', 'disk.img.gz', 'boot.wim', 'ipxe.efi', 'shimx64.efi.signed', 'grubnetx64.efi.signed', 'notes.txt'].map(guessKind)).toEqual([
+    expect(['vmlinuz-6.1', 'initrd.img-6.1', 'ubuntu.iso', 'disk.qcow2', 'disk.img', 'disk.raw.zst', 'disk.img.gz', 'boot.wim', 'ipxe.efi', 'shimx64.efi.signed', 'grubnetx64.efi.signed', 'notes.txt'].map(kindFromName)).toEqual([
       'kernel', 'initrd', 'iso', 'disk-qcow2', 'disk-raw', 'disk-zst', 'disk-gz', 'wim', 'efi', 'efi', 'efi', 'file',
+    ]);
+    // The README's own names: the kind word anywhere in the name, not only at its start.
+    expect(['ubuntu-24.04-vmlinuz', 'ubuntu-24.04-initrd', 'deb12-initrd.gz', 'debian-initrd.img', 'linux', 'arch-linux-notes.txt', 'kernelspace.txt'].map(kindFromName)).toEqual([
+      'kernel', 'initrd', 'initrd', 'initrd', 'kernel', 'file', 'file',
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, realpathSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -20,25 +20,11 @@ import { resolveImage, resolveSite } from '../resolve.ts';
 import { plainProgress, silentProgress, terminalProgress } from '../upload/progress.ts';
 import { UploadStateStore } from '../upload/state.ts';
 import { uploadFile } from '../upload/upload.ts';
+import { guessKind, KIND_HEAD_BYTES } from '../upload/kind.ts';
 
 const KINDS = ImageKind.options;
 
 const ARCH_HELP = 'the machines it is for: x86-64, arm64 or any (a kernel or EFI binary gets the arch of its bytes)';
-
-/** The kind a file name suggests; `file` when nothing does (the API's default). */
-export function guessKind(fileName: string): (typeof KINDS)[number] {
-  const n = fileName.toLowerCase();
-  if (/\.iso$/.test(n)) return 'iso';
-  if (/\.qcow2$/.test(n)) return 'disk-qcow2';
-  if (/\.(img|raw)\.gz$/.test(n)) return 'disk-gz';
-  if (/\.(img|raw)\.zst$/.test(n)) return 'disk-zst';
-  if (/\.(img|raw)$/.test(n)) return 'disk-raw';
-  if (/\.wim$/.test(n)) return 'wim';
-  if (/\.efi(\.signed)?$/.test(n)) return 'efi';
-  if (/^(vmlinuz|linux|bzimage|kernel)/.test(n)) return 'kernel';
-  if (/^(initrd|initramfs)/.test(n)) return 'initrd';
-  return 'file';
-}
 
 function imagesTable(rows: readonly Image[]): string {
   return formatTable(
@@ -141,7 +127,7 @@ export function imagesCommand(): Command {
     .argument('<file>', 'the file to upload')
     .option('--name <name>', 'image name (default: the file name); created if it does not exist')
     .option('--image <image>', 'upload into this existing image (name or id) instead')
-    .addOption(new Option('--kind <kind>', 'image kind for a new image (default: guessed from the file name)').choices(KINDS))
+    .addOption(new Option('--kind <kind>', 'image kind for a new image (default: guessed from its first bytes, then its name)').choices(KINDS))
     .option('--content-type <type>', 'MIME type for a new image', 'application/octet-stream')
     .addOption(new Option('--arch <arch>', `for a new image: ${ARCH_HELP}`).choices(ImageArch.options))
     .option('--part-size <size>', `multipart part size, 5MiB-5GiB (default ${DEFAULT_PART_SIZE / 1024 ** 2}MiB; plain numbers are MiB)`, parseSize, DEFAULT_PART_SIZE)
@@ -260,7 +246,7 @@ async function upload(ctx: CommandContext, file: string, o: UploadFlags): Promis
   if (!o.image && !Name.safeParse(name).success) throw usageError(`${JSON.stringify(name)} cannot be an image name (letters, digits, space and . _ : + @ -; at most 64)`, 'choose one with --name');
 
   const api = ctx.api();
-  const image = o.image ? await resolveImage(api, o.image) : await imageNamed(ctx, name, o);
+  const image = o.image ? await resolveImage(api, o.image) : await imageNamed(ctx, name, path, o);
   if (image.status === 'ready') {
     throw new CliError(EXIT.REJECTED, `image ${image.name} already has its bytes (${formatBytes(image.size)}, sha256 ${image.sha256})`, {
       hint: 'images are immutable: upload under another --name, or delete this one first',
@@ -295,12 +281,18 @@ async function upload(ctx: CommandContext, file: string, o: UploadFlags): Promis
 }
 
 /** The image called `name`: an unfinished one is reused (that is how a resumed upload finds it), else it is created. */
-async function imageNamed(ctx: CommandContext, name: string, o: UploadFlags): Promise<Image> {
+async function imageNamed(ctx: CommandContext, name: string, path: string, o: UploadFlags): Promise<Image> {
   const api = ctx.api();
   const existing = (await api.list<Image>('/v1/images')).find((i) => i.name === name);
   if (existing) return existing;
+  let kind = o.kind;
+  if (kind === undefined) {
+    const guess = await guessKind(readHead(path, KIND_HEAD_BYTES), name);
+    kind = guess.kind;
+    if (!o.quiet) ctx.out.stderr(`new image ${name}: kind ${guess.kind} (${guess.why}; --kind sets another)`);
+  }
   try {
-    return await api.post<Image>('/v1/images', { name, kind: o.kind ?? guessKind(name), contentType: o.contentType, arch: o.arch });
+    return await api.post<Image>('/v1/images', { name, kind, contentType: o.contentType, arch: o.arch });
   } catch (err) {
     // Another upload created it between our list and our create: use that one.
     if (err instanceof ApiError && err.status === 409) {
@@ -308,5 +300,22 @@ async function imageNamed(ctx: CommandContext, name: string, o: UploadFlags): Pr
       if (again) return again;
     }
     throw err;
+  }
+}
+
+/** The first `n` bytes of a file (all of it when shorter). */
+function readHead(path: string, n: number): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = readSync(fd, buf, got, n - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
   }
 }

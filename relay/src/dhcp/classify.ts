@@ -1,7 +1,7 @@
 import { archFromCode, type ClientArch } from '../../../shared/boot/arch.ts';
-import type { DhcpPacket } from './codec.ts';
-import { IPXE_FEATURES, IPXE_SUBOPTIONS } from './options.ts';
-import { chaddrMac, clientArch, clientGuid, ipxeOptions, userClass, vendorClass } from './read.ts';
+import { getOption, type DhcpPacket } from './codec.ts';
+import { IPXE_FEATURES, IPXE_SUBOPTIONS, OPT } from './options.ts';
+import { chaddrMac, clientArch, ipxeOptions, userClass, vendorClass } from './read.ts';
 
 /**
  * Who is asking, from a decoded request alone (pure). Three kinds of client get a boot answer:
@@ -55,12 +55,25 @@ export function classify(req: DhcpPacket): Classification {
   const codes = clientArch(req) ?? archFromVendorClass(vc);
   if (!codes) return { pxe: false, reason: 'no client architecture (option 93)' };
   // RFC 4578 §2.1: several codes mean the client supports several; take the first we serve.
-  const arch = codes.map(archFromCode).find((a) => a !== null);
+  let arch: ClientArch | null = null;
+  for (const code of codes) if ((arch = archFromCode(code))) break;
   if (!arch) return { pxe: false, reason: `client architecture ${codes.join(',')} is not one edgeboot boots` };
 
-  const g = clientGuid(req);
-  const guid = g && /[^0]/.test(g.hex) ? g.hex : null;
-  return { pxe: true, kind, mac, arch, guid, ipxe: isIpxe ? ipxeInfo(ipxeOpts) : null, vendorClass: vc };
+  return { pxe: true, kind, mac, arch, guid: guidHex(req), ipxe: isIpxe ? ipxeInfo(ipxeOpts) : null, vendorClass: vc };
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Option 97's GUID (after its type byte) as hex in wire order; null when absent or all zeros (checked before any string is built). */
+function guidHex(req: DhcpPacket): string | null {
+  const b = getOption(req, OPT.clientGuid);
+  if (!b) return null;
+  let any = false;
+  for (let i = 1; i < b.length; i++) if (b[i] !== 0) any = true;
+  if (!any) return null;
+  let s = '';
+  for (let i = 1; i < b.length; i++) s += HEX[b[i]!];
+  return s;
 }
 
 /** PXE 2.1 §2.2 vendor class `PXEClient:Arch:xxxxx:UNDI:yyyzzz`, for old ROMs that omit option 93. */

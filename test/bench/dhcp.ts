@@ -26,10 +26,11 @@
  * shows in the load average printed before and after: compare within one run.
  *
  *   npm run bench:dhcp [-- --only proxy|full|malformed --rates 1000,5000,7500,10000 --reps 3 --seconds 10
- *                        --bundle relay.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --no-pin]
+ *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --no-pin]
  *
- * `--bundle`: a prebuilt relay bundle (e.g. of an older checkout: `before` figures in the same run);
- * default: bundled now from this tree into a temp dir. The earlier benchmark (dhcpService() alone with a
+ * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
+ * `--baseline-bundle`: a second relay from another bundle ("relay before", e.g. an older checkout's), run
+ * beside the first and alternated with it and the reference in every round: before/after in one run. The earlier benchmark (dhcpService() alone with a
  * no-op event sink, rate ladders, avalanches) is test/bench/support/dhcp-ladders.ts.
  * Needs root, iproute2, util-linux (taskset), perfdhcp (kea-admin), kea-dhcp4 (kea-dhcp4-server), dnsmasq,
  * GNU time (`time`), perl-base, /usr/lib/ipxe (ipxe).
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     'malformed-rate': { type: 'string', default: '5000' },
     idle: { type: 'string', default: '60' },
     bundle: { type: 'string' },
+    'baseline-bundle': { type: 'string' },
     'relay-node-flags': { type: 'string', default: '' },
     pin: { type: 'boolean', default: true },
   },
@@ -104,7 +106,7 @@ const freshMacBase = () => {
   return `0c:${((macSerial >> 8) & 0xff).toString(16).padStart(2, '0')}:${(macSerial & 0xff).toString(16).padStart(2, '0')}:00:00:00`;
 };
 
-async function relayServer(b: DhcpBed, cloud: BenchCloud, bundle: string, slot: string, mode: 'proxy' | 'dhcp'): Promise<Running> {
+async function relayServer(b: DhcpBed, cloud: BenchCloud, bundle: string, slot: string, mode: 'proxy' | 'dhcp', label = ''): Promise<Running> {
   const stateDir = join(work, slot);
   mkdirSync(stateDir, { recursive: true });
   const dhcp = mode === 'dhcp' ? '[dhcp]\nrange = ["10.91.1.1", "10.91.255.254"]\nrouters = ["10.91.0.1"]\nlease_seconds = 3600\n' : '';
@@ -116,12 +118,22 @@ async function relayServer(b: DhcpBed, cloud: BenchCloud, bundle: string, slot: 
     ...(PIN ? { cpu: 1 } : {}),
     nodeFlags: NODE_FLAGS,
   });
-  return { name: `relay (${mode})`, slot, pid: r.pid, extraPids: [r.forwarder.pid], alive: () => r.process.child.exitCode === null && r.process.child.signalCode === null, stop: () => r.stop() };
+  return { name: `relay${label} (${mode})`, slot, pid: r.pid, extraPids: [r.forwarder.pid], alive: () => r.process.child.exitCode === null && r.process.child.signalCode === null, stop: () => r.stop() };
 }
 
-async function nativeServer(b: DhcpBed, name: string, slot: string, cmd: string, args: string[], ready: RegExp): Promise<Running> {
-  const p: Spawned = PIN ? b.bed.spawn(slot, 'taskset', ['-c', '1', cmd, ...args]) : b.bed.spawn(slot, cmd, args);
-  await p.waitForLine(ready, 15_000);
+async function nativeServer(b: DhcpBed, name: string, slot: string, cmd: string, args: string[], ready: RegExp | null, env?: NodeJS.ProcessEnv): Promise<Running> {
+  b.use(slot); // Kea, like the relay, opens only interfaces that have a carrier
+  const opts = env ? { env: { ...process.env, ...env } } : {};
+  const p: Spawned = PIN ? b.bed.spawn(slot, 'taskset', ['-c', '1', cmd, ...args], opts) : b.bed.spawn(slot, cmd, args, opts);
+  if (ready) await p.waitForLine(ready, 15_000);
+  else {
+    // Nothing printed when healthy: wait for its socket on :67 (0043) in its namespace.
+    for (let i = 0; ; i++) {
+      if (p.child.exitCode !== null || i > 150) throw new Error(`${name} did not start:\n${[...p.stdout, ...p.stderr].join('\n').slice(-3000)}`);
+      if (readFileSync(`/proc/${p.pid}/net/udp`, 'utf8').includes(':0043 ')) break;
+      await sleep(100);
+    }
+  }
   await sleep(200);
   return { name, slot, pid: p.pid, extraPids: [], alive: () => p.child.exitCode === null && p.child.signalCode === null, stop: () => p.kill() };
 }
@@ -146,19 +158,11 @@ const keaServer = (b: DhcpBed, slot: string) => {
       'lease-database': { type: 'memfile', persist: true, name: join(d, 'leases4.csv'), 'lfc-interval': 0 },
       'valid-lifetime': 3600,
       subnet4: [{ id: 1, subnet: '10.91.0.0/16', pools: [{ pool: '10.91.1.1 - 10.91.255.254' }], 'option-data': [{ name: 'routers', data: SERVER_IP }] }],
-      loggers: [{ name: 'kea-dhcp4', output_options: [{ output: join(d, 'kea.log') }], severity: 'WARN' }],
+      loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' }],
     },
   };
   writeFileSync(join(d, 'kea.json'), JSON.stringify(config));
-  return nativeServer(b, 'Kea (memfile)', slot, 'kea-dhcp4', ['-c', join(d, 'kea.json')], /.*/).then(async (r) => {
-    // Kea prints little when healthy: wait for its socket.
-    for (let i = 0; i < 100; i++) {
-      const s = readFileSync(`/proc/${r.pid}/net/udp`, 'utf8');
-      if (s.includes(':0043 ')) break;
-      await sleep(100);
-    }
-    return r;
-  });
+  return nativeServer(b, 'Kea (memfile)', slot, 'kea-dhcp4', ['-c', join(d, 'kea.json')], null, { KEA_PIDFILE_DIR: d, KEA_LOCKFILE_DIR: d });
 };
 
 // ── a step ─────────────────────────────────────────────────────────────────────────────────────────
@@ -250,17 +254,17 @@ const cell = (steps: Step[], f: (s: Step) => number, d = 0) => {
   return `${fmt(s.med, d)} (${fmt(s.lo, d)}–${fmt(s.hi, d)})`;
 };
 
-function table(title: string, rates: number[], steps: Step[], ours: string, ref: string, unit: string): void {
+function table(title: string, rates: number[], steps: Step[], ours: string[], ref: string, unit: string): void {
   console.log(`\n${title}: medians of ${REPS} alternations (range)`);
   console.log(`${'offered'.padStart(9)}  ${'server'.padEnd(15)} ${`${unit}/s`.padStart(22)}  ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(22)}  ${'p99 ms'.padStart(24)}  ${'rcvbuf err'.padStart(16)}  ${'CPU s'.padStart(8)}  ${'µs/answer'.padStart(10)}  ${'waited s'.padStart(8)}  ${'perfdhcp CPU s'.padStart(14)}  cloud CPU s`);
   for (const rate of rates) {
     const refSteps = steps.filter((s) => s.rate === rate && s.server === ref);
-    for (const server of [ours, ref]) {
+    for (const server of [...ours, ref]) {
       const ss = steps.filter((s) => s.rate === rate && s.server === server);
       if (!ss.length) continue;
       const ratio = summary(ss, (s) => s.perSecond).med / summary(refSteps, (s) => s.perSecond).med;
       console.log(
-        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server === ours ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => (s.serverCpu * 1e6) / Math.max(1, s.answered)).med).padStart(10)}  ${fmt(summary(ss, (s) => s.waited).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${server === ours ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : ''}`,
+        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server !== ref ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => (s.serverCpu * 1e6) / Math.max(1, s.answered)).med).padStart(10)}  ${fmt(summary(ss, (s) => s.waited).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${server !== ref ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : ''}`,
       );
     }
   }
@@ -330,16 +334,20 @@ try {
   console.log(`DHCP, the relay as shipped (${values.bundle ? bundle : 'bundled from this tree'}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}): enrolled, synced, events shipped to a real cloud in this process; ${PIN ? 'servers on CPU 1, perfdhcp on CPU 0' : 'not pinned'}`);
   console.log(`load average before: ${loadavg()} (2 cores shared with other work: compare within one run)\n`);
   const only = values.only;
-  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea']);
+  const BASE = values['baseline-bundle'];
+  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea', ...(BASE ? ['relaybase', 'relaydhcpbase'] : [])]);
+  if (BASE) console.log(`baseline: a second relay from ${BASE} ("relay before"), alternated with the others in every round`);
   cloud = await startBenchCloud(work);
 
   if (!only || only === 'proxy' || only === 'malformed') {
     const relay = await relayServer(b, cloud, bundle, 'relay', 'proxy');
+    const base = BASE ? await relayServer(b, cloud, BASE, 'relaybase', 'proxy', ' before') : null;
     const dnsmasq = await dnsmasqProxy(b, 'dnsmasq');
-    servers.push(relay, dnsmasq);
+    const relays = base ? [relay, base] : [relay];
+    servers.push(...relays, dnsmasq);
     await sleep(2000);
-    const rssBefore = rssMb(relay.pid);
-    const watch = rssWatch(relay.pid);
+    const rssBefore = relays.map((r) => rssMb(r.pid));
+    const watches = relays.map((r) => rssWatch(r.pid));
 
     if (!only || only === 'proxy') {
       console.log(`proxyDHCP: PXE DISCOVER → OFFER (perfdhcp -i, every exchange a new MAC), ${SECONDS} s per step, relay / dnsmasq alternated ${REPS}×`);
@@ -347,18 +355,18 @@ try {
       const steps: Step[] = [];
       for (const rate of RATES) {
         for (let rep = 0; rep < REPS; rep++) {
-          for (const s of [relay, dnsmasq]) steps.push(await step(b, s, 'proxy', rate, SECONDS, rep, ['-R', '1000000', '-b', `mac=${freshMacBase()}`]));
+          for (const s of [...relays, dnsmasq]) steps.push(await step(b, s, 'proxy', rate, SECONDS, rep, ['-R', '1000000', '-b', `mac=${freshMacBase()}`]));
         }
       }
-      const peak = watch.peak();
+      const peaks = watches.map((w) => w.peak());
       const evSweep = (await cloud.events()) - ev0;
       console.log(`  idle ${IDLE} s: RSS and events shipped after the sweep…`);
       await sleep(IDLE * 1000);
-      const rssAfter = rssMb(relay.pid);
+      const rssAfter = relays.map((r) => rssMb(r.pid));
       const evAfter = (await cloud.events()) - ev0;
-      table('proxyDHCP, relay vs dnsmasq proxy', RATES, steps, relay.name, dnsmasq.name, 'offers');
-      console.log(`relay RSS: before ${fmt(rssBefore)} MB, peak ${fmt(peak)} MB, ${IDLE} s after the sweep ${fmt(rssAfter)} MB (dnsmasq ${fmt(rssMb(dnsmasq.pid), 1)} MB); events in the cloud: ${fmt(evSweep)} by the end of the sweep, ${fmt(evAfter)} ${IDLE} s later`);
-      console.log(`relay alive after the sweep: ${relay.alive()}`);
+      table('proxyDHCP, relay vs dnsmasq proxy', RATES, steps, relays.map((r) => r.name), dnsmasq.name, 'offers');
+      for (const [i, r] of relays.entries()) console.log(`${r.name} RSS: before ${fmt(rssBefore[i]!)} MB, peak ${fmt(peaks[i]!)} MB, ${IDLE} s after the sweep ${fmt(rssAfter[i]!)} MB; alive after the sweep: ${r.alive()}`);
+      console.log(`dnsmasq RSS ${fmt(rssMb(dnsmasq.pid), 1)} MB; events in the cloud: ${fmt(evSweep)} by the end of the sweep, ${fmt(evAfter)} ${IDLE} s later`);
     }
 
     if (!only || only === 'malformed') {
@@ -369,42 +377,42 @@ try {
       const validRate = Number(values['valid-rate']);
       const badRate = Number(values['malformed-rate']);
       console.log(`\nmalformed: ${[...classes.keys()].join(', ')} (${fmt(perClass)} each, seed 14) at ${fmt(badRate)}/s mixed into ${fmt(validRate)}/s valid PXE DISCOVERs, ${SECONDS} s per step`);
-      watch.reset();
-      const before = rssMb(relay.pid);
+      for (const w of watches) w.reset();
+      const before = relays.map((r) => rssMb(r.pid));
       const steps: Step[] = [];
       for (let rep = 0; rep < REPS; rep++) {
-        for (const s of [relay, dnsmasq]) {
+        for (const s of [...relays, dnsmasq]) {
           const flood = () => b!.bed.run('cli', process.execPath, ['-e', MALFORMED_SENDER, file, SERVER_IP, CLIENT_IP, String(badRate), String(SECONDS)], { timeoutMs: (SECONDS + 10) * 1000 });
           steps.push(await step(b, s, 'proxy', validRate, SECONDS, rep, ['-R', '1000000', '-b', `mac=${freshMacBase()}`], flood));
         }
       }
-      table(`valid clients' offers amid ${fmt(badRate)}/s malformed`, [validRate], steps, relay.name, dnsmasq.name, 'offers');
-      console.log(`relay RSS during the malformed steps: before ${fmt(before)} MB, peak ${fmt(watch.peak())} MB, after ${fmt(rssMb(relay.pid))} MB; relay alive: ${relay.alive()}`);
+      table(`valid clients' offers amid ${fmt(badRate)}/s malformed`, [validRate], steps, relays.map((r) => r.name), dnsmasq.name, 'offers');
+      for (const [i, r] of relays.entries()) console.log(`${r.name} RSS during the malformed steps: before ${fmt(before[i]!)} MB, peak ${fmt(watches[i]!.peak())} MB, after ${fmt(rssMb(r.pid))} MB; alive: ${r.alive()}`);
     }
-    watch.stop();
-    await relay.stop();
-    await dnsmasq.stop();
-    servers.length = 0;
+    for (const w of watches) w.stop();
+    for (const s of servers.splice(0)) await s.stop();
   }
 
   if (!only || only === 'full') {
     const relay = await relayServer(b, cloud, bundle, 'relaydhcp', 'dhcp');
+    const base = BASE ? await relayServer(b, cloud, BASE, 'relaydhcpbase', 'dhcp', ' before') : null;
+    const relays = base ? [relay, base] : [relay];
     const kea = await keaServer(b, 'kea');
-    servers.push(relay, kea);
+    servers.push(...relays, kea);
     await sleep(1000);
-    const rssBefore = rssMb(relay.pid);
-    const watch = rssWatch(relay.pid);
+    const rssBefore = relays.map((r) => rssMb(r.pid));
+    const watches = relays.map((r) => rssWatch(r.pid));
     console.log(`\nfull DHCP: DORA with PXE options, ${FULL_SECONDS} s per step, 30,000 returning clients, relay (dhcp) / Kea alternated ${REPS}×`);
     const steps: Step[] = [];
-    const base = freshMacBase();
+    const macBase = freshMacBase();
     for (const rate of FULL_RATES) {
       for (let rep = 0; rep < REPS; rep++) {
-        for (const s of [relay, kea]) steps.push(await step(b, s, 'full', rate, FULL_SECONDS, rep, ['-R', '30000', '-b', `mac=${base}`]));
+        for (const s of [...relays, kea]) steps.push(await step(b, s, 'full', rate, FULL_SECONDS, rep, ['-R', '30000', '-b', `mac=${macBase}`]));
       }
     }
-    table('full DHCP (REQUEST→ACK latency; ACKs/s), relay vs Kea', FULL_RATES, steps, relay.name, kea.name, 'ACKs');
-    console.log(`relay RSS: before ${fmt(rssBefore)} MB, peak ${fmt(watch.peak())} MB; alive: ${relay.alive()}`);
-    watch.stop();
+    table('full DHCP (REQUEST→ACK latency; ACKs/s), relay vs Kea', FULL_RATES, steps, relays.map((r) => r.name), kea.name, 'ACKs');
+    for (const [i, r] of relays.entries()) console.log(`${r.name} RSS: before ${fmt(rssBefore[i]!)} MB, peak ${fmt(watches[i]!.peak())} MB; alive: ${r.alive()}`);
+    for (const w of watches) w.stop();
   }
 } finally {
   await cleanup();

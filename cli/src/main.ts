@@ -17,6 +17,7 @@ import { relaysCommand } from './commands/relays.ts';
 import { signingKeysCommand } from './commands/signing-keys.ts';
 import { sitesCommand } from './commands/sites.ts';
 import { tokensCommand } from './commands/tokens.ts';
+import { webhooksCommand } from './commands/webhooks.ts';
 import { CliError, ExitStatus } from './errors.ts';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.ts';
 
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
     tokensCommand(),
     auditCommand(),
     signingKeysCommand(),
+    webhooksCommand(),
     applyCommand(),
   ]) {
     program.addCommand(c);

@@ -46,7 +46,9 @@ describe('edgeboot machines explain and assign (CLI process against the Node ent
     // Without --arch it says what to give.
     const bare = await okJson('machines', 'explain', m);
     expect(bare).toMatchObject({ action: 'ignore', arch: null });
-    expect((await ok('machines', 'explain', m)).stdout).toMatch(/^reason:\s+.*give --arch \(one of bios, uefi-ia32, uefi-x64, uefi-arm32, uefi-arm64 \(x86_64, amd64 and x64 mean uefi-x64; arm64 and aarch64 mean uefi-arm64\)\)$/m);
+    expect((await ok('machines', 'explain', m)).stdout).toMatch(
+      /^reason:\s+not registered yet; at its first boot at any site: the architecture is not known yet \(the firmware reports it when it boots\): give --arch, one of bios, uefi-ia32, uefi-x64, uefi-arm32, uefi-arm64 \(x86_64, amd64 and x64 mean uefi-x64; arm64 and aarch64 mean uefi-arm64\)$/m,
+    );
   });
 
   it("explains a MAC unknown to the fleet with --site as that site's default, and says to give --site without it", async () => {
@@ -60,7 +62,9 @@ describe('edgeboot machines explain and assign (CLI process against the Node ent
 
     const unknown = await cli.run(['machines', 'explain', m, '--arch', 'bios']);
     expect(unknown.code).toBe(3);
-    expect(unknown.stderr).toContain(`no machine has MAC ${m} and no assignment names it: give a site to see what that site's default would boot (HTTP 404 not_found)`);
+    expect(unknown.stderr).toMatch(
+      new RegExp(`^error: no machine has MAC ${m} and no assignment names it: give a site to see what that site's default would boot \\(HTTP 404 not_found\\)\nrequest id: req_\\w+\nhint: give --site SITE to see what that site's default would boot\n$`),
+    );
   });
 
   it('explains a registered machine without an architecture for --arch, and refuses a wrong --arch naming the accepted values', async () => {

@@ -8,7 +8,8 @@ import { contextOf } from '../context.ts';
 import { normalizeMac } from '../../../shared/mac.ts';
 import { addDeleteCommand } from './delete-command.ts';
 import { addBmcCommands, addReprovisionOptions, reprovision, type PowerCycleOptions } from './machine-power.ts';
-import { usageError } from '../errors.ts';
+import { CliError, usageError } from '../errors.ts';
+import { EXIT } from '../exit-codes.ts';
 import { namesOf, type NameOf } from '../names.ts';
 import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
 import { acceptedArchs, collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
@@ -197,7 +198,14 @@ export function machinesCommand(): Command {
       // A MAC goes to the API as it is: it may name no machine yet, which the API explains as a first boot.
       const mac = normalizeMac(ref);
       const m = mac ? await ctx.api().get<Machine>(`/v1/machines/${mac}`).catch((err: unknown) => (err instanceof ApiError && err.status === 404 ? null : Promise.reject(err))) : await resolveMachine(ctx.api(), ref);
-      const e = await ctx.api().get<BootExplanation>(`/v1/machines/${m?.id ?? mac}/explain`, { arch: o.arch, site: siteId });
+      const e = await ctx
+        .api()
+        .get<BootExplanation>(`/v1/machines/${m?.id ?? mac}/explain`, { arch: o.arch, site: siteId })
+        .catch((err: unknown) => {
+          // The API's words are for any client; on the command line the site is --site.
+          if (err instanceof ApiError && err.status === 404 && !m) throw new CliError(EXIT.NOT_FOUND, err.message, { hint: "give --site SITE to see what that site's default would boot", details: err.details });
+          throw err;
+        });
       emit(ctx.out, e, () =>
         formatFields([
           ['machine', m ? `${m.mac}${m.hostname ? ` (${m.hostname})` : ''}` : `${mac} (not registered)`],
@@ -207,7 +215,7 @@ export function machinesCommand(): Command {
           ['arch', e.arch],
           ['loader', e.loader === 'shim' ? 'shim → GRUB (signed chain)' : e.loader],
           ['assignment', e.assignmentId],
-          ['reason', e.reason.replace(/give an architecture to decide for \(arch: [^)]*\)/, `give --arch (${acceptedArchs()})`)],
+          ['reason', e.reason.replace(/give an architecture to decide for \(arch: [^)]*\)/, `give --arch, ${acceptedArchs()}`)],
         ]),
       );
     });

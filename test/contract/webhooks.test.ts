@@ -3,15 +3,27 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import { inProcessTarget } from '../support/in-process.ts';
 import { REPO_ROOT, spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
 import { webhooksContract } from './api/webhooks.contract.ts';
+import { authzMatrix } from './authz/matrix.ts';
+import { webhookRows } from './authz/webhook-rows.ts';
+import { badInputSuite } from './bad-input/suite.ts';
+import { webhookEndpoints, webhookIds, webhookLists } from './bad-input/webhooks.ts';
+import type { ApiTarget } from './target.ts';
 
 /**
  * The webhook routes' contract in three columns here; the fourth (workerd) is
  * test/workers/webhooks.test.ts. Kept apart from api/index.ts while that file is being edited by
- * others: folding `webhooksContract(target)` into apiContract makes these columns redundant.
+ * others: folding `webhooksContract(target)` into apiContract, `webhookRows` into authz.contract.ts's
+ * ALL_ROWS and the bad-input lists into bad-input.contract.ts makes these columns redundant.
  */
+export function webhookColumn(target: () => ApiTarget): void {
+  webhooksContract(target);
+  authzMatrix(target, webhookRows);
+  badInputSuite(target, webhookEndpoints, webhookIds, webhookLists);
+}
+
 describe('webhooks contract — in-process (SQLite :memory:)', () => {
   const target = inProcessTarget();
-  webhooksContract(() => target);
+  webhookColumn(() => target);
 });
 
 describe('webhooks contract — Node entry over HTTP', () => {
@@ -22,7 +34,7 @@ describe('webhooks contract — Node entry over HTTP', () => {
   afterAll(async () => {
     await entry?.stop();
   });
-  webhooksContract(() => entry!);
+  webhookColumn(() => entry!);
 });
 
 describe('webhooks contract — Deno entry over HTTP (deno serve)', () => {
@@ -40,5 +52,5 @@ describe('webhooks contract — Deno entry over HTTP (deno serve)', () => {
   afterAll(async () => {
     await entry?.stop();
   });
-  webhooksContract(() => entry!);
+  webhookColumn(() => entry!);
 });

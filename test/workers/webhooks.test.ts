@@ -2,6 +2,10 @@ import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { webhooksContract } from '../contract/api/webhooks.contract.ts';
+import { authzMatrix } from '../contract/authz/matrix.ts';
+import { webhookRows } from '../contract/authz/webhook-rows.ts';
+import { badInputSuite } from '../contract/bad-input/suite.ts';
+import { webhookEndpoints, webhookIds, webhookLists } from '../contract/bad-input/webhooks.ts';
 import { createSite, enrollRelay } from '../contract/fixtures.ts';
 import { call, type ApiTarget } from '../contract/target.ts';
 
@@ -18,6 +22,8 @@ const target: ApiTarget = {
 
 describe('webhooks contract — workerd (D1)', () => {
   webhooksContract(() => target);
+  authzMatrix(() => target, webhookRows);
+  badInputSuite(() => target, webhookEndpoints, webhookIds, webhookLists);
 });
 
 describe('webhook delivery on Workers', () => {

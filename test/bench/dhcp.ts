@@ -26,9 +26,11 @@
  * shows in the load average printed before and after: compare within one run.
  *
  *   npm run bench:dhcp [-- --only proxy|full|malformed --rates 1000,5000,7500,10000 --reps 3 --seconds 10
- *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --no-pin]
+ *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin]
  *
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
+ * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
+ * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
  * `--baseline-bundle`: a second relay from another bundle ("relay before", e.g. an older checkout's), run
  * beside the first and alternated with it and the reference in every round: before/after in one run. The earlier benchmark (dhcpService() alone with a
  * no-op event sink, rate ladders, avalanches) is test/bench/support/dhcp-ladders.ts.
@@ -62,6 +64,7 @@ const { values } = parseArgs({
     'baseline-bundle': { type: 'string' },
     'relay-node-flags': { type: 'string', default: '' },
     pin: { type: 'boolean', default: true },
+    echo: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -137,6 +140,30 @@ async function nativeServer(b: DhcpBed, name: string, slot: string, cmd: string,
   await sleep(200);
   return { name, slot, pid: p.pid, extraPids: [], alive: () => p.child.exitCode === null && p.child.signalCode === null, stop: () => p.kill() };
 }
+
+/**
+ * The ceiling of Node's UDP path (--echo): a node process with the relay's socket options (0.0.0.0:67,
+ * SO_REUSEADDR, a 4 MiB receive buffer) that answers each request with a fixed proxy OFFER carrying the
+ * request's xid, flags, giaddr and chaddr — no decode, no decision, no events — to where it came from.
+ */
+const NODE_ECHO = `
+const dgram = require('node:dgram');
+const tpl = Buffer.alloc(300);
+tpl[0] = 2; tpl[1] = 1; tpl[2] = 6;
+tpl.writeUInt32BE(0x63825363, 236);
+Buffer.from([53, 1, 2, 54, 4, ...process.argv[1].split('.').map(Number), 60, 9, ...Buffer.from('PXEClient'), 255]).copy(tpl, 240);
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 4 << 20 });
+s.on('message', (m, r) => {
+  if (m.length < 240) return;
+  const out = Buffer.allocUnsafe(300);
+  tpl.copy(out);
+  m.copy(out, 4, 4, 12);
+  m.copy(out, 24, 24, 44);
+  s.send(out, r.port, r.address);
+});
+s.bind(67, '0.0.0.0', () => console.log('listening'));
+`;
+const nodeEcho = (b: DhcpBed, slot: string) => nativeServer(b, 'node UDP echo', slot, process.execPath, ['-e', NODE_ECHO, SERVER_IP], /^listening/);
 
 const dnsmasqProxy = (b: DhcpBed, slot: string) => {
   const d = join(work, slot);
@@ -335,7 +362,7 @@ try {
   console.log(`load average before: ${loadavg()} (2 cores shared with other work: compare within one run)\n`);
   const only = values.only;
   const BASE = values['baseline-bundle'];
-  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea', ...(BASE ? ['relaybase', 'relaydhcpbase'] : [])]);
+  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea', ...(BASE ? ['relaybase', 'relaydhcpbase'] : []), ...(values.echo ? ['echo'] : [])]);
   if (BASE) console.log(`baseline: a second relay from ${BASE} ("relay before"), alternated with the others in every round`);
   cloud = await startBenchCloud(work);
 
@@ -344,7 +371,8 @@ try {
     const base = BASE ? await relayServer(b, cloud, BASE, 'relaybase', 'proxy', ' before') : null;
     const dnsmasq = await dnsmasqProxy(b, 'dnsmasq');
     const relays = base ? [relay, base] : [relay];
-    servers.push(...relays, dnsmasq);
+    const echo = values.echo ? await nodeEcho(b, 'echo') : null;
+    servers.push(...relays, dnsmasq, ...(echo ? [echo] : []));
     await sleep(2000);
     const rssBefore = relays.map((r) => rssMb(r.pid));
     const watches = relays.map((r) => rssWatch(r.pid));
@@ -355,7 +383,7 @@ try {
       const steps: Step[] = [];
       for (const rate of RATES) {
         for (let rep = 0; rep < REPS; rep++) {
-          for (const s of [...relays, dnsmasq]) steps.push(await step(b, s, 'proxy', rate, SECONDS, rep, ['-R', '1000000', '-b', `mac=${freshMacBase()}`]));
+          for (const s of [...relays, ...(echo ? [echo] : []), dnsmasq]) steps.push(await step(b, s, 'proxy', rate, SECONDS, rep, ['-R', '1000000', '-b', `mac=${freshMacBase()}`]));
         }
       }
       const peaks = watches.map((w) => w.peak());
@@ -364,7 +392,7 @@ try {
       await sleep(IDLE * 1000);
       const rssAfter = relays.map((r) => rssMb(r.pid));
       const evAfter = (await cloud.events()) - ev0;
-      table('proxyDHCP, relay vs dnsmasq proxy', RATES, steps, relays.map((r) => r.name), dnsmasq.name, 'offers');
+      table('proxyDHCP, relay vs dnsmasq proxy', RATES, steps, [...relays.map((r) => r.name), ...(echo ? [echo.name] : [])], dnsmasq.name, 'offers');
       for (const [i, r] of relays.entries()) console.log(`${r.name} RSS: before ${fmt(rssBefore[i]!)} MB, peak ${fmt(peaks[i]!)} MB, ${IDLE} s after the sweep ${fmt(rssAfter[i]!)} MB; alive after the sweep: ${r.alive()}`);
       console.log(`dnsmasq RSS ${fmt(rssMb(dnsmasq.pid), 1)} MB; events in the cloud: ${fmt(evSweep)} by the end of the sweep, ${fmt(evAfter)} ${IDLE} s later`);
     }

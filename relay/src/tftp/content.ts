@@ -155,16 +155,15 @@ export class ContentChangedError extends Error {
 }
 
 /**
- * A file as content. Each read is one `pread` into a new buffer, never a shared one: a DATA still
- * queued in the socket may point into bytes handed out earlier. The TFTP server asks for many blocks
- * at once (server.ts builds its DATA packets a run at a time), not for one block per read.
+ * A file as content, read with `pread` into a new buffer per read. The TFTP server asks for a run of
+ * blocks per read (server.ts builds its DATA packets 16 KiB at a time), not for one block.
  */
 function fileContent(fd: number, size: number): Content {
   let open = true;
   return {
     size,
     read(offset, length) {
-      const buf = Buffer.allocUnsafeSlow(length);
+      const buf = Buffer.allocUnsafe(length);
       let got = 0;
       while (got < length) {
         const n = readSync(fd, buf, got, length - got, offset + got);

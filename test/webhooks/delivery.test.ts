@@ -146,6 +146,44 @@ describe('webhook delivery to a real receiver', () => {
     expect(listed.deliveries).toEqual({ pending: 0, succeeded: 0, failed: 1 });
   });
 
+  it('tries a failed delivery once more on request, and refuses to retry a delivered one', async () => {
+    const clock = manualClock(Date.now());
+    const { t, round } = world({ clock, settings: { retryDelaysMs: [] } });
+    let up = false;
+    const rx = await receiver((_p, _n, res) => void res.writeHead(up ? 204 : 500).end());
+    const hook = await subscribe(t, rx.url('/again'));
+    const d = (await call(t, 'POST', `/v1/webhooks/${hook.id}/test`)).body;
+    await round();
+    expect((await log(t, hook.id))[0]).toMatchObject({ state: 'failed', attempts: 1 });
+    up = true;
+    const r = await call(t, 'POST', `/v1/webhooks/${hook.id}/deliveries/${d.id}/retry`);
+    expect(r.status, r.text).toBe(202);
+    expect(r.body).toMatchObject({ state: 'pending', attempts: 1, finishedAt: null });
+    await round();
+    expect((await log(t, hook.id))[0]).toMatchObject({ state: 'succeeded', attempts: 2, attemptLog: [{ status: 500 }, { status: 204 }] });
+    const again = await call(t, 'POST', `/v1/webhooks/${hook.id}/deliveries/${d.id}/retry`);
+    expect([again.status, again.body.error.message]).toEqual([409, `delivery ${d.id} is succeeded: nothing to retry`]);
+  });
+
+  it('delivers from a round (the Durable Object path) to one webhook while another receiver hangs', async () => {
+    const { t, engine } = world({ settings: { timeoutMs: 60_000 } });
+    let release = () => {};
+    const rx = await receiver((path, _n, res) => {
+      if (path === '/hang') release = () => void res.writeHead(204).end();
+      else res.writeHead(204).end();
+    });
+    const slow = await subscribe(t, rx.url('/hang'));
+    const fast = await subscribe(t, rx.url('/fast'));
+    await call(t, 'POST', `/v1/webhooks/${slow.id}/test`);
+    for (let i = 0; i < 3; i++) await call(t, 'POST', `/v1/webhooks/${fast.id}/test`);
+    const round = runRound(engine);
+    await until('the three events at the other receiver while the first hangs', () => rx.at('/fast').length === 3 && rx.at('/hang').length === 1);
+    expect((await log(t, slow.id))[0].state).toBe('delivering');
+    release();
+    expect(await round).toBe(4);
+    expect((await log(t, slow.id))[0].state).toBe('succeeded');
+  });
+
   it('times out a receiver that never answers and records no status', async () => {
     const { t, round } = world({ settings: { timeoutMs: 300 } });
     const rx = await receiver(() => {

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { newId } from '../../../shared/ids.ts';
-import { Cursor, Limit, page } from '../../../shared/schemas/common.ts';
+import { Cursor, ErrorEnvelope, Limit, page } from '../../../shared/schemas/common.ts';
 import {
   DELIVERY_STATES,
   TEST_EVENT_TYPE,
@@ -275,6 +275,35 @@ export function webhookRoutes(dispatch: WebhookDispatch | undefined) {
           auditOk(c, row.id, row.site_id, 202),
         ]);
         const d = (await db.first<DeliveryRow>(sql(`${SELECT_DELIVERY} WHERE d.id = ?`, id)))!;
+        return c.json(toDelivery(d), 202);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/{id}/deliveries/{deliveryId}/retry',
+        tags,
+        summary: 'Try a failed or waiting delivery again now (one more attempt for a failed one; the log keeps every attempt)',
+        request: { params: IdParams.extend({ deliveryId: z.string().min(1).max(64) }) },
+        responses: { 202: json(WebhookDelivery, 'queued'), 409: json(ErrorEnvelope, 'delivered already, or being delivered now'), ...errorResponses },
+      }),
+      async (c) => {
+        const { db, clock } = c.get('deps');
+        const { id, deliveryId } = c.req.valid('param');
+        const row = await webhookFor(db, manager(c.get('principal')!), id, true);
+        const before = await db.first<{ state: string }>(sql('SELECT state FROM webhook_deliveries WHERE id = ? AND webhook_id = ?', deliveryId, row.id));
+        if (!before) throw notFound('delivery');
+        if (before.state !== 'pending' && before.state !== 'failed') throw new AppError('conflict', `delivery ${deliveryId} is ${before.state}: nothing to retry`);
+        await db.batch([
+          sql(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?, finished_at = NULL WHERE id = ? AND state IN ('pending', 'failed')",
+            clock.now(),
+            deliveryId,
+          ),
+          auditOk(c, deliveryId, row.site_id, 202),
+        ]);
+        const d = await db.first<DeliveryRow>(sql(`${SELECT_DELIVERY} WHERE d.id = ?`, deliveryId));
+        if (!d) throw notFound('delivery');
         return c.json(toDelivery(d), 202);
       },
     );

@@ -200,14 +200,30 @@ export async function offlineSweepNeeded(db: SqlDatabase): Promise<boolean> {
   return row !== null;
 }
 
-/** Maintenance, then every due delivery a round may take, awaited: what one alarm does. */
+/**
+ * Maintenance, then every due delivery, until none is left: what one alarm does. A pool, as in
+ * process: a finished delivery frees its slot at once, so a receiver that hangs until the deadline
+ * holds one slot and never the others' deliveries.
+ */
 export async function runRound(deps: EngineDeps): Promise<number> {
   await maintain(deps);
+  const inFlight = new Map<string, Promise<string>>();
   let done = 0;
   for (;;) {
-    const batch = await claimDue(deps, deps.settings.maxConcurrent);
-    if (batch.length === 0) return done;
-    await Promise.all(batch.map((d) => attempt(deps, d)));
-    done += batch.length;
+    const claimed = await claimDue(deps, deps.settings.maxConcurrent - inFlight.size, new Set(inFlight.keys()));
+    for (const d of claimed) {
+      const settled = attempt(deps, d).then(
+        () => d.webhook_id,
+        (err: unknown) => {
+          // The database failed under it: the lease runs out and the delivery is tried again.
+          console.error(JSON.stringify({ level: 'error', msg: 'webhook delivery', delivery: d.id, error: String(err) }));
+          return d.webhook_id;
+        },
+      );
+      inFlight.set(d.webhook_id, settled);
+    }
+    if (inFlight.size === 0) return done;
+    inFlight.delete(await Promise.race(inFlight.values()));
+    done++;
   }
 }

@@ -77,6 +77,16 @@ export function webhooksContract(target: () => ApiTarget): void {
       expect((await call(t, 'GET', `/v1/webhooks/${hook.id}/deliveries?cursor=${r.body.id}`)).body.items).toEqual([]);
     });
 
+    it('answers 404 for a retry of a delivery that is not this webhook\'s', async () => {
+      const t = target();
+      const a = (await call(t, 'POST', '/v1/webhooks', { json: { url: PUBLIC_URL } })).body;
+      const b = (await call(t, 'POST', '/v1/webhooks', { json: { url: PUBLIC_URL } })).body;
+      const d = (await call(t, 'POST', `/v1/webhooks/${a.id}/test`)).body;
+      const r = await call(t, 'POST', `/v1/webhooks/${b.id}/deliveries/${d.id}/retry`);
+      expect([r.status, errorCode(r)]).toEqual([404, 'not_found']);
+      expect(r.body.error.message).toBe('delivery not found');
+    });
+
     it('deletes a webhook with its log', async () => {
       const t = target();
       const hook = (await call(t, 'POST', '/v1/webhooks', { json: { url: PUBLIC_URL } })).body;

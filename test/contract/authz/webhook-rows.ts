@@ -11,6 +11,22 @@ const refused = { relayOwn: 403, relayOther: 403, anonymous: 401, revoked: 401, 
 const managers = (ok: number): Expect => ({ admin: ok, operatorOwn: ok, operatorOther: 404, viewerAll: 403, viewerOwn: 403, viewerOther: 403, ...refused });
 
 const hookOf = async (w: World, site: 'A' | 'B') => (await w.admin('POST', '/v1/webhooks', { url: 'https://hooks.example.com/matrix', siteId: w.sites[site] }, 201)).id as string;
+/**
+ * A webhook with one test delivery waiting for its next attempt. Where a dispatcher runs (Node, Deno,
+ * workerd) its first attempt (to a host this sandbox cannot reach) is awaited first, so the delivery
+ * is not in flight when the row's call comes; the in-process column has none and returns at once.
+ */
+async function waitingDelivery(w: World, site: 'A' | 'B'): Promise<{ id: string; deliveryId: string }> {
+  const id = await hookOf(w, site);
+  const deliveryId = (await w.admin('POST', `/v1/webhooks/${id}/test`, undefined, 202)).id as string;
+  for (let i = 0; i < 40; i++) {
+    const [d] = (await call(w.t, 'GET', `/v1/webhooks/${id}/deliveries`)).body.items;
+    if (d.state !== 'delivering' && d.attempts >= 1) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { id, deliveryId };
+}
+
 const exists = async (w: World, id: string) => (await call(w.t, 'GET', `/v1/webhooks/${id}`)).status === 200;
 
 export const webhookRows: Row[] = [
@@ -63,5 +79,12 @@ export const webhookRows: Row[] = [
       const items = (await call(w.t, 'GET', `/v1/webhooks/${id}/deliveries`)).body.items;
       expect(items).toHaveLength(ok ? 1 : 0);
     },
+  },
+  {
+    route: 'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+    sites: 'each',
+    expect: managers(202),
+    setup: waitingDelivery,
+    request: (_w, _s, x: { id: string; deliveryId: string }) => ({ method: 'POST', path: `/v1/webhooks/${x.id}/deliveries/${x.deliveryId}/retry` }),
   },
 ];

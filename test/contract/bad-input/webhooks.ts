@@ -27,6 +27,7 @@ export const webhookIds: IdRoute[] = [
   { route: 'DELETE /v1/webhooks/{id}', method: 'DELETE', path: (id) => `/v1/webhooks/${id}`, unknownId: UNKNOWN },
   { route: 'GET /v1/webhooks/{id}/deliveries', method: 'GET', path: (id) => `/v1/webhooks/${id}/deliveries`, unknownId: UNKNOWN },
   { route: 'POST /v1/webhooks/{id}/test', method: 'POST', path: (id) => `/v1/webhooks/${id}/test`, unknownId: UNKNOWN },
+  { route: 'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry', method: 'POST', path: (id) => `/v1/webhooks/${id}/deliveries/${id}/retry`, unknownId: UNKNOWN },
 ];
 
 export const webhookLists: ListRoute[] = [

@@ -10,7 +10,7 @@ import { engineSettings, runRound, type EngineDeps, type EngineSettings } from '
 import { inProcessWebhooks, type InProcessWebhooks } from '../../cloud/src/webhooks/in-process.ts';
 import { REPLAY_WINDOW_SECONDS, verifySignature } from '../../cloud/src/webhooks/signature.ts';
 import { parseAllowNets } from '../../cloud/src/webhooks/url-policy.ts';
-import { renderedBoot } from '../contract/boot-fixtures.ts';
+import { relayEventId, renderedBoot } from '../contract/boot-fixtures.ts';
 import { createSite, enrollRelay } from '../contract/fixtures.ts';
 import { bmcMachine } from '../contract/power-fixtures.ts';
 import { call, type ApiTarget } from '../contract/target.ts';
@@ -301,6 +301,18 @@ describe('events recorded with the change that causes them', () => {
     expect((await call(t, 'POST', `/v1/callback/failed?token=${boot.token}`, { token: null, json: { reason: 'disk full' } })).status).toBe(200);
     await round();
     expect(JSON.parse(rx.at('/f')[0]!.body)).toMatchObject({ type: 'machine.failed', data: { mac: boot.mac, state: 'failed', previousState: 'provisioning' } });
+  });
+
+  it('tells of a boot loader that gave up, reported in a relay event batch', async () => {
+    const { t, round } = world();
+    const rx = await receiver();
+    const siteId = await createSite(t);
+    await subscribe(t, rx.url('/l'), { siteId, events: ['machine.failed'] });
+    const boot = await renderedBoot(t, siteId);
+    const events = [{ id: relayEventId('lf'), mac: boot.mac, stage: 'loader-failed', at: new Date().toISOString(), detail: { reason: 'shim refused grubx64.efi' } }];
+    expect((await call(t, 'POST', '/v1/relay/events', { token: boot.relay.token, json: { events } })).status).toBe(200);
+    await round();
+    expect(JSON.parse(rx.at('/l')[0]!.body)).toMatchObject({ type: 'machine.failed', siteId, data: { id: boot.machineId, state: 'failed', bootId: boot.bootId } });
   });
 
   it('tells of a machine a relay discovered, not of one a person registered', async () => {

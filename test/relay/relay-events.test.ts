@@ -170,6 +170,22 @@ describe('event queue', () => {
     await client.close();
   });
 
+  it('ships a backlog back to back: a batch the 60 KiB bound cut is full and does not wait for the pace', async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet, lingerMs: 0, shipIntervalMs: 600_000 });
+    const big = 'x'.repeat(200);
+    for (const n of range(0, 1500)) q.emit({ mac, stage: 'tftp-start', detail: { n, big } });
+    q.start();
+    // ~300 B an event: five or more byte-bound batches, the last one partial and the only one left waiting.
+    await until('all but the last batch shipped', () => q.depth > 0 && q.depth < 250);
+    const shipped = q.shipped;
+    await q.stop();
+    q.close();
+    await client.close();
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, shipped));
+  });
+
   it('ships what waited for the pace once the interval has passed', async () => {
     const mac = randomMac();
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });

@@ -310,7 +310,11 @@ export class EventQueue implements EventSink {
       let full = false;
       while (lines.length < maxEvents) {
         const nl = chunk.indexOf(0x0a, at);
-        if (nl < 0 || nl >= got) break;
+        if (nl < 0 || nl >= got) {
+          // The read window (batchMaxBytes + 1) ended inside a line that is on disk: the bytes bound it.
+          full = got < size - pos.offset;
+          break;
+        }
         const line = chunk.toString('utf8', at, nl);
         const extra = line.length + (lines.length > 0 ? 1 : 0);
         if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) {

@@ -98,5 +98,15 @@ describe('TFTP codec', () => {
     // A payload of whole blocks has no empty packet after it; an empty payload is one empty DATA.
     expect(encodeDataRun(1, 4, payload.subarray(0, 8)).length).toBe(2 * 8);
     expect([...encodeDataRun(9, 512, Buffer.alloc(0))]).toEqual([0, 3, 0, 9]);
+    // Into a caller's buffer when it is large enough, else into a new one.
+    const fresh = encodeDataRun(1, 4, payload);
+    const space = Buffer.alloc(64);
+    const into = encodeDataRun(1, 4, payload, space);
+    expect(into.buffer).toBe(space.buffer);
+    expect(into).toEqual(fresh);
+    const small = Buffer.alloc(8);
+    const grown = encodeDataRun(1, 4, payload, small);
+    expect(grown.buffer).not.toBe(small.buffer);
+    expect(grown).toEqual(fresh);
   });
 });

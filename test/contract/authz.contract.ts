@@ -12,9 +12,10 @@ import { authzMatrix, type Row } from './authz/matrix.ts';
 import { powerRows } from './authz/power-rows.ts';
 import { releaseRows } from './authz/release-rows.ts';
 import { telemetryRows } from './authz/telemetry-rows.ts';
+import { webhookRows } from './authz/webhook-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

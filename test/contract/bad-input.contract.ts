@@ -13,9 +13,10 @@ import { powerEndpoints } from './bad-input/power.ts';
 import { releaseEndpoints } from './bad-input/releases.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import { telemetryEndpoints, telemetryIds, telemetryLists } from './bad-input/telemetry.ts';
+import { webhookEndpoints, webhookIds, webhookLists } from './bad-input/webhooks.ts';
 import type { ApiTarget } from './target.ts';
 
-const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints, ...powerEndpoints];
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints, ...powerEndpoints, ...webhookEndpoints];
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
@@ -27,8 +28,8 @@ export function badInputContract(target: () => ApiTarget): void {
     badInputSuite(
       target,
       endpoints,
-      [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds, ...telemetryIds],
-      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists, ...telemetryLists],
+      [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds, ...telemetryIds, ...webhookIds],
+      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists, ...telemetryLists, ...webhookLists],
     );
     bootQueryInputContract(target);
   });

@@ -1,18 +1,13 @@
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { webhooksContract } from '../contract/api/webhooks.contract.ts';
-import { authzMatrix } from '../contract/authz/matrix.ts';
-import { webhookRows } from '../contract/authz/webhook-rows.ts';
-import { badInputSuite } from '../contract/bad-input/suite.ts';
-import { webhookEndpoints, webhookIds, webhookLists } from '../contract/bad-input/webhooks.ts';
 import { createSite, enrollRelay } from '../contract/fixtures.ts';
 import { call, type ApiTarget } from '../contract/target.ts';
 
 /**
- * Column 4 of the webhook routes' contract (the worker of wrangler.toml in workerd, local D1), and
- * delivery on Workers: D1's triggers recording events, the WebhookDispatcher Durable Object's alarm
- * taking them from the outbox.
+ * Delivery on Workers (the worker of wrangler.toml in workerd, local D1): D1's triggers recording
+ * events, the WebhookDispatcher Durable Object's alarm taking them from the outbox. The routes'
+ * contract runs with every other resource's in test/workers/api.test.ts (contract/api/index.ts).
  */
 const target: ApiTarget = {
   name: 'workerd',
@@ -20,11 +15,6 @@ const target: ApiTarget = {
   fetch: (path, init) => exports.default.fetch(new Request(new URL(path, 'http://edgeboot.test'), init)),
 };
 
-describe('webhooks contract — workerd (D1)', () => {
-  webhooksContract(() => target);
-  authzMatrix(() => target, webhookRows);
-  badInputSuite(() => target, webhookEndpoints, webhookIds, webhookLists);
-});
 
 describe('webhook delivery on Workers', () => {
   it("records a relay coming online through D1's triggers", async () => {

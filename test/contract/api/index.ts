@@ -19,6 +19,7 @@ import { sitesContract } from './sites.contract.ts';
 import { syncContract } from './sync.contract.ts';
 import { timelineContract } from './timeline.contract.ts';
 import { tokensContract } from './tokens.contract.ts';
+import { webhooksContract } from './webhooks.contract.ts';
 
 /** Every resource's contract, run against one target (a column). */
 export function apiContract(target: () => ApiTarget): void {
@@ -42,4 +43,5 @@ export function apiContract(target: () => ApiTarget): void {
   syncContract(target);
   filesContract(target);
   powerContract(target);
+  webhooksContract(target);
 }

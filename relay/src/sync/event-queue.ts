@@ -41,9 +41,9 @@ import { CloudUnreachableError, type CloudClient } from './cloud-client.ts';
  * first occurrence with `repeats` (how many more) and `lastAt` in its detail: see coalesceRepeats.
  *
  * Pacing (issue 18): a storm of unknown machines is thousands of events a second, and each POST costs
- * the cloud a request's overhead whatever it carries. So a batch that is not full waits until
- * `shipIntervalMs` after the previous POST began; a full one (batchMaxEvents or batchMaxBytes) goes at
- * once. Quiet relays see no change (the first event after a pause ships after `lingerMs`); under a storm
+ * the cloud a request's overhead whatever it carries. So a batch that holds everything queued waits
+ * until `shipIntervalMs` after the previous POST began (or until a full batch has queued); a batch
+ * with more queued behind it (cut by batchMaxEvents, batchMaxBytes or its segment's end) goes at once. Quiet relays see no change (the first event after a pause ships after `lingerMs`); under a storm
  * there are at most 1000/shipIntervalMs partial POSTs a second plus the full ones the rate needs, and an
  * event waits at most shipIntervalMs longer than the backlog ahead of it.
  */
@@ -77,8 +77,8 @@ interface Batch {
   count: number;
   /** Of `count`, how many coalesceRepeats merged into an earlier event of the batch. */
   merged: number;
-  /** It reached the count or byte limit: shipping it does not wait for the pace. */
-  full: boolean;
+  /** It is full (batchMaxEvents), or events are queued behind it (bytes or its segment's end cut it): it does not wait for the pace. */
+  ready: boolean;
 }
 
 const SEGMENT = /^(\d{12})\.jsonl$/;
@@ -307,28 +307,21 @@ export class EventQueue implements EventSink {
       const lines: string[] = [];
       let bytes = WRAP_BYTES;
       let at = 0;
-      let full = false;
       while (lines.length < maxEvents) {
         const nl = chunk.indexOf(0x0a, at);
-        if (nl < 0 || nl >= got) {
-          // The read window (batchMaxBytes + 1) ended inside a line that is on disk: the bytes bound it.
-          full = got < size - pos.offset;
-          break;
-        }
+        if (nl < 0 || nl >= got) break;
         const line = chunk.toString('utf8', at, nl);
         const extra = line.length + (lines.length > 0 ? 1 : 0);
-        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) {
-          full = true;
-          break;
-        }
+        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) break;
         bytes += extra;
         at = nl + 1;
         lines.push(line);
       }
       if (lines.length === 0) return null;
-      full ||= lines.length >= maxEvents;
+      // Full, or cut (by bytes, by the segment's end) with more behind it: nothing to wait for.
+      const ready = lines.length >= maxEvents || pos.offset + at < size || pos.segment !== this.#segments.at(-1);
       const { lines: kept, merged } = coalesceRepeats(lines);
-      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${kept.join(',')}]}`, count: lines.length, merged, full };
+      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${kept.join(',')}]}`, count: lines.length, merged, ready };
     } finally {
       if (fd !== this.#fd) closeSync(fd);
     }
@@ -380,9 +373,9 @@ export class EventQueue implements EventSink {
         if (!(await sleep(this.#o.lingerMs, signal))) break;
         continue;
       }
-      // Storm pacing: a partial batch waits for the pace, or until a full one is ready.
+      // Storm pacing: the last batch of the queue waits for the pace, or until a full one is ready.
       const due = this.#lastPostAt + this.#o.shipIntervalMs - Date.now();
-      if (!batch.full && due > 0) {
+      if (!batch.ready && due > 0) {
         if (!(await this.#pause(due, () => this.#fullBatchReady(), signal))) break;
         continue;
       }

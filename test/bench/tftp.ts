@@ -11,10 +11,13 @@
  * in.tftpd time / our time: above 1 means ours is faster. `ours cpu` is our server's user + system
  * time per run (/proc, 10 ms ticks, averaged), a figure other load disturbs less than wall time.
  *
- *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR]
+ *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR] [--floor]
  *
  * --only keeps the cases whose label contains the text; --profile runs our server under
- * `node --cpu-prof` and leaves the profile in DIR (open it in Chrome DevTools or speedscope).
+ * `node --cpu-prof` and leaves the profile in DIR (open it in Chrome DevTools or speedscope);
+ * --floor adds tftp/node-floor.ts, a Node server that does nothing per block but send a prebuilt
+ * packet: at window 1 the client and the server take turns on one core, so this is as fast as a
+ * Node server using dgram can be here (curl cases only: it knows no windowsize).
  *
  * Needs curl, atftp, tftpd-hpa (`in.tftpd`, run here in the foreground: never the system service).
  */
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     'concurrent-reps': { type: 'string', default: '3' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
 const REPS = Number(values.reps);
@@ -83,9 +87,9 @@ function procCpuMs(pid: number | undefined): number | null {
   }
 }
 
-async function startOurs(): Promise<Server> {
-  const prof = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
-  const proc = spawn(process.execPath, [...prof, join(import.meta.dirname, 'tftp', 'our-server.ts'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startOurs(name = 'ours', script = 'our-server.ts'): Promise<Server> {
+  const prof = values.profile && name === 'ours' ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
+  const proc = spawn(process.execPath, [...prof, join(import.meta.dirname, 'tftp', script), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
@@ -93,10 +97,10 @@ async function startOurs(): Promise<Server> {
       const m = /ready (\d+)/.exec(text);
       if (m) resolve(Number(m[1]));
     });
-    proc.once('exit', (code) => reject(new Error(`our server exited with ${code}`)));
+    proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
   return {
-    name: 'ours',
+    name,
     port,
     proc,
     cpuMs: () => procCpuMs(proc.pid),
@@ -191,22 +195,25 @@ const concurrent = (client: Client, n: number) => async (s: Server) => {
 
 const ours = await startOurs();
 const hpa = await startHpa();
+const floor = values.floor ? await startOurs('node-floor', 'node-floor.ts') : undefined;
 try {
   const bigReps = Math.max(3, Math.floor(REPS / 3));
   console.log(`TFTP on loopback, median of ${REPS} (32 MiB: ${bigReps}; ${CONCURRENT} concurrent: ${CONCURRENT_REPS}); ratio = tftp-hpa time / ours\n`);
   const both = [ours, hpa];
+  const curlServers = floor ? [ours, hpa, floor] : both;
   for (const blksize of [512, 1468]) {
-    await compare(`curl blksize ${blksize}, 1 MiB`, REPS, both, one(curl(blksize), 'm1.bin'), MiB);
-    await compare(`curl blksize ${blksize}, 32 MiB`, bigReps, both, one(curl(blksize), 'm32.bin'), 32 * MiB);
+    await compare(`curl blksize ${blksize}, 1 MiB`, REPS, curlServers, one(curl(blksize), 'm1.bin'), MiB);
+    await compare(`curl blksize ${blksize}, 32 MiB`, bigReps, curlServers, one(curl(blksize), 'm32.bin'), 32 * MiB);
   }
   await compare('atftp blksize 1468 windowsize 8, 1 MiB', REPS, both, one(atftpWindow8, 'm1.bin'), MiB);
   await compare('atftp blksize 1468 windowsize 8, 32 MiB', bigReps, both, one(atftpWindow8, 'm32.bin'), 32 * MiB);
   for (const blksize of [512, 1468]) {
-    await compare(`${CONCURRENT} concurrent curl blksize ${blksize} × 1 MiB`, CONCURRENT_REPS, both, concurrent(curl(blksize), CONCURRENT), CONCURRENT * MiB);
+    await compare(`${CONCURRENT} concurrent curl blksize ${blksize} × 1 MiB`, CONCURRENT_REPS, curlServers, concurrent(curl(blksize), CONCURRENT), CONCURRENT * MiB);
   }
 } finally {
   const stats = await ours.stop();
   await hpa.stop();
+  await floor?.stop();
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nour server at exit: ${stats}`);
 }

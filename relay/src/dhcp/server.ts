@@ -213,14 +213,20 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
     if (out.event) emit(out.event);
   };
 
+  let lastGiaddr = '';
+  let lastGiaddrLan: ServerLan | undefined;
   /** The LAN a request belongs to, or the reason it belongs to none (a drop reason). */
   const lanOf = (req: DhcpPacket, role: SocketRole, from: RemoteInfo): ServerLan | { drop: string; note?: string } => {
     if (req.giaddr !== ZERO) {
       if (ownAddresses.has(req.giaddr)) return { drop: 'agent-forged', note: `giaddr ${req.giaddr} is the relay's own address` };
       if (req.hops > maxHops) return { drop: 'agent-hops', note: `${req.hops} hops (max ${maxHops})` };
-      const g = ipToInt(req.giaddr);
-      const lan = byGiaddr.find((l) => inSubnet(g, l.subnet));
-      return lan ?? { drop: 'agent-unknown', note: `giaddr ${req.giaddr} is in none of the relay's LANs` };
+      // An agent sends every request of its segment with one giaddr: the last answer is the next one's.
+      if (req.giaddr !== lastGiaddr) {
+        const g = ipToInt(req.giaddr);
+        lastGiaddrLan = byGiaddr.find((l) => inSubnet(g, l.subnet));
+        lastGiaddr = req.giaddr;
+      }
+      return lastGiaddrLan ?? { drop: 'agent-unknown', note: `giaddr ${req.giaddr} is in none of the relay's LANs` };
     }
     // A relay agent's option 82 on a request that no agent relayed: a client wrote it (RFC 3046 §2.1).
     for (const x of req.options) if (x.code === OPT.relayAgentInfo) return { drop: 'agent-option-unrelayed', note: 'option 82 without giaddr' };

@@ -31,8 +31,9 @@
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
  * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
- * `--baseline-bundle`: a second relay from another bundle ("relay before", e.g. an older checkout's), run
- * beside the first and alternated with it and the reference in every round: before/after in one run. The earlier benchmark (dhcpService() alone with a
+ * `--baseline-bundle old.mjs[,label=other.mjs…]`: more relays from other bundles ("relay before", e.g. an
+ * older checkout's), run beside the first and alternated with it and the reference in every round:
+ * before/after in one run. The earlier benchmark (dhcpService() alone with a
  * no-op event sink, rate ladders, avalanches) is test/bench/support/dhcp-ladders.ts.
  * Needs root, iproute2, util-linux (taskset), perfdhcp (kea-admin), kea-dhcp4 (kea-dhcp4-server), dnsmasq,
  * GNU time (`time`), perl-base, /usr/lib/ipxe (ipxe).
@@ -361,16 +362,20 @@ try {
   console.log(`DHCP, the relay as shipped (${values.bundle ? bundle : 'bundled from this tree'}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}): enrolled, synced, events shipped to a real cloud in this process; ${PIN ? 'servers on CPU 1, perfdhcp on CPU 0' : 'not pinned'}`);
   console.log(`load average before: ${loadavg()} (2 cores shared with other work: compare within one run)\n`);
   const only = values.only;
-  const BASE = values['baseline-bundle'];
-  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea', ...(BASE ? ['relaybase', 'relaydhcpbase'] : []), ...(values.echo ? ['echo'] : [])]);
-  if (BASE) console.log(`baseline: a second relay from ${BASE} ("relay before"), alternated with the others in every round`);
+  // `--baseline-bundle before.mjs[,label=other.mjs…]`: one more relay per bundle, named by its label (default "before").
+  const BASES = (values['baseline-bundle'] ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((x, i) => (x.includes('=') ? { label: x.slice(0, x.indexOf('=')), path: x.slice(x.indexOf('=') + 1) } : { label: i ? `before${i + 1}` : 'before', path: x }));
+  b = await createDhcpBed(['relay', 'dnsmasq', 'relaydhcp', 'kea', ...BASES.flatMap((_, i) => [`relaybase${i}`, `relaydhcpbase${i}`]), ...(values.echo ? ['echo'] : [])]);
+  for (const x of BASES) console.log(`baseline: a relay from ${x.path} ("relay ${x.label}"), alternated with the others in every round`);
   cloud = await startBenchCloud(work);
 
   if (!only || only === 'proxy' || only === 'malformed') {
     const relay = await relayServer(b, cloud, bundle, 'relay', 'proxy');
-    const base = BASE ? await relayServer(b, cloud, BASE, 'relaybase', 'proxy', ' before') : null;
+    const relays = [relay];
+    for (const [i, x] of BASES.entries()) relays.push(await relayServer(b, cloud, x.path, `relaybase${i}`, 'proxy', ` ${x.label}`));
     const dnsmasq = await dnsmasqProxy(b, 'dnsmasq');
-    const relays = base ? [relay, base] : [relay];
     const echo = values.echo ? await nodeEcho(b, 'echo') : null;
     servers.push(...relays, dnsmasq, ...(echo ? [echo] : []));
     await sleep(2000);
@@ -423,8 +428,8 @@ try {
 
   if (!only || only === 'full') {
     const relay = await relayServer(b, cloud, bundle, 'relaydhcp', 'dhcp');
-    const base = BASE ? await relayServer(b, cloud, BASE, 'relaydhcpbase', 'dhcp', ' before') : null;
-    const relays = base ? [relay, base] : [relay];
+    const relays = [relay];
+    for (const [i, x] of BASES.entries()) relays.push(await relayServer(b, cloud, x.path, `relaydhcpbase${i}`, 'dhcp', ` ${x.label}`));
     const kea = await keaServer(b, 'kea');
     servers.push(...relays, kea);
     await sleep(1000);

@@ -9,6 +9,7 @@ import { signFileUrl } from '../boot/file-urls.ts';
 import { activeSigningKey } from '../boot/signing-keys.ts';
 import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
+import { inventoryRoutes } from './inventory.ts';
 import { errorResponses, json } from './openapi.ts';
 
 /**
@@ -47,7 +48,9 @@ const jobRoute = createRoute({
   },
 });
 
+/** Also mounts the imager's inventory report (inventory.ts), which shares the job's caller and prefix. */
 export function imagingJobRoutes(r: OpenAPIHono<CallbackEnv>): void {
+  inventoryRoutes(r);
   r.openapi(jobRoute, async (c) => {
     const { disks } = c.req.valid('json');
     const boot = c.get('boot');

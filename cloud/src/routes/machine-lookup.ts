@@ -4,6 +4,7 @@ import type { Machine } from '../../../shared/schemas/machine.ts';
 import { AppError } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { iso } from '../time.ts';
+import { inventoryOf } from './inventory.ts';
 
 export interface MachineRow {
   id: string;
@@ -20,6 +21,15 @@ export interface MachineRow {
   created_at: number;
   updated_at: number;
   last_seen_at: number | null;
+  /**
+   * Migration 0010: the last inventory report (JSON), when, and the hw.* labels derived from it.
+   * Optional: rows built in code for a machine not yet stored (explain, create) have none.
+   */
+  inventory?: string | null;
+  inventory_at?: number | null;
+  memory_bytes?: number | null;
+  cpu_count?: number | null;
+  hw_labels?: string;
 }
 
 export const toMachine = (r: MachineRow): Machine => ({
@@ -36,6 +46,7 @@ export const toMachine = (r: MachineRow): Machine => ({
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
   lastSeenAt: iso(r.last_seen_at),
+  inventory: inventoryOf(r),
 });
 
 /** The stored flag as the API and decideBoot see it. */

@@ -8,6 +8,7 @@ import { assertRead, assertRole, assertWrite, canWriteSite, siteScope, type Prin
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlValue } from '../ports/sql-database.ts';
 import { assignmentFor } from './assignments.ts';
+import { selectorLabelsOf } from './inventory.ts';
 import { findMachine, getMachineByMac, secureBootColumn, toMachine, type MachineRow } from './machine-lookup.ts';
 import { body, errorResponses, json, router, keysetPage } from './openapi.ts';
 import { assertSiteRef } from './refs.ts';
@@ -48,6 +49,9 @@ const ListQuery = z.strictObject({
     .regex(/^[A-Za-z0-9.:-]+$/, 'letters, digits and . : - only')
     .optional()
     .meta({ description: 'prefix of the hostname (any case) or of the MAC (colon form)' }),
+  // Inventory (issue 17): machines that never reported are left out by either.
+  minMemoryBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().meta({ description: 'installed memory at least this many bytes (inventory)' }),
+  minCpus: z.coerce.number().int().min(1).max(16_384).optional().meta({ description: 'at least this many logical CPUs (inventory)' }),
 });
 
 const MachineParams = z.object({
@@ -102,9 +106,18 @@ export function machineRoutes() {
         eq('state', q.state);
         eq('arch', q.arch);
         for (const [key, value] of q.label) {
-          // LabelKey allows no quote, so the quoted JSON path cannot be broken out of.
-          where.push('json_extract(labels, ?) = ?');
-          params.push(`$."${key}"`, value);
+          // LabelKey allows no quote, so the quoted JSON path cannot be broken out of. A derived
+          // hw.* label counts unless a person set the same key, as in selectors.
+          where.push('COALESCE(json_extract(labels, ?), json_extract(hw_labels, ?)) = ?');
+          params.push(`$."${key}"`, `$."${key}"`, value);
+        }
+        if (q.minMemoryBytes !== undefined) {
+          where.push('memory_bytes >= ?');
+          params.push(q.minMemoryBytes);
+        }
+        if (q.minCpus !== undefined) {
+          where.push('cpu_count >= ?');
+          params.push(q.minCpus);
         }
         if (q.q !== undefined) {
           // SQLite's LIKE ignores ASCII case, which suits hostnames; MACs are stored lower-case with colons.
@@ -203,8 +216,9 @@ export function machineRoutes() {
         responses: { 200: json(AssignmentMatch), ...errorResponses },
       }),
       async (c) => {
-        const m = toMachine(await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac));
-        const match = await assignmentFor(c.get('deps').db, m);
+        const row = await getVisible(c.get('deps').db, c.get('principal')!, c.req.valid('param').idOrMac);
+        // Selectors see the derived hw.* labels under people's (inventory.ts).
+        const match = await assignmentFor(c.get('deps').db, { ...toMachine(row), labels: selectorLabelsOf(row) });
         if (!match) return c.json({ assignment: null, reason: 'no assignment matches this machine', specificity: null }, 200);
         return c.json({ assignment: match.assignment, reason: match.reason, specificity: match.specificity }, 200);
       },

@@ -50,7 +50,24 @@ async function snapshot(t: ApiTarget): Promise<string> {
 /** Every state-changing route of the console, with a body that would succeed for an admin. */
 async function everyForm(f: Fleet): Promise<{ path: string; fields: Record<string, string>; multipart?: boolean; api?: boolean }[]> {
   const assignment = ok(await call(entry, 'GET', `/v1/assignments?machineId=${f.a.id}`), 200, 'assignments').items[0];
+  const token = ok(await call(entry, 'POST', '/v1/tokens', { json: { name: 'for-the-viewer-case', role: 'viewer' } }), 201, 'token');
+  const webhook = ok(await call(entry, 'POST', '/v1/webhooks', { json: { url: 'https://hooks.example.com/edgeboot', siteId: f.siteA } }), 201, 'webhook');
+  const delivery = ok(await call(entry, 'POST', `/v1/webhooks/${webhook.id}/test`), 202, 'test delivery');
   return [
+    { path: '/console/sites', fields: { name: 'viewer-site' } },
+    { path: `/console/sites/${f.siteA}`, fields: { name: 'renamed-by-viewer' } },
+    { path: `/console/sites/${f.siteB}/delete`, fields: {} },
+    { path: `/console/relays/${f.a.relay.relayId}/revoke`, fields: {} },
+    { path: '/console/machines', fields: { mac: randomMac(), siteId: f.siteA } },
+    { path: '/console/machines/reprovision', fields: { siteId: f.siteA } },
+    { path: `/console/machines/${f.a.id}/edit`, fields: { hostname: 'renamed-by-viewer', siteId: f.siteA } },
+    { path: `/console/machines/${f.b.id}/delete`, fields: {} },
+    { path: '/console/tokens', fields: { name: 'viewer-token', role: 'admin' } },
+    { path: `/console/tokens/${token.id}/revoke`, fields: {} },
+    { path: '/console/webhooks', fields: { url: 'https://hooks.example.com/viewer', siteId: f.siteA } },
+    { path: `/console/webhooks/${webhook.id}/test`, fields: {} },
+    { path: `/console/webhooks/${webhook.id}/deliveries/${delivery.id}/retry`, fields: {} },
+    { path: `/console/webhooks/${webhook.id}/delete`, fields: {} },
     { path: `/console/sites/${f.siteA}/default-profile`, fields: { defaultProfileId: f.profile.id } },
     { path: `/console/sites/${f.siteA}/enrollment-codes`, fields: {} },
     { path: `/console/machines/${f.a.id}/assign`, fields: { profileId: f.profile.id } },
@@ -161,7 +178,7 @@ describe('web console over HTTP (Node entry)', () => {
 
   it('lets a viewer read every page but refuses every form, changing nothing', async () => {
     const c = await signedIn(fleet.viewer.token);
-    for (const path of ['/console', `/console/sites/${fleet.siteA}`, '/console/machines', `/console/machines/${fleet.a.id}`, '/console/images', '/console/profiles', `/console/profiles/${fleet.profile.id}`, '/console/assignments']) {
+    for (const path of ['/console', '/console/sites', `/console/sites/${fleet.siteA}`, '/console/machines', `/console/machines/${fleet.a.id}`, '/console/images', '/console/profiles', `/console/profiles/${fleet.profile.id}`, '/console/assignments']) {
       const r = await c.get(path);
       expect(r.status, path).toBe(200);
       // No form that changes anything is offered to a viewer (sign-out aside).

@@ -5,6 +5,7 @@ type AuditEntry = import('zod').infer<typeof AuditEntrySchema>;
 import type { Assignment } from '../../../shared/schemas/assignment.ts';
 import { Arch } from '../../../shared/schemas/common.ts';
 import type { Image } from '../../../shared/schemas/image.ts';
+import type { Machine } from '../../../shared/schemas/machine.ts';
 import { ImageKind } from '../../../shared/schemas/image.ts';
 import type { Profile } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
@@ -39,7 +40,7 @@ export const ImagesPage: FC<{ session: ConsoleSession; now: number; images: { it
       <Done ok={ok} />
       {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => `f-${p.split('.')[0]}`} />}
       {images.items.length === 0 ? (
-        <p class="muted">No images yet.</p>
+        <p class="muted">No images yet{admin ? ': upload the files machines boot below (a kernel and its initrd, an ISO, a disk image).' : '.'}</p>
       ) : (
         <Table>
           <thead>
@@ -144,7 +145,7 @@ export const ProfilesPage: FC<{ session: ConsoleSession; now: number; profiles: 
       </p>
     )}
     {profiles.items.length === 0 ? (
-      <p class="muted">No profiles yet.</p>
+      <p class="muted">No profiles yet. A profile is what a machine boots: a kernel with its initrds and command line, an iPXE script, or its local disk.</p>
     ) : (
       <Table>
         <thead>
@@ -351,9 +352,10 @@ export const AssignmentsPage: FC<{
   first: boolean;
   profiles: Profile[];
   sites: Site[];
+  machines?: Machine[];
   ok?: string;
   form?: FormState;
-}> = ({ session, assignments, first, profiles, sites, ok, form }) => {
+}> = ({ session, assignments, first, profiles, sites, machines = [], ok, form }) => {
   const writer = session.principal.role === 'admin' || session.principal.role === 'operator';
   const e = (p: string) => form?.issues.find((i) => assignmentFieldId(i.path) === `f-${p}`)?.message;
   return (
@@ -361,10 +363,26 @@ export const AssignmentsPage: FC<{
       <h1>Assignments</h1>
       <Done ok={ok} />
       {form && <Problems message={form.message} issues={form.issues} fieldId={assignmentFieldId} />}
-      {assignments.items.length === 0 ? <p class="muted">No assignments visible to this token.</p> : <AssignmentRows session={session} assignments={assignments.items} profiles={profiles} />}
+      {assignments.items.length === 0 ? (
+        <p class="muted">
+          {writer
+            ? profiles.length === 0
+              ? 'No assignments yet. An assignment names a profile: create a profile first.'
+              : 'No assignments yet: choose a profile and the machines it is for below (a MAC, a site, labels).'
+            : 'No assignments visible to this token.'}
+          {writer && profiles.length === 0 && (
+            <>
+              {' '}
+              <a href="/console/profiles/new">New profile</a>
+            </>
+          )}
+        </p>
+      ) : (
+        <AssignmentRows session={session} assignments={assignments.items} profiles={profiles} sites={sites} machines={machines} />
+      )}
       <Pager next={assignments.nextCursor} base="/console/assignments" first={first} />
       {writer && (
-        <section aria-labelledby="h-new">
+        <section aria-labelledby="h-new" id="new">
           <h2 id="h-new">New assignment</h2>
           <p class="hint">Every selector field given must match; the most specific assignment wins (machine &gt; labels &gt; site &gt; arch).</p>
           <form method="post" action="/console/assignments" class="stack">
@@ -421,10 +439,12 @@ export const AssignmentsPage: FC<{
   );
 };
 
-export const AssignmentPage: FC<{ session: ConsoleSession; assignment: Assignment; profiles: Profile[]; writable: boolean; ok?: string; form?: FormState }> = ({
+export const AssignmentPage: FC<{ session: ConsoleSession; assignment: Assignment; profiles: Profile[]; sites?: Site[]; machines?: Machine[]; writable: boolean; ok?: string; form?: FormState }> = ({
   session,
   assignment: a,
   profiles,
+  sites = [],
+  machines = [],
   writable,
   ok,
   form,
@@ -433,7 +453,7 @@ export const AssignmentPage: FC<{ session: ConsoleSession; assignment: Assignmen
     <h1>Assignment {a.id}</h1>
     <Done ok={ok} />
     {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => `f-${p}`} />}
-    <AssignmentRows session={session} assignments={[a]} profiles={profiles} />
+    <AssignmentRows session={session} assignments={[a]} profiles={profiles} sites={sites} machines={machines} />
     {a.selector.machineId && (
       <p>
         <a href={`/console/machines/${a.selector.machineId}`}>The machine’s page</a>

@@ -13,8 +13,12 @@ import { Badge, Csrf, described, Done, duration, Field, Layout, Pager, Problems,
 import type { ConsoleSession } from './session.ts';
 import { BootChart } from './timeline-chart.tsx';
 import { PowerSection, type PowerView } from './power-section.tsx';
+import { FirstSteps, type Progress } from './first-steps.tsx';
+import { BulkReprovision, MachineEdit, MachineNew } from './machine-forms.tsx';
+import { RelayActions } from './relays-pages.tsx';
+import { SiteSettings } from './sites-pages.tsx';
 
-const STATES = ['discovered', 'ready', 'provisioning', 'deployed', 'failed'] as const;
+export const STATES = ['discovered', 'ready', 'provisioning', 'deployed', 'failed'] as const;
 /** Relays heartbeat every minute: three missed beats and the relay shows as stale. */
 const ONLINE_MS = 3 * 60_000;
 
@@ -36,13 +40,14 @@ export function relayHealth(r: Relay, now: number): 'online' | 'stale' | 'revoke
 const siteName = (sites: Site[], id: string | null) => (id === null ? 'no site' : (sites.find((s) => s.id === id)?.name ?? id));
 const machineLabel = (m: { hostname: string | null; mac: string }) => m.hostname ?? m.mac;
 
-export const OverviewPage: FC<{ session: ConsoleSession; now: number; sites: Site[]; relays: Relay[]; counts: StateCount[]; failures: Failure[] }> = ({
+export const OverviewPage: FC<{ session: ConsoleSession; now: number; sites: Site[]; relays: Relay[]; counts: StateCount[]; failures: Failure[]; progress: Progress }> = ({
   session,
   now,
   sites,
   relays,
   counts,
   failures,
+  progress,
 }) => {
   const siteIds: (string | null)[] = [...sites.map((s) => s.id)];
   if (counts.some((c) => c.siteId === null)) siteIds.push(null);
@@ -51,10 +56,17 @@ export const OverviewPage: FC<{ session: ConsoleSession; now: number; sites: Sit
   return (
     <Layout title="Overview" session={session} nav="overview">
       <h1>Fleet overview</h1>
+      <FirstSteps session={session} progress={progress} />
       <section aria-labelledby="h-sites">
         <h2 id="h-sites">Sites</h2>
         {sites.length === 0 ? (
-          <p class="muted">No sites visible to this token.</p>
+          session.principal.role === 'admin' ? (
+            <p>
+              No sites yet. <a href="/console/sites#new">Create the first site</a>: one network with its own relay.
+            </p>
+          ) : (
+            <p class="muted">No sites visible to this token: an administrator creates sites and can give this token some.</p>
+          )
         ) : (
           <div class="cards">
             {sites.map((s) => {
@@ -166,7 +178,7 @@ const MachineRows: FC<{ machines: Machine[]; sites?: Site[]; now: number }> = ({
       {machines.map((m) => (
         <tr>
           <td>
-            <a href={`/console/machines/${m.id}`}>{m.hostname ?? m.id}</a>
+            <a href={`/console/machines/${m.id}`}>{machineLabel(m)}</a>
           </td>
           <td class="mono">{m.mac}</td>
           {sites && <td>{siteName(sites, m.siteId)}</td>}
@@ -237,13 +249,16 @@ export const SitePage: FC<{
   /** The control plane's address as the browser reached it: what the site box's install command fetches. */
   cloudUrl?: string;
 }> = ({ session, now, site, relays, machines, first, profiles, ok, form, enrollmentCode, cloudUrl }) => {
+  const siteForm = form?.values?.siteForm ? form : undefined;
+  const defaultForm = siteForm ? undefined : form;
   const writable = canWrite(session, site.id);
   const current = profiles.find((p) => p.id === site.defaultProfileId);
   return (
     <Layout title={site.name} session={session} nav="overview">
       <h1>Site {site.name}</h1>
       <Done ok={ok} />
-      {form && <Problems message={form.message} issues={form.issues} fieldId={() => 'f-default'} />}
+      {defaultForm && <Problems message={defaultForm.message} issues={defaultForm.issues} fieldId={() => 'f-default'} />}
+      {siteForm && <Problems message={siteForm.message} issues={siteForm.issues} fieldId={(p) => (p === 'name' || p === 'description' ? `e-${p}` : null)} />}
       {site.description && <p>{site.description}</p>}
       <div class="grid2">
         <section aria-labelledby="h-policy">
@@ -271,7 +286,10 @@ export const SitePage: FC<{
         <section aria-labelledby="h-relays">
           <h2 id="h-relays">Relays</h2>
           {relays.length === 0 ? (
-            <p class="muted">No relay enrolled yet.</p>
+            <p class="muted">
+              No relay enrolled yet. A relay is a small service on a Linux box at the site that answers the machines' DHCP and TFTP.
+              {writable ? ' Get an enrollment code below, then paste the install command it shows on that box.' : ''}
+            </p>
           ) : (
             <Table>
               <thead>
@@ -284,6 +302,7 @@ export const SitePage: FC<{
                   <th scope="col">Update</th>
                   <th scope="col">Address</th>
                   <th scope="col">LANs</th>
+                  {writable && <th scope="col">Actions</th>}
                 </tr>
               </thead>
               <tbody>
@@ -304,6 +323,11 @@ export const SitePage: FC<{
                     <td>
                       <RelayLans lans={r.lans} />
                     </td>
+                    {writable && (
+                      <td>
+                        <RelayActions session={session} relay={r} />
+                      </td>
+                    )}
                   </tr>
                 ))}
               </tbody>
@@ -336,9 +360,17 @@ export const SitePage: FC<{
       </div>
       <section aria-labelledby="h-machines">
         <h2 id="h-machines">Machines</h2>
-        {machines.items.length === 0 ? <p class="muted">No machines at this site yet.</p> : <MachineRows machines={machines.items} now={now} />}
+        {machines.items.length === 0 ? (
+          <p class="muted">
+            No machines at this site yet: they appear when they first netboot, or{' '}
+            {writable ? <a href="/console/machines#new">add one by its MAC</a> : 'an operator adds them by MAC'}.
+          </p>
+        ) : (
+          <MachineRows machines={machines.items} now={now} />
+        )}
         <Pager next={machines.nextCursor} base={`/console/sites/${site.id}`} first={first} />
       </section>
+      <SiteSettings session={session} site={site} form={siteForm} />
     </Layout>
   );
 };
@@ -351,12 +383,21 @@ export const MachinesPage: FC<{
   query: { q: string; state: string; siteId: string };
   first: boolean;
   form?: FormState;
-}> = ({ session, now, sites, machines, query, first, form }) => {
+  notice?: string;
+  ok?: string;
+}> = ({ session, now, sites, machines, query, first, form, notice, ok }) => {
+  const writer = session.principal.role !== 'viewer';
   const base = `/console/machines?${new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '')).toString()}`;
   return (
     <Layout title="Machines" session={session} nav="machines">
       <h1>Machines</h1>
-      {form && <Problems message={form.message} issues={form.issues} />}
+      <Done ok={ok} />
+      {notice && (
+        <p class="msg" role="status">
+          {notice}
+        </p>
+      )}
+      {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => (['mac', 'hostname', 'siteId', 'labels', 'arch'].includes(p) ? `m-${p}` : null)} />}
       <form method="get" action="/console/machines" class="row" role="search">
         <Field id="f-q" label="Hostname or MAC starts with">
           <input id="f-q" type="search" name="q" value={query.q} maxlength={64} />
@@ -383,8 +424,14 @@ export const MachinesPage: FC<{
         </Field>
         <button type="submit">Filter</button>
       </form>
-      {machines.items.length === 0 ? <p class="muted">No machines match.</p> : <MachineRows machines={machines.items} sites={sites} now={now} />}
+      {machines.items.length === 0 ? (
+        <p class="muted">{query.q || query.state || query.siteId ? 'No machines match.' : 'No machines yet: they appear when they first netboot at a site with a relay, or add one by its MAC below.'}</p>
+      ) : (
+        <MachineRows machines={machines.items} sites={sites} now={now} />
+      )}
       <Pager next={machines.nextCursor} base={base} first={first} />
+      {writer && <BulkReprovision session={session} query={query} count={machines.items.length} more={machines.nextCursor !== null} />}
+      {writer && <MachineNew session={session} sites={sites} form={form?.values ? form : undefined} />}
     </Layout>
   );
 };
@@ -394,6 +441,7 @@ export const MachinePage: FC<{
   now: number;
   machine: Machine;
   site: Site | null;
+  sites?: Site[];
   match: { assignment: Assignment | null; reason: string };
   explain: BootExplanation;
   timeline: Timeline;
@@ -402,7 +450,7 @@ export const MachinePage: FC<{
   ok?: string;
   form?: FormState;
   power?: PowerView;
-}> = ({ session, now, machine: m, site, match, explain, timeline, assignments, profiles, ok, form, power }) => {
+}> = ({ session, now, machine: m, site, sites = [], match, explain, timeline, assignments, profiles, ok, form, power }) => {
   const writable = canWrite(session, m.siteId);
   const profileName = (id: string | null) => (id === null ? '—' : (profiles.find((p) => p.id === id)?.name ?? id));
   const err = (name: string) => form?.issues.find((i) => i.path === name)?.message;
@@ -412,7 +460,9 @@ export const MachinePage: FC<{
         Machine {machineLabel(m)} <Badge value={m.state} />
       </h1>
       <Done ok={ok} />
-      {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => (p === 'profileId' ? 'f-profile' : null)} />}
+      {form && (
+        <Problems message={form.message} issues={form.issues} fieldId={(p) => (p === 'profileId' ? 'f-profile' : form.values?.editForm && ['hostname', 'siteId', 'labels'].includes(p) ? `e-${p}` : null)} />
+      )}
       <div class="grid2">
         <section aria-labelledby="h-facts">
           <h2 id="h-facts">Facts</h2>
@@ -501,10 +551,11 @@ export const MachinePage: FC<{
         </section>
       </div>
       {power && m.siteId && <PowerSection session={session} machineId={m.id} writable={writable} view={power} now={now} form={form?.values?.bmcForm ? form : undefined} />}
+      {writable && <MachineEdit session={session} machine={m} sites={sites} form={form} />}
       {assignments.length > 0 && (
         <section aria-labelledby="h-assignments">
           <h2 id="h-assignments">Assignments for this machine</h2>
-          <AssignmentRows session={session} assignments={assignments} profiles={profiles} back={`/console/machines/${m.id}`} />
+          <AssignmentRows session={session} assignments={assignments} profiles={profiles} sites={sites} machines={[m]} back={`/console/machines/${m.id}`} />
         </section>
       )}
       <section aria-labelledby="h-timeline">
@@ -576,7 +627,12 @@ export const MachinePage: FC<{
   );
 };
 
-export const AssignmentRows: FC<{ session: ConsoleSession; assignments: Assignment[]; profiles: Profile[]; back?: string }> = ({ assignments, profiles }) => (
+export const AssignmentRows: FC<{ session: ConsoleSession; assignments: Assignment[]; profiles: Profile[]; sites?: Site[]; machines?: Machine[]; back?: string }> = ({
+  assignments,
+  profiles,
+  sites = [],
+  machines = [],
+}) => (
   <Table>
     <thead>
       <tr>
@@ -598,7 +654,7 @@ export const AssignmentRows: FC<{ session: ConsoleSession; assignments: Assignme
             </a>
           </td>
           <td>{profiles.find((p) => p.id === a.profileId)?.name ?? a.profileId}</td>
-          <td class="mono">{selectorText(a.selector)}</td>
+          <td>{selectorText(a.selector, { sites, machines })}</td>
           <td>{a.once ? 'yes' : 'no'}</td>
           <td class="num">{a.priority}</td>
         </tr>
@@ -607,12 +663,14 @@ export const AssignmentRows: FC<{ session: ConsoleSession; assignments: Assignme
   </Table>
 );
 
-export function selectorText(s: Assignment['selector']): string {
+/** A selector as people read it: sites by name, machines by hostname (or MAC); an id only for what the page does not know. */
+export function selectorText(s: Assignment['selector'], known: { sites?: Site[]; machines?: Machine[] } = {}): string {
   const parts: string[] = [];
-  if (s.machineId) parts.push(`machine=${s.machineId}`);
-  if (s.mac) parts.push(`mac=${s.mac}`);
-  if (s.siteId) parts.push(`site=${s.siteId}`);
+  const machine = s.machineId ? known.machines?.find((m) => m.id === s.machineId) : undefined;
+  if (s.machineId) parts.push(`machine ${machine ? machineLabel(machine) : s.machineId}`);
+  if (s.mac) parts.push(`MAC ${s.mac}`);
+  if (s.siteId) parts.push(`site ${known.sites?.find((x) => x.id === s.siteId)?.name ?? s.siteId}`);
   if (s.labels) parts.push(...Object.entries(s.labels).map(([k, v]) => `${k}=${v}`));
-  if (s.arch) parts.push(`arch=${s.arch}`);
-  return parts.join(' ');
+  if (s.arch) parts.push(`arch ${s.arch}`);
+  return parts.join(', ');
 }

@@ -2,7 +2,10 @@ import type { z } from 'zod';
 import { AssignmentCreate, AssignmentPatch } from '../../../shared/schemas/assignment.ts';
 import { ImageCreate } from '../../../shared/schemas/image.ts';
 import { ProfileCreate } from '../../../shared/schemas/profile.ts';
-import { SitePatch } from '../../../shared/schemas/site.ts';
+import { TokenCreate } from '../../../shared/schemas/access.ts';
+import { MachineCreate, MachinePatch } from '../../../shared/schemas/machine.ts';
+import { SiteCreate, SitePatch } from '../../../shared/schemas/site.ts';
+import { WebhookCreate } from '../../../shared/schemas/webhook.ts';
 import type { Issue } from '../errors.ts';
 
 /**
@@ -77,7 +80,8 @@ export function assignmentCreate(f: FormData): Parsed<z.input<typeof AssignmentC
 
 /** "Assign a profile" on a machine's page: that machine, exactly. */
 export function machineAssignment(f: FormData, machineId: string): Parsed<z.input<typeof AssignmentCreate>> {
-  return check(AssignmentCreate, { profileId: field(f, 'profileId'), selector: { machineId }, once: field(f, 'once') === 'on' });
+  // replace: the machine boots what the person just chose, not that beside what it had (issue 17).
+  return check(AssignmentCreate, { profileId: field(f, 'profileId'), selector: { machineId }, once: field(f, 'once') === 'on', replace: true });
 }
 
 export function assignmentPatch(f: FormData): Parsed<z.input<typeof AssignmentPatch>> {
@@ -146,4 +150,55 @@ export function imageCreate(f: FormData): Parsed<z.input<typeof ImageCreate>> {
 export function siteDefault(f: FormData): Parsed<z.input<typeof SitePatch>> {
   const id = field(f, 'defaultProfileId');
   return check(SitePatch, { defaultProfileId: id === '' ? null : id });
+}
+
+/** The site form (create and edit): a name and an optional description. */
+export function siteBody(f: FormData): Parsed<z.input<typeof SiteCreate>> {
+  const description = field(f, 'description').trim();
+  return check(SiteCreate, { name: field(f, 'name').trim(), ...(description ? { description } : {}) });
+}
+
+/** Hostname, site and labels: the fields a person edits on a machine (the rest comes from its boots). */
+function machineFields(f: FormData, issues: Issue[]) {
+  const { labels, issues: li } = parseLabels(field(f, 'labels'));
+  issues.push(...li.map((i) => ({ ...i, path: 'labels' })));
+  const hostname = field(f, 'hostname').trim();
+  const siteId = field(f, 'siteId');
+  return { hostname: hostname === '' ? null : hostname, siteId: siteId === '' ? null : siteId, labels };
+}
+
+export function machineCreate(f: FormData): Parsed<z.input<typeof MachineCreate>> {
+  const issues: Issue[] = [];
+  const arch = field(f, 'arch');
+  return check(MachineCreate, { mac: field(f, 'mac').trim(), ...machineFields(f, issues), ...(arch ? { arch } : {}) }, issues);
+}
+
+export function machinePatch(f: FormData): Parsed<z.input<typeof MachinePatch>> {
+  const issues: Issue[] = [];
+  return check(MachinePatch, machineFields(f, issues), issues);
+}
+
+/** A token: name, role, and the sites it is confined to (none ticked: every site). */
+export function tokenCreate(f: FormData): Parsed<z.input<typeof TokenCreate>> {
+  const issues: Issue[] = [];
+  const siteIds = fields(f, 'siteIds');
+  const days = integer(field(f, 'expiresInDays'), 'expiresInDays', issues);
+  return check(
+    TokenCreate,
+    { name: field(f, 'name').trim(), role: field(f, 'role'), ...(siteIds.length ? { siteIds } : {}), ...(days === undefined ? {} : { expiresInSeconds: days * 86400 }) },
+    issues,
+  );
+}
+
+/** A webhook: its URL, one site or the whole fleet, and the events (none ticked: all of them). */
+export function webhookCreate(f: FormData): Parsed<z.input<typeof WebhookCreate>> {
+  const events = fields(f, 'events');
+  const description = field(f, 'description').trim();
+  const siteId = field(f, 'siteId');
+  return check(WebhookCreate, {
+    url: field(f, 'url').trim(),
+    siteId: siteId === '' ? null : siteId,
+    ...(events.length ? { events } : {}),
+    ...(description ? { description } : {}),
+  });
 }

@@ -4,16 +4,22 @@ import type { Issue } from '../errors.ts';
 import { assets } from './assets.ts';
 import type { ConsoleSession } from './session.ts';
 
-export type NavKey = 'overview' | 'machines' | 'images' | 'profiles' | 'assignments' | 'audit' | null;
+export type NavKey = 'overview' | 'sites' | 'machines' | 'images' | 'profiles' | 'assignments' | 'webhooks' | 'tokens' | 'audit' | null;
 
 const NAV: [Exclude<NavKey, null>, string, string][] = [
   ['overview', '/console', 'Overview'],
+  ['sites', '/console/sites', 'Sites'],
   ['machines', '/console/machines', 'Machines'],
   ['images', '/console/images', 'Images'],
   ['profiles', '/console/profiles', 'Profiles'],
   ['assignments', '/console/assignments', 'Assignments'],
+  ['webhooks', '/console/webhooks', 'Webhooks'],
+  ['tokens', '/console/tokens', 'Tokens'],
   ['audit', '/console/audit', 'Audit log'],
 ];
+
+/** Pages the API refuses outright to some roles are not offered to them. */
+const NAV_ROLES: Partial<Record<Exclude<NavKey, null>, string[]>> = { webhooks: ['admin', 'operator'], tokens: ['admin'], audit: ['admin'] };
 
 export const Layout: FC<{ title: string; session: ConsoleSession | null; nav?: NavKey; children?: Child }> = ({ title, session, nav = null, children }) => {
   const { style, script } = assets();
@@ -40,7 +46,7 @@ export const Layout: FC<{ title: string; session: ConsoleSession | null; nav?: N
             {session && (
               <nav aria-label="Main">
                 <ul>
-                  {NAV.filter(([key]) => key !== 'audit' || session.principal.role === 'admin').map(([key, href, label]) => (
+                  {NAV.filter(([key]) => NAV_ROLES[key]?.includes(session.principal.role) ?? true).map(([key, href, label]) => (
                     <li>
                       <a href={href} aria-current={nav === key ? 'page' : undefined}>
                         {label}
@@ -80,6 +86,13 @@ export const Csrf: FC<{ session: ConsoleSession }> = ({ session }) => <input typ
 /** Messages after a redirect (?ok=…): fixed texts, never echoed from the query. */
 const DONE: Record<string, string> = {
   assigned: 'Assignment created.',
+  'assigned-replaced': 'Assigned: this profile replaces the machine’s earlier assignment.',
+  'site-created': 'Site created. Next: enroll a relay at this site (below).',
+  'machine-created': 'Machine added.',
+  'relay-revoked': 'Relay revoked: its token is refused from now on.',
+  'token-revoked': 'Token revoked.',
+  'test-sent': 'Test event queued: its delivery appears below within seconds (reload).',
+  'retry-queued': 'Delivery queued again.',
   reprovisioned: 'The machine will netboot its assignment again.',
   'bmc-saved': "BMC saved: the password was sealed in this browser to the site's relays; the console never received it.",
   'bmc-deleted': 'BMC and its sealed passwords deleted.',

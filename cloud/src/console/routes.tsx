@@ -16,7 +16,7 @@ import type { AuditEntry as AuditEntrySchema } from '../../../shared/schemas/acc
 type AuditEntry = import('zod').infer<typeof AuditEntrySchema>;
 import { AppError, ERROR_STATUS, type Issue } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
-import { apiClient, type Api, type ApiResult, type AppFetch } from './api.ts';
+import type { AppFetch } from './api.ts';
 import { assets } from './assets.ts';
 import {
   AssignmentPage,
@@ -30,14 +30,15 @@ import {
   SignInPage,
 } from './catalog-pages.tsx';
 import { machineCounts, recentFailures } from './fleet.ts';
-import type { Bmc, BmcRecipients, PowerJob } from '../../../shared/schemas/bmc.ts';
-import { POWER_ACTIONS } from './power-section.tsx';
-import { MachinePage, MachinesPage, OverviewPage, SitePage, type FormState } from './fleet-pages.tsx';
+import { OverviewPage, SitePage, type FormState } from './fleet-pages.tsx';
 import * as forms from './forms.ts';
-import { csrfMatches, endSession, resolveSession, sameOrigin, signIn, type ConsoleEnv, type ConsoleSession } from './session.ts';
-
-type C = Context<ConsoleEnv>;
-type Page<T> = { items: T[]; nextCursor: string | null };
+import { echo, enc, formOf, html, kit, refused, type C, type Page } from './kit.tsx';
+import { machineRoutes } from './machines-pages.tsx';
+import { relayRoutes } from './relays-pages.tsx';
+import { csrfMatches, endSession, resolveSession, sameOrigin, signIn, type ConsoleEnv } from './session.ts';
+import { firstStepsProgress, siteRoutes } from './sites-pages.tsx';
+import { tokenRoutes } from './tokens-pages.tsx';
+import { webhookRoutes } from './webhooks-pages.tsx';
 
 /** Form posts are small; the spec of a profile with answer files is the largest (8 × 64 KiB). */
 const FORM_LIMIT = 1024 * 1024;
@@ -52,13 +53,6 @@ const API_PATHS: [string, RegExp][] = [
   ['PUT', /^\/images\/[A-Za-z0-9_]{1,64}\/uploads\/[A-Za-z0-9_]{1,64}\/parts\/[0-9]{1,5}$/],
   ['POST', /^\/images\/[A-Za-z0-9_]{1,64}\/uploads\/[A-Za-z0-9_]{1,64}\/complete$/],
 ];
-
-const enc = encodeURIComponent;
-
-function html(c: C, node: unknown, status = 200): Response {
-  const body = String(node);
-  return c.html(`<!doctype html>${body}`, status as 200);
-}
 
 /** A body this much over the limit is still read (and dropped) before the 413: browsers show an early answer badly. */
 const DRAIN_MAX = 16 * 1024 * 1024;
@@ -82,8 +76,6 @@ const limit = (maxSize: number): MiddlewareHandler<ConsoleEnv> => {
   };
 };
 
-const formOf = (c: C): forms.FormData => c.get('form') ?? {};
-
 async function parseForm(c: C): Promise<forms.FormData> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') {
@@ -95,21 +87,6 @@ async function parseForm(c: C): Promise<forms.FormData> {
     if (err instanceof AppError || err instanceof HTTPException) throw err;
     throw new AppError('bad_request', 'the form could not be read');
   }
-}
-
-/** What the person typed, to put back into the form next to the problems. */
-function echo(f: forms.FormData): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(f)) {
-    if (k === '_csrf') continue;
-    const vs = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-    out[k] = vs.join('\n').slice(0, 300_000);
-  }
-  return out;
-}
-
-function refused(r: Extract<ApiResult<unknown>, { ok: false }>, f: forms.FormData): FormState {
-  return { message: r.error.message, issues: r.error.issues, values: echo(f) };
 }
 
 function audit(c: C, actor: string, result: string, status: number) {
@@ -204,13 +181,8 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     });
   });
 
-  const session = (c: C): ConsoleSession => c.get('session')!;
-  const api = (c: C): Api => apiClient(c, fetchApp, session(c));
-  const now = (c: C) => c.get('deps').clock.now();
-  const cursorQuery = (c: C) => {
-    const cur = c.req.query('cursor');
-    return cur ? `&cursor=${enc(cur)}` : '';
-  };
+  const k = kit(fetchApp);
+  const { session, api, now, cursorQuery, apiErrorPage, notFoundPage, errorPage } = k;
 
   r.post('/sign-out', async (c) => {
     await c.get('deps').db.batch([endSession(c, session(c)), audit(c, session(c).principal.tokenId, 'ok', 303)]);
@@ -223,13 +195,14 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     const a = api(c);
     const { db } = c.get('deps');
     const p = session(c).principal;
-    const [sites, relays, counts, failures] = await Promise.all([
+    const [sites, relays, counts, failures, progress] = await Promise.all([
       a.get<Page<Site>>('/v1/sites?limit=500'),
       a.get<Page<Relay>>('/v1/relays?limit=500'),
       machineCounts(db, p),
       recentFailures(db, p),
+      firstStepsProgress(k, c),
     ]);
-    return html(c, <OverviewPage session={session(c)} now={now(c)} sites={sites.items} relays={relays.items} counts={counts} failures={failures} />);
+    return html(c, <OverviewPage session={session(c)} now={now(c)} sites={sites.items} relays={relays.items} counts={counts} failures={failures} progress={progress} />);
   });
 
   async function sitePage(c: C, id: string, extra: { form?: FormState; enrollmentCode?: { code: string; expiresAt: string } } = {}, status = 200) {
@@ -270,115 +243,11 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     return c.redirect(`/console/sites/${enc(id)}?ok=default-saved`, 303);
   });
 
-  r.post('/sites/:id/enrollment-codes', async (c) => {
-    const id = c.req.param('id');
-    const res = await api(c).call<{ code: string; expiresAt: string }>('POST', `/v1/sites/${enc(id)}/enrollment-codes`, {});
-    if (!res.ok) return apiErrorPage(c, res);
-    return sitePage(c, id, { enrollmentCode: res.data }, 201);
-  });
-
-  r.get('/machines', async (c) => {
-    const query = { q: c.req.query('q') ?? '', state: c.req.query('state') ?? '', siteId: c.req.query('siteId') ?? '' };
-    const qs = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '')).toString();
-    const a = api(c);
-    const [sites, machines] = await Promise.all([
-      a.get<Page<Site>>('/v1/sites?limit=500'),
-      a.call<Page<Machine>>('GET', `/v1/machines?limit=100${qs ? `&${qs}` : ''}${cursorQuery(c)}`),
-    ]);
-    // A bad filter is shown beside the form rather than as an error page.
-    const list = machines.ok ? machines.data : { items: [], nextCursor: null };
-    const form = machines.ok ? undefined : { message: machines.error.message, issues: machines.error.issues };
-    return html(
-      c,
-      <MachinesPage session={session(c)} now={now(c)} sites={sites.items} machines={list} query={query} first={!c.req.query('cursor')} form={form} />,
-      machines.ok ? 200 : machines.status,
-    );
-  });
-
-  async function machinePage(c: C, idOrMac: string, form?: FormState, status = 200) {
-    const a = api(c);
-    const m = await a.get<Machine>(`/v1/machines/${enc(idOrMac)}`);
-    const base = `/v1/machines/${enc(m.id)}`;
-    const [match, explain, timeline, assignments, profiles, site, bmc, jobs, recipients] = await Promise.all([
-      a.get<{ assignment: Assignment | null; reason: string }>(`${base}/assignment`),
-      a.get<BootExplanation>(`${base}/explain`),
-      a.get<Timeline>(`${base}/timeline?limit=10`),
-      a.get<Page<Assignment>>(`/v1/assignments?limit=100&machineId=${enc(m.id)}`),
-      a.get<Page<Profile>>('/v1/profiles?limit=500'),
-      m.siteId ? a.tryGet<Site>(`/v1/sites/${enc(m.siteId)}`) : Promise.resolve(null),
-      m.siteId ? a.tryGet<Bmc>(`${base}/bmc`) : Promise.resolve(null),
-      m.siteId ? a.tryGet<{ items: PowerJob[] }>(`${base}/power-jobs?limit=5`) : Promise.resolve(null),
-      m.siteId ? a.tryGet<BmcRecipients>(`${base}/bmc/recipients`) : Promise.resolve(null),
-    ]);
-    return html(
-      c,
-      <MachinePage
-        session={session(c)}
-        now={now(c)}
-        machine={m}
-        site={site}
-        match={match}
-        explain={explain}
-        timeline={timeline}
-        assignments={assignments.items}
-        profiles={profiles.items}
-        ok={c.req.query('ok')}
-        form={form}
-        power={{ bmc, jobs: jobs?.items ?? [], recipients: recipients?.relays ?? [] }}
-      />,
-      status,
-    );
-  }
-
-  r.get('/machines/:id', (c) => machinePage(c, c.req.param('id')));
-
-  r.post('/machines/:id/power', async (c) => {
-    const id = c.req.param('id');
-    const action = formOf(c).action;
-    if (typeof action !== 'string' || !POWER_ACTIONS.includes(action)) return machinePage(c, id, { message: 'unknown power action', issues: [], values: {} }, 400);
-    const res = await api(c).call<PowerJob>('POST', `/v1/machines/${enc(id)}/power`, { action });
-    if (!res.ok) return apiErrorPage(c, res);
-    return c.redirect(`/console/machines/${enc(res.data.machineId)}?ok=power-queued`, 303);
-  });
-
-  r.post('/machines/:id/bmc', async (c) => {
-    const id = c.req.param('id');
-    const f = formOf(c);
-    // Never the password (the form has no field for it) nor the ciphertext: only what the page shows again.
-    const values = { bmcForm: 'on', ...Object.fromEntries(['protocol', 'address', 'username', 'systemId', 'tlsFingerprint'].map((k) => [k, forms.field(f, k)])) };
-    const parsed = forms.bmcSet(f);
-    if ('noScript' in parsed) {
-      return machinePage(c, id, { message: "Setting a BMC needs JavaScript: this page seals the password in your browser so that the console never receives it. Without JavaScript, use `edgeboot machines bmc set` or the fleet file.", issues: [], values }, 400);
-    }
-    if (!parsed.ok) return machinePage(c, id, { issues: parsed.issues, values }, 400);
-    const res = await api(c).call<Bmc>('PUT', `/v1/machines/${enc(id)}/bmc`, parsed.body);
-    if (!res.ok) return machinePage(c, id, { message: res.error.message, issues: res.error.issues, values }, res.status);
-    return c.redirect(`/console/machines/${enc(res.data.machineId)}?ok=bmc-saved`, 303);
-  });
-
-  r.post('/machines/:id/bmc/delete', async (c) => {
-    const id = c.req.param('id');
-    const res = await api(c).call('DELETE', `/v1/machines/${enc(id)}/bmc`);
-    if (!res.ok) return apiErrorPage(c, res);
-    return c.redirect(`/console/machines/${enc(id)}?ok=bmc-deleted`, 303);
-  });
-
-  r.post('/machines/:id/assign', async (c) => {
-    const f = formOf(c);
-    const m = await api(c).get<Machine>(`/v1/machines/${enc(c.req.param('id'))}`);
-    const parsed = forms.machineAssignment(f, m.id);
-    if (!parsed.ok) return machinePage(c, m.id, { issues: parsed.issues, values: echo(f) }, 400);
-    const res = await api(c).call('POST', '/v1/assignments', parsed.body);
-    if (!res.ok) return machinePage(c, m.id, refused(res, f), res.status);
-    return c.redirect(`/console/machines/${enc(m.id)}?ok=assigned`, 303);
-  });
-
-  r.post('/machines/:id/reprovision', async (c) => {
-    const id = c.req.param('id');
-    const res = await api(c).call<Machine>('POST', `/v1/machines/${enc(id)}/reprovision`);
-    if (!res.ok) return apiErrorPage(c, res);
-    return c.redirect(`/console/machines/${enc(res.data.id)}?ok=reprovisioned`, 303);
-  });
+  siteRoutes(r, k, sitePage);
+  relayRoutes(r, k, sitePage);
+  machineRoutes(r, k);
+  tokenRoutes(r, k);
+  webhookRoutes(r, k);
 
   // ─── Catalog ───────────────────────────────────────────────────────────────────────────────────
 
@@ -465,23 +334,39 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
 
   async function assignmentsPage(c: C, form?: FormState, status = 200) {
     const a = api(c);
-    const [assignments, profiles, sites] = await Promise.all([
+    const [assignments, profiles, sites, machines] = await Promise.all([
       a.get<Page<Assignment>>(`/v1/assignments?limit=100${cursorQuery(c)}`),
       a.get<Page<Profile>>('/v1/profiles?limit=500'),
       a.get<Page<Site>>('/v1/sites?limit=500'),
+      a.get<Page<Machine>>('/v1/machines?limit=500'),
     ]);
     return html(
       c,
-      <AssignmentsPage session={session(c)} assignments={assignments} first={!c.req.query('cursor')} profiles={profiles.items} sites={sites.items} ok={c.req.query('ok')} form={form} />,
+      <AssignmentsPage
+        session={session(c)}
+        assignments={assignments}
+        first={!c.req.query('cursor')}
+        profiles={profiles.items}
+        sites={sites.items}
+        machines={machines.items}
+        ok={c.req.query('ok')}
+        form={form}
+      />,
       status,
     );
   }
 
   async function assignmentPage(c: C, id: string, form?: FormState, status = 200) {
     const a = api(c);
-    const [assignment, profiles] = await Promise.all([a.get<Assignment>(`/v1/assignments/${enc(id)}`), a.get<Page<Profile>>('/v1/profiles?limit=500')]);
+    const [assignment, profiles, sites] = await Promise.all([a.get<Assignment>(`/v1/assignments/${enc(id)}`), a.get<Page<Profile>>('/v1/profiles?limit=500'), a.get<Page<Site>>('/v1/sites?limit=500')]);
+    const machineId = assignment.selector.machineId;
+    const machine = machineId ? await a.tryGet<Machine>(`/v1/machines/${enc(machineId)}`) : null;
     const writable = session(c).principal.role === 'admin' || session(c).principal.role === 'operator';
-    return html(c, <AssignmentPage session={session(c)} assignment={assignment} profiles={profiles.items} writable={writable} ok={c.req.query('ok')} form={form} />, status);
+    return html(
+      c,
+      <AssignmentPage session={session(c)} assignment={assignment} profiles={profiles.items} sites={sites.items} machines={machine ? [machine] : []} writable={writable} ok={c.req.query('ok')} form={form} />,
+      status,
+    );
   }
 
   r.get('/assignments', (c) => assignmentsPage(c));
@@ -518,16 +403,6 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
   });
 
   r.all('*', (c) => notFoundPage(c, `no console page at ${c.req.path}`));
-
-  function apiErrorPage(c: C, res: Extract<ApiResult<unknown>, { ok: false }>): Response {
-    return errorPage(c, res.status, res.error.message, res.error.issues);
-  }
-  function notFoundPage(c: C, message: string): Response {
-    return errorPage(c, 404, message, []);
-  }
-  function errorPage(c: C, status: number, message: string, issues: Issue[]): Response {
-    return html(c, <ErrorPage session={c.get('session') ?? null} status={status} message={message} issues={issues} requestId={c.get('requestId')} />, status);
-  }
 
   r.onError((err, c) => {
     const e = toAppError(err);

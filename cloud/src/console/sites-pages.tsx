@@ -1,0 +1,156 @@
+/** @jsxImportSource hono/jsx */
+import type { FC } from 'hono/jsx';
+import type { Relay } from '../../../shared/schemas/access.ts';
+import type { Site } from '../../../shared/schemas/site.ts';
+import { FirstSteps, type Progress } from './first-steps.tsx';
+import type { FormState } from './fleet-pages.tsx';
+import * as forms from './forms.ts';
+import { echo, enc, formOf, html, refused, type C, type ConsoleRouter, type Kit, type Page } from './kit.tsx';
+import { Csrf, described, Done, Field, Layout, Problems, Table } from './layout.tsx';
+import type { ConsoleSession } from './session.ts';
+
+const errOf = (form: FormState | undefined, name: string) => form?.issues.find((i) => i.path === name)?.message;
+const val = (form: FormState | undefined, name: string, fallback = '') => form?.values?.[name] ?? fallback;
+
+/** Name and description of a site: the create form on the Sites page and the edit form on a site's page. */
+export const SiteFields: FC<{ form?: FormState; site?: Site; prefix: string }> = ({ form, site, prefix }) => (
+  <>
+    <Field id={`${prefix}-name`} label="Name" hint="e.g. branch-paris; people read it everywhere" error={errOf(form, 'name')}>
+      <input id={`${prefix}-name`} name="name" required maxlength={64} value={val(form, 'name', site?.name ?? '')} {...described(`${prefix}-name`, true, errOf(form, 'name'))} />
+    </Field>
+    <Field id={`${prefix}-description`} label="Description (optional)" error={errOf(form, 'description')}>
+      <input id={`${prefix}-description`} name="description" maxlength={500} value={val(form, 'description', site?.description ?? '')} {...described(`${prefix}-description`, false, errOf(form, 'description'))} />
+    </Field>
+  </>
+);
+
+export const SitesPage: FC<{ session: ConsoleSession; sites: Site[]; relays: Relay[]; progress: Progress; ok?: string; form?: FormState }> = ({ session, sites, relays, progress, ok, form }) => {
+  const admin = session.principal.role === 'admin';
+  return (
+    <Layout title="Sites" session={session} nav="sites">
+      <h1>Sites</h1>
+      <Done ok={ok} />
+      <FirstSteps session={session} progress={progress} />
+      {sites.length === 0 ? (
+        <p class="muted">No sites yet{admin ? '' : ' visible to this token'}.</p>
+      ) : (
+        <Table>
+          <thead>
+            <tr>
+              <th scope="col">Site</th>
+              <th scope="col">Description</th>
+              <th scope="col" class="num">
+                Relays
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {sites.map((s) => (
+              <tr>
+                <td>
+                  <a href={`/console/sites/${s.id}`}>{s.name}</a>
+                </td>
+                <td>{s.description || <span class="muted">—</span>}</td>
+                <td class="num">{relays.filter((r) => r.siteId === s.id && !r.revokedAt).length}</td>
+              </tr>
+            ))}
+          </tbody>
+        </Table>
+      )}
+      {admin && (
+        <section aria-labelledby="h-new-site" id="new">
+          <h2 id="h-new-site">New site</h2>
+          <p class="hint">A site is one network with its own relay: a branch office, a lab, a rack row.</p>
+          {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => (p === 'name' || p === 'description' ? `s-${p}` : null)} />}
+          <form method="post" action="/console/sites" class="stack">
+            <Csrf session={session} />
+            <SiteFields form={form} prefix="s" />
+            <div>
+              <button type="submit">Create site</button>
+            </div>
+          </form>
+        </section>
+      )}
+    </Layout>
+  );
+};
+
+/** The edit and delete forms at the bottom of a site's page (admins: sites are fleet-wide objects). */
+export const SiteSettings: FC<{ session: ConsoleSession; site: Site; form?: FormState }> = ({ session, site, form }) =>
+  session.principal.role !== 'admin' ? null : (
+    <section aria-labelledby="h-site-settings">
+      <h2 id="h-site-settings">Site settings</h2>
+      <div class="grid2">
+        <form method="post" action={`/console/sites/${site.id}`} class="stack">
+          <Csrf session={session} />
+          <SiteFields form={form?.values?.siteForm ? form : undefined} site={site} prefix="e" />
+          <input type="hidden" name="siteForm" value="on" />
+          <div>
+            <button type="submit">Save site</button>
+          </div>
+        </form>
+        <form method="post" action={`/console/sites/${site.id}/delete`}>
+          <Csrf session={session} />
+          <p class="hint">A site can be deleted once no machine, relay or assignment refers to it.</p>
+          <button type="submit" class="danger" data-confirm={`Delete the site ${site.name}?`}>
+            Delete site
+          </button>
+        </form>
+      </div>
+    </section>
+  );
+
+export function siteRoutes(r: ConsoleRouter, k: Kit, sitePage: (c: C, id: string, extra?: { form?: FormState }, status?: number) => Promise<Response>) {
+  async function sitesPage(c: C, form?: FormState, status = 200) {
+    const a = k.api(c);
+    const [sites, relays, progress] = await Promise.all([a.get<Page<Site>>('/v1/sites?limit=500'), a.get<Page<Relay>>('/v1/relays?limit=500'), firstStepsProgress(k, c)]);
+    return html(c, <SitesPage session={k.session(c)} sites={sites.items} relays={relays.items} progress={progress} ok={k.ok(c)} form={form} />, status);
+  }
+
+  r.get('/sites', (c) => sitesPage(c));
+
+  r.post('/sites', async (c) => {
+    const f = formOf(c);
+    const parsed = forms.siteBody(f);
+    if (!parsed.ok) return sitesPage(c, { issues: parsed.issues, values: echo(f) }, 400);
+    const res = await k.api(c).call<Site>('POST', '/v1/sites', parsed.body);
+    if (!res.ok) return sitesPage(c, refused(res, f), res.status);
+    return c.redirect(`/console/sites/${enc(res.data.id)}?ok=site-created`, 303);
+  });
+
+  r.post('/sites/:id', async (c) => {
+    const id = c.req.param('id');
+    const f = formOf(c);
+    const parsed = forms.siteBody(f);
+    if (!parsed.ok) return sitePage(c, id, { form: { issues: parsed.issues, values: echo(f) } }, 400);
+    const res = await k.api(c).call('PATCH', `/v1/sites/${enc(id)}`, parsed.body);
+    if (!res.ok) return res.status === 404 ? k.notFoundPage(c, res.error.message) : sitePage(c, id, { form: refused(res, f) }, res.status);
+    return c.redirect(`/console/sites/${enc(id)}?ok=saved`, 303);
+  });
+
+  r.post('/sites/:id/delete', async (c) => {
+    const res = await k.api(c).call('DELETE', `/v1/sites/${enc(c.req.param('id'))}`);
+    if (!res.ok) return k.apiErrorPage(c, res);
+    return c.redirect('/console/sites?ok=deleted', 303);
+  });
+}
+
+/** How far the fleet is along the first-run path (counts of one page are enough: only "none yet" matters). */
+export async function firstStepsProgress(k: Kit, c: C): Promise<Progress> {
+  const a = k.api(c);
+  const [sites, relays, images, profiles, assignments] = await Promise.all([
+    a.get<Page<Site>>('/v1/sites?limit=1'),
+    a.get<Page<Relay>>('/v1/relays?limit=500'),
+    a.tryGet<Page<unknown>>('/v1/images?limit=1'),
+    a.tryGet<Page<unknown>>('/v1/profiles?limit=1'),
+    a.tryGet<Page<unknown>>('/v1/assignments?limit=1'),
+  ]);
+  return {
+    firstSiteId: sites.items[0]?.id ?? null,
+    site: sites.items.length > 0,
+    relay: relays.items.some((r) => !r.revokedAt),
+    image: (images?.items.length ?? 0) > 0,
+    profile: (profiles?.items.length ?? 0) > 0,
+    assignment: (assignments?.items.length ?? 0) > 0,
+  };
+}

@@ -55,6 +55,7 @@ export function machineRoutes(r: ConsoleRouter, k: Kit) {
       ids.push(...page.data.items.map((m) => m.id));
       cursor = page.data.nextCursor ?? '';
     } while (cursor && ids.length < BULK_MAX);
+    if (ids.length === 0) return machinesPage(c, query, { notice: 'No machine matches this filter: nothing was reprovisioned.' });
     let done = 0;
     const refusals: { id: string; status: number; message: string }[] = [];
     for (const id of ids.slice(0, BULK_MAX)) {

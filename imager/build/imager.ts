@@ -1,6 +1,6 @@
 /**
  * The imager: a Debian kernel and an initramfs of busybox, zstd and coreutils' tee/dd/wc (with their
- * libraries and loader, from Debian packages), the NIC and disk drivers, and imager/rootfs (init, edgeboot-imager, the udhcpc
+ * libraries and loader, from Debian packages), the NIC and disk drivers, and imager/rootfs (init, edgeboot-imager, edgeboot-inventory, the udhcpc
  * script). Everything comes from packages fetched with `apt-get download` and unpacked, never
  * installed; `npm run build:imager` (scripts/build-imager.ts) calls this.
  */
@@ -23,6 +23,8 @@ export const IMAGER_ROOTFS = resolve(import.meta.dirname, '../rootfs');
 export const IMAGER_MODULES = {
   virtual: ['virtio_pci', 'virtio_net', 'virtio_blk', 'virtio_scsi', 'vmxnet3', 'vmw_pvscsi', 'hv_netvsc', 'hv_storvsc'],
   nics: ['e1000', 'e1000e', 'igb', 'igc', 'ixgbe', 'i40e', 'ice', 'r8169', 'tg3', 'bnx2', 'bnx2x', 'bnxt_en', 'be2net', 'mlx4_en', 'mlx5_core', 'atlantic', 'ena', 'sfc', 'qede'],
+  // efivarfs: the SecureBoot variable for the inventory (edgeboot-inventory); a module in Debian's kernels.
+  firmware: ['efivarfs'],
   disks: ['nvme', 'ahci', 'ata_piix', 'sd_mod', 'megaraid_sas', 'mpt3sas', 'hpsa', 'smartpqi', 'aacraid', 'sdhci_pci', 'mmc_block', 'xhci_pci', 'ehci_pci', 'usb_storage', 'uas'],
 } as const;
 
@@ -76,6 +78,7 @@ export async function buildImager(o: ImagerOptions): Promise<ImagerBuild> {
     { type: 'file', path: 'etc/edgeboot/release', data: text(release) },
     { type: 'file', path: 'usr/share/udhcpc/default.script', data: rootfs('udhcpc.script'), mode: 0o755 },
     { type: 'file', path: 'bin/edgeboot-imager', data: rootfs('edgeboot-imager'), mode: 0o755 },
+    { type: 'file', path: 'bin/edgeboot-inventory', data: rootfs('edgeboot-inventory'), mode: 0o755 },
     { type: 'file', path: 'init', data: rootfs('init'), mode: 0o755 },
   ];
   mkdirSync(o.outDir, { recursive: true });

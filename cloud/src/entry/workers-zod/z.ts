@@ -1,0 +1,23 @@
+/** The zod names the control plane and @hono/zod-openapi use at run time (see zod.ts). */
+export {
+  array,
+  boolean,
+  coerce,
+  discriminatedUnion,
+  enum,
+  iso,
+  literal,
+  NEVER,
+  null,
+  number,
+  object,
+  prettifyError,
+  record,
+  strictObject,
+  string,
+  tuple,
+  union,
+  unknown,
+  ZodError,
+  ZodType,
+} from 'zod/v4';

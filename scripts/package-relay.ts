@@ -23,9 +23,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
 import { ReleaseVersion, signRelease, type SignedRelease } from '../shared/release/statement.ts';
 
@@ -104,6 +104,22 @@ async function writeSignature(path: string, statement: Omit<SignedRelease, 'keyI
 }
 
 /**
+ * zod's API object carries every locale's error messages (`z.locales`, 297 kB of the bundle's
+ * 1.37 MB); the relay uses the English ones zod installs itself. V8 keeps the bundle's source for
+ * as long as the process runs, so what the bundle holds but never runs still costs memory: with
+ * undici's Milo (below) left out too, the bundle is 0.90 MB and the idle relay 0.9 MiB smaller.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-english-only', pluginData: join(dirname(args.importer), '../locales') } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({ contents: "export { default as en } from './en.js';", resolveDir: args.pluginData as string, loader: 'js' }));
+  },
+};
+
+/**
  * The relay as one CommonJS file for the SEA (Node 24's SEA runs CommonJS only): import.meta is
  * given the executable's path, and the version and trusted keys are baked in.
  */
@@ -121,9 +137,14 @@ async function bundleForSea(outfile: string, version: string, keys: JsonWebKey[]
     // compiled from it), and the SEA carries it once more; names stay for stack traces.
     minifySyntax: true,
     minifyWhitespace: true,
+    plugins: [zodEnglishOnly],
     define: {
       EDGEBOOT_RELAY_VERSION: JSON.stringify(version),
       EDGEBOOT_RELAY_RELEASE_KEYS: JSON.stringify(JSON.stringify(keys)),
+      // With `esbuildDetection` defined (as in the build of the copy inside Node), undici leaves out
+      // its experimental HTTP/1 parser, Milo: two WebAssembly builds, 157 kB, run only with
+      // UNDICI_USE_MILO=1. llhttp stays the parser, as it was.
+      esbuildDetection: 'true',
       'import.meta.main': 'true',
       'import.meta.url': '__edgeboot_url',
       'import.meta.filename': '__edgeboot_filename',

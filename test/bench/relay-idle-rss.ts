@@ -7,17 +7,22 @@
  * file-backed and shared parts from /proc/<pid>/smaps_rollup. The executable's pages are dropped
  * from the page cache first (dd iflag=nocache), so it starts from disk as after a boot.
  *
+ * Reference, idling beside it in the same run: the `node` binary the executable is built from (a
+ * stripped copy, its pages dropped from the page cache too) with the executable's V8 flags and the
+ * unit's environment, running a trivial server (HTTP on loopback, a UDP socket, a timer): what Node
+ * itself costs, which no change to the relay can remove.
+ *
  *   npm run bench:relay-rss [-- --exe dist/edgeboot-relay-0.1.0-linux-x64] [--seconds 60] [--node-options="--max-semi-space-size=1"] [--env MALLOC_ARENA_MAX=2] [--mappings] [--package]
  *
  * Without --exe it uses dist/edgeboot-relay-<package.json version>-linux-x64 (`--package` builds it
- * first with npm run package:relay). Only the PID started here is stopped.
+ * first with npm run package:relay). Only the PIDs started here are stopped.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { packageRelay } from '../../scripts/package-relay.ts';
+import { packageRelay, SEA_EXEC_ARGV } from '../../scripts/package-relay.ts';
 import { freePort, tempDir, until } from '../relay/support/relay-harness.ts';
 import { createSite, enrollmentCode, startTestCloud } from '../relay/support/test-cloud.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
@@ -67,11 +72,29 @@ function firstTftpAnswer(port: number, name: string, since: number): Promise<num
 }
 const mib = (k: number) => `${(k / 1024).toFixed(1)} MiB`;
 
+/**
+ * The reference: Node with a trivial HTTP + UDP server and a timer, nothing else. A stripped copy of
+ * the binary the executable is made from, as the packager strips it: the original's pages are in the
+ * page cache of every Node process running on this machine (tests, tools), mapped, so they could not
+ * be dropped, and a warm cache maps more of a file per fault.
+ */
+const NODE_BINARY = join(tempDir('bench-relay-rss-node'), 'node');
+copyFileSync(join(REPO_ROOT, 'node_modules/node/bin/node'), NODE_BINARY);
+execFileSync('strip', ['--strip-all', NODE_BINARY]);
+const TRIVIAL_SERVER = [
+  "const http = require('node:http'), dgram = require('node:dgram');",
+  "http.createServer((q, r) => r.end('ok')).listen(0, '127.0.0.1');",
+  "dgram.createSocket('udp4').on('message', () => {}).bind(0, '127.0.0.1');",
+  'setInterval(() => {}, 1000);',
+].join('\n');
+
 // How much of the executable's file is resident depends on how its pages came into the page cache
 // (a file just written by the packager sits in large folios, and a fault maps a whole folio: the
 // same build measured 72 or 90 MiB for `version`). Start from disk, as a site box does after boot.
-execFileSync('sync', [exe]);
-execFileSync('dd', [`if=${exe}`, 'iflag=nocache', 'count=0', 'status=none']);
+for (const file of [exe, NODE_BINARY]) {
+  execFileSync('sync', [file]);
+  execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
 
 const cloud = await startTestCloud();
 const stateDir = tempDir('bench-relay-rss');
@@ -107,15 +130,27 @@ try {
     );
     console.log(`[measure] relay start (spawn) to its first TFTP answer: ${(await tftpReady).toFixed(0)} ms`);
     const started = kb(readFileSync(`/proc/${child.pid}/status`, 'utf8'), 'VmRSS');
-    await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+    const reference = spawn(NODE_BINARY, [...SEA_EXEC_ARGV, '-e', TRIVIAL_SERVER], { env, stdio: 'ignore' });
+    let referenceStatus: string;
+    try {
+      await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+      referenceStatus = readFileSync(`/proc/${reference.pid}/status`, 'utf8');
+    } finally {
+      await stopChild(reference);
+    }
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const rollup = readFileSync(`/proc/${child.pid}/smaps_rollup`, 'utf8');
     if (values.mappings) console.log(biggestMappings(child.pid!));
     console.log(`executable ${exe}${values['node-options'] ? ` NODE_OPTIONS=${values['node-options']}` : ''} ${[...unitEnv, ...values.env].join(' ')}`);
-    console.log(`[measure] relay VmRSS once synced: ${mib(started)}; idle ${values.seconds} s later: ${mib(kb(status, 'VmRSS'))} (anon ${mib(kb(status, 'RssAnon'))}, file ${mib(kb(status, 'RssFile'))}, shmem ${mib(kb(status, 'RssShmem'))}; PSS ${mib(kb(rollup, 'Pss'))}); peak ${mib(kb(status, 'VmHWM'))}`);
+    const split = (st: string) => `anon ${mib(kb(st, 'RssAnon'))}, file ${mib(kb(st, 'RssFile'))}, shmem ${mib(kb(st, 'RssShmem'))}`;
+    console.log(`[measure] relay VmRSS once synced: ${mib(started)}; idle ${values.seconds} s later: ${mib(kb(status, 'VmRSS'))} (${split(status)}; PSS ${mib(kb(rollup, 'Pss'))}); peak ${mib(kb(status, 'VmHWM'))}`);
+    console.log(`[measure] reference (node ${SEA_EXEC_ARGV.join(' ')}, a trivial HTTP + UDP server) idle ${values.seconds} s: ${mib(kb(referenceStatus, 'VmRSS'))} (${split(referenceStatus)})`);
+    const [relayKb, referenceKb] = [kb(status, 'VmRSS'), kb(referenceStatus, 'VmRSS')];
+    console.log(`ratio relay/reference: ${(relayKb / referenceKb).toFixed(2)}× (the relay's own: ${mib(relayKb - referenceKb)}); relay ${((relayKb * 1024) / 1e6).toFixed(1)} MB against the 80 MB bound`);
   } finally {
     await stopChild(child);
   }
 } finally {
   await cloud.close();
+  rmSync(dirname(NODE_BINARY), { recursive: true, force: true });
 }

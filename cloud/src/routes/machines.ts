@@ -28,6 +28,14 @@ const LabelFilter = z.string().max(128).transform((s, ctx) => {
   return [key.data, value.data] as const;
 });
 
+/** A whole number in a query string: digits only (z.coerce would read `?minCpus=` as 0). */
+const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]{1,16}$/, 'a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
 const ListQuery = z.strictObject({
   limit: Limit,
   cursor: Cursor.optional(),
@@ -50,8 +58,8 @@ const ListQuery = z.strictObject({
     .optional()
     .meta({ description: 'prefix of the hostname (any case) or of the MAC (colon form)' }),
   // Inventory (issue 17): machines that never reported are left out by either.
-  minMemoryBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().meta({ description: 'installed memory at least this many bytes (inventory)' }),
-  minCpus: z.coerce.number().int().min(1).max(16_384).optional().meta({ description: 'at least this many logical CPUs (inventory)' }),
+  minMemoryBytes: queryInt(0, Number.MAX_SAFE_INTEGER).optional().meta({ description: 'installed memory at least this many bytes (inventory)' }),
+  minCpus: queryInt(1, 16_384).optional().meta({ description: 'at least this many logical CPUs (inventory)' }),
 });
 
 const MachineParams = z.object({

@@ -152,19 +152,22 @@ export function inventoryContract(target: () => ApiTarget): void {
       const bad = [
         dellReport({ memoryBytes: -1 }),
         dellReport({ disks: [{ name: 'sda', sizeBytes: -512 }] }),
-        dellReport({ disks: Array.from({ length: 10_000 }, (_, i) => ({ name: `d${i}`, sizeBytes: 1 })) }),
+        // Thousands of disks inside the 64 KiB body limit: the schema's bound (64) refuses them.
+        dellReport({ disks: Array.from({ length: 2_000 }, (_, i) => ({ name: `d${i}`, sizeBytes: 1 })) }),
         dellReport({ cpu: { count: 0 } }),
         dellReport({ firmware: { mode: 'uefi', secureBoot: true, vendor: 'x'.repeat(129) } }),
         dellReport({ nics: [{ name: 'eth0', mac: 'not-a-mac' }] }),
       ];
       for (const json of bad) {
         const r = await report(b, json);
-        expect([400, 413], r.text.slice(0, 200)).toContain(r.status);
-        expect(['validation_failed', 'payload_too_large']).toContain(errorCode(r));
+        expect(r.status, r.text.slice(0, 200)).toBe(400);
+        expect(errorCode(r)).toBe('validation_failed');
         expect(r.body.error.requestId).toMatch(/^req_/);
       }
-      // 1 MB of string: over the body limit before any schema looks at it.
-      const huge = await report(b, dellReport({ cpu: { count: 1, model: 'x'.repeat(1_000_000) } }));
+      // A string past the 64 KiB body limit: refused before any schema looks at it. (100 KiB, as the
+      // bad-input suite's oversize case: the Node entry closes the connection on a body of several
+      // hundred KiB before the client has sent it all, so the client sees no answer at all.)
+      const huge = await report(b, dellReport({ cpu: { count: 1, model: 'x'.repeat(100 * 1024) } }));
       expect(huge.status).toBe(413);
       expect(errorCode(huge)).toBe('payload_too_large');
       expect((await call(t, 'GET', `/v1/machines/${b.machineId}`)).body.inventory).toBeNull();

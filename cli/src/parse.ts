@@ -124,3 +124,14 @@ export function parseSize(value: string): number {
   const unit = (m[2] ?? 'm').toLowerCase()[0]!;
   return Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]!;
 }
+
+/**
+ * Memory for inventory filters: "32GiB", "32G", "32GB", "512MiB", "1TiB"; a plain number is GiB.
+ * GB and MB count as GiB and MiB, as they do on memory modules and in firmware setup screens.
+ */
+export function parseMemory(value: string): number {
+  const m = /^(\d+)\s*(m|mb|mib|g|gb|gib|t|tb|tib)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('a memory size such as 32GiB, 512MiB or 1TiB (a plain number is GiB)');
+  const unit = (m[2] ?? 'g').toLowerCase()[0]!;
+  return Number(m[1]) * { m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit]!;
+}

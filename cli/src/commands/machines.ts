@@ -11,8 +11,8 @@ import { addBmcCommands, addReprovisionOptions, reprovision, type PowerCycleOpti
 import { CliError, usageError } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { namesOf, type NameOf } from '../names.ts';
-import { emit, formatAgo, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
-import { acceptedArchs, collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
+import { emit, formatAgo, formatBytes, formatFields, formatLabels, formatTable, formatTime } from '../output.ts';
+import { acceptedArchs, collect, collectLabel, oneOf, onOffUnknown, onOffValue, parseArch, parseInteger, parseMac, parseMemory, parseOnOffUnknown, type OnOffUnknown } from '../parse.ts';
 import { resolveMachine, resolveSite } from '../resolve.ts';
 
 const STATES = MachineState.options;
@@ -32,6 +32,22 @@ export function machinesTable(rows: readonly Machine[], siteName: NameOf, now: n
     ],
     '(no machines)',
   );
+}
+
+/** The inventory in a few lines of `machines show`: what a person asks first (how big, what make). */
+export function hardwareFields(inv: Machine['inventory']): [string, string][] {
+  if (!inv) return [['hardware', 'never reported (the imager reports it)']];
+  const disks = inv.disks.filter((d) => d.removable !== true);
+  const kind = (d: (typeof disks)[number]) => (d.rotational === true ? ' HDD' : d.rotational === false ? ' SSD' : '');
+  const make = [inv.firmware.vendor, inv.firmware.product].filter(Boolean).join(' ');
+  return [
+    ['cpus', `${inv.cpu.count}${inv.cpu.model ? ` × ${inv.cpu.model}` : ''}`],
+    ['memory', formatBytes(inv.memoryBytes)],
+    ['disks', disks.length === 0 ? '(none)' : disks.map((d) => `${d.name} ${formatBytes(d.sizeBytes)}${kind(d)}${d.model ? ` ${d.model}` : ''}`).join(', ')],
+    ['nics', inv.nics.length === 0 ? '(none)' : inv.nics.map((n) => `${n.name} ${n.mac}${n.driver ? ` ${n.driver}` : ''}${n.speedMbps ? ` ${n.speedMbps} Mb/s` : ''}`).join(', ')],
+    ['firmware', `${inv.firmware.mode}, secure boot ${onOffUnknown(inv.firmware.secureBoot)}${make ? `, ${make}` : ''}${inv.firmware.serial ? ` (serial ${inv.firmware.serial})` : ''}`],
+    ['hardware seen', formatTime(inv.reportedAt)],
+  ];
 }
 
 interface FactOptions {
@@ -62,11 +78,16 @@ export function machinesCommand(): Command {
     .option('--arch <arch>', 'only this architecture', parseArch)
     .option('-l, --label <key=value>', 'only machines with this label (repeat: all must match)', collect)
     .option('-q, --search <prefix>', 'hostname (any case) or MAC prefix')
+    .option('--min-memory <size>', 'only machines whose reported memory is at least this (32GiB, 512MiB; a plain number is GiB)', parseMemory)
+    .option('--min-cpus <n>', 'only machines with at least n reported logical CPUs', parseInteger(1, 16_384))
     .option('--limit <n>', 'at most n machines (default: all)', parseInteger(1, 1_000_000))
-    .action(async (o: { site?: string; state?: string; arch?: string; label?: string[]; search?: string; limit?: number }, c: Command) => {
+    .addHelpText('after', '\nMachines whose hardware was never reported (by the imager) are left out by --min-memory and --min-cpus.\nDerived hardware labels (hw.cpus, hw.memory-gib, hw.vendor…, see docs/inventory.md) work with --label.')
+    .action(async (o: { site?: string; state?: string; arch?: string; label?: string[]; search?: string; minMemory?: number; minCpus?: number; limit?: number }, c: Command) => {
       const ctx = contextOf(c);
       const siteId = o.site ? (await resolveSite(ctx.api(), o.site)).id : undefined;
-      const machines = await ctx.api().list<Machine>('/v1/machines', { siteId, state: o.state, arch: o.arch, label: o.label, q: o.search }, o.limit);
+      const machines = await ctx
+        .api()
+        .list<Machine>('/v1/machines', { siteId, state: o.state, arch: o.arch, label: o.label, q: o.search, minMemoryBytes: o.minMemory, minCpus: o.minCpus }, o.limit);
       const siteName = await namesOf(ctx.api(), '/v1/sites');
       emit(ctx.out, machines, (rows) => machinesTable(rows, siteName, ctx.out.now()));
     });
@@ -92,6 +113,7 @@ export function machinesCommand(): Command {
           ['uuid', m.uuid],
           ['serial', m.serial],
           ['labels', formatLabels(m.labels)],
+          ...hardwareFields(m.inventory),
           ['last seen', m.lastSeenAt ? `${formatTime(m.lastSeenAt)} (${formatAgo(m.lastSeenAt, now)})` : 'never'],
           ['created', formatTime(m.createdAt)],
           ['updated', formatTime(m.updatedAt)],

@@ -10,7 +10,7 @@ const STYLE = `
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9da7b3;--bg:#0d1117;--panel:#161b22;--line:#30363d;--link:#79b8ff;--accent:#388bfd;--ok:#56d364;--warn:#e3b341;--bad:#ff7b72;--relay:#6ea8fe;--cloud:#b794f4;--callback:#56d364}}
 *{box-sizing:border-box}
 html{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-body{margin:0}
+body{margin:0;overflow-wrap:break-word}
 a{color:var(--link)}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 .skip{position:absolute;left:.5rem;top:-3rem;background:var(--bg);padding:.5rem;z-index:2}
@@ -55,7 +55,7 @@ form.inline{display:inline}
 .row{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end}
 label{display:block;font-weight:600;font-size:.92rem}
 label.check{display:flex;gap:.4rem;align-items:center;font-weight:400}
-.hint{display:block;color:var(--muted);font-weight:400;font-size:.85rem}
+.hint{display:block;color:var(--muted);font-weight:400;font-size:.85rem;overflow-wrap:anywhere}
 .ferr{display:block;color:var(--bad);font-weight:600;font-size:.85rem}
 input,select,textarea{font:inherit;color:inherit;background:var(--bg);border:1px solid var(--muted);border-radius:4px;padding:.35rem .5rem;max-width:100%}
 input[type=text],input[type=password],input[type=search],input[type=number],select,textarea{width:100%}

@@ -450,7 +450,7 @@ export const AssignmentPage: FC<{ session: ConsoleSession; assignment: Assignmen
   form,
 }) => (
   <Layout title="Assignment" session={session} nav="assignments">
-    <h1>Assignment {a.id}</h1>
+    <h1>Assignment of {profiles.find((p) => p.id === a.profileId)?.name ?? a.profileId}</h1>
     <Done ok={ok} />
     {form && <Problems message={form.message} issues={form.issues} fieldId={(p) => `f-${p}`} />}
     <AssignmentRows session={session} assignments={[a]} profiles={profiles} sites={sites} machines={machines} />

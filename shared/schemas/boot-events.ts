@@ -73,11 +73,19 @@ const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A real instant written by toISOString: the round trip rules out 24:00, Feb 30 and the like. */
+/** Two decimal digits at `i` (ISO_MS has checked they are digits). */
+const d2 = (s: string, i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
+
+/** A real instant as toISOString writes it: fields in range, day within its month (leap years by the Gregorian rule). */
 function isIsoInstant(s: unknown): boolean {
   if (typeof s !== 'string' || !ISO_MS.test(s)) return false;
-  const t = Date.parse(s);
-  return !Number.isNaN(t) && new Date(t).toISOString() === s;
+  const year = d2(s, 0) * 100 + d2(s, 2);
+  const month = d2(s, 5);
+  const day = d2(s, 8);
+  if (month < 1 || month > 12 || day < 1 || d2(s, 11) > 23 || d2(s, 14) > 59 || d2(s, 17) > 59) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day <= days;
 }
 
 function isPlainDetail(d: unknown): boolean {

@@ -184,3 +184,32 @@ export function inventoryContract(target: () => ApiTarget): void {
     });
   });
 }
+
+/**
+ * Boot decisions by derived labels: what the relay is told for a machine whose only matching
+ * assignment selects on hw.* labels. Needs the catalog to merge the derived labels
+ * (cloud/src/boot/catalog.ts toCatalogMachine: `labels: selectorLabelsOf(r)`).
+ */
+export function inventoryBootContract(target: () => ApiTarget): void {
+  describe('hardware inventory in boot decisions', () => {
+    it('boots the profile an assignment selects by hw.* labels once the machine reported, and explain names the label', async () => {
+      const t = target();
+      const site = await createSite(t, unique('inv-boot'));
+      const relay = await enrollRelay(t, site);
+      const b = await renderedBoot(t, site, { relay });
+      const script = `#!ipxe\necho selected by hardware ${unique('m')}\n`;
+      const profile = (await call(t, 'POST', '/v1/profiles', { json: { name: unique('hw-profile'), spec: { kind: 'ipxe', script } } })).body.id;
+      expect((await call(t, 'POST', '/v1/assignments', { json: { profileId: profile, selector: { siteId: site, labels: { 'hw.memory-gib': '64', 'hw.secure-boot': 'on' } } } })).status).toBe(201);
+      expect((await call(t, 'POST', '/v1/callback/inventory', { token: b.token, json: dellReport() })).status).toBe(200);
+      // Its own MAC assignment outranks any label selector: without it, hardware decides.
+      expect((await call(t, 'DELETE', `/v1/assignments/${b.assignmentId}`)).status).toBe(204);
+
+      const r = await call(t, 'GET', `/v1/relay/boot?mac=${b.mac}&arch=0`, { token: relay.token });
+      expect(r.status, r.text).toBe(200);
+      expect(r.text).toContain(script.split('\n')[1]);
+      const explain = await call(t, 'GET', `/v1/machines/${b.mac}/explain?arch=bios`);
+      expect(explain.status, explain.text).toBe(200);
+      expect(JSON.stringify(explain.body)).toContain('hw.memory-gib=64');
+    });
+  });
+}

@@ -153,7 +153,95 @@ async function firstRun(size: Viewport, javaScript: boolean) {
   }
 }
 
+/** The pages that run a fleet once it has begun: machines, tokens, webhooks, a site's settings and its relay. */
+async function fleetPages(size: Viewport) {
+  const s = await freshInstall(`fleet-pages-${size}`, size);
+  const { page, entry } = s;
+  try {
+    const siteId = ok(await call(entry, 'POST', '/v1/sites', { json: { name: 'lab' } }), 201, 'site').id;
+    const code = ok(await call(entry, 'POST', `/v1/sites/${siteId}/enrollment-codes`, { json: {} }), 201, 'code').code;
+    const relay = ok(await call(entry, 'POST', '/v1/relays/enroll', { token: null, json: { code, name: 'relay-lab' } }), 201, 'enroll').relay;
+
+    // Machines: add one by MAC, edit its labels, reprovision its filter, delete it.
+    await page.goto('/console/machines');
+    expect(await page.getByText('No machines yet').count()).toBe(1);
+    const mac = randomMac();
+    const add = page.getByRole('region', { name: 'Add a machine' });
+    await add.getByRole('textbox', { name: /^MAC address/ }).fill(mac);
+    await add.getByRole('textbox', { name: /^Hostname/ }).fill('web-1');
+    await add.getByLabel('Site', { exact: true }).selectOption({ label: 'lab' });
+    await add.getByRole('textbox', { name: /^Labels/ }).fill('rack=r1');
+    await add.getByRole('button', { name: 'Add machine' }).click();
+    await page.getByText('Machine added.').waitFor();
+    await page.getByRole('heading', { name: /^Machine web-1/ }).waitFor();
+    await fits(page, `fleet-${size}-1-machine`);
+    await page.getByRole('textbox', { name: /^Labels/ }).fill('rack=r2, env=lab');
+    await page.getByRole('button', { name: 'Save machine' }).click();
+    await page.getByText('Saved.').waitFor();
+    const machine = ok(await call(entry, 'GET', `/v1/machines/${mac}`), 200, 'machine');
+    expect(machine).toMatchObject({ hostname: 'web-1', siteId, labels: { rack: 'r2', env: 'lab' } });
+    ok(await call(entry, 'PATCH', `/v1/machines/${machine.id}`, { json: { state: 'deployed' } }), 200, 'deployed');
+    await page.goto(`/console/machines?siteId=${siteId}&state=deployed`);
+    await page.getByRole('button', { name: 'Reprovision 1 machine of this filter' }).click();
+    await page.getByText('Reprovisioned 1 machine:').waitFor();
+    expect(ok(await call(entry, 'GET', `/v1/machines/${machine.id}`), 200, 'machine').state).toBe('ready');
+    await fits(page, `fleet-${size}-2-machines`);
+    await page.goto(`/console/machines/${machine.id}`);
+    await page.getByRole('button', { name: 'Delete machine' }).click();
+    await page.getByText('Deleted.').waitFor();
+    expect((await call(entry, 'GET', `/v1/machines/${machine.id}`)).status).toBe(404);
+
+    // Tokens: an operator of lab; the secret once; revoke.
+    await page.goto('/console/tokens');
+    await page.getByRole('textbox', { name: /^Name/ }).fill('ci-deploy');
+    await page.getByRole('radio', { name: /^Operator/ }).check();
+    await page.getByRole('checkbox', { name: 'lab' }).check();
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByLabel('Secret').inputValue();
+    expect(secret).toMatch(/^ebt_[0-9a-z]{32}$/);
+    await fits(page, `fleet-${size}-3-token-created`);
+    const token = ok(await call(entry, 'GET', '/v1/tokens'), 200, 'tokens').items.find((t: any) => t.name === 'ci-deploy');
+    expect(token).toMatchObject({ role: 'operator', siteIds: [siteId], revokedAt: null });
+    await page.goto('/console/tokens');
+    expect(await page.content()).not.toContain(secret);
+    await page.getByRole('button', { name: 'Revoke ci-deploy' }).click();
+    await page.getByText('Token revoked.').waitFor();
+    expect(ok(await call(entry, 'GET', `/v1/tokens/${token.id}`), 200, 'token').revokedAt).not.toBeNull();
+
+    // Webhooks: create for lab, send a test event, see it in the delivery log, delete.
+    await page.goto('/console/webhooks');
+    await page.getByRole('textbox', { name: /^Receiver URL/ }).fill('https://hooks.example.com/edgeboot');
+    await page.getByLabel('Events of').selectOption({ label: 'Site lab' });
+    await page.getByRole('checkbox', { name: 'machine.deployed' }).check();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    expect(await page.getByLabel('Signing secret').inputValue()).toMatch(/^whsec_/);
+    await page.getByRole('link', { name: 'Its delivery log' }).click();
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByText('Test event queued').waitFor();
+    await page.getByRole('cell', { name: 'webhook.test' }).waitFor();
+    await fits(page, `fleet-${size}-4-webhook-log`);
+    await page.getByRole('button', { name: 'Delete webhook' }).click();
+    await page.getByText('Deleted.').waitFor();
+    expect(ok(await call(entry, 'GET', '/v1/webhooks'), 200, 'webhooks').items).toEqual([]);
+
+    // The site: rename it, revoke its relay.
+    await page.goto(`/console/sites/${siteId}`);
+    await page.getByRole('textbox', { name: /^Name/ }).fill('lab-2');
+    await page.getByRole('button', { name: 'Save site' }).click();
+    await page.getByRole('heading', { name: 'Site lab-2' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke relay-lab' }).click();
+    await page.getByText('Relay revoked').waitFor();
+    expect(ok(await call(entry, 'GET', `/v1/relays/${relay.id}`), 200, 'relay').revokedAt).not.toBeNull();
+    await fits(page, `fleet-${size}-5-site`);
+    expect(s.problems).toEqual([]);
+  } finally {
+    await close(s);
+  }
+}
+
 describe('the console from an empty install (Chromium)', () => {
   it('leads a new admin from no sites to an assignment on a phone, without JavaScript', () => firstRun('phone', false), 120_000);
   it('leads a new admin from no sites to an assignment on a desktop, with JavaScript', () => firstRun('desktop', true), 120_000);
+  it('runs machines, tokens, webhooks, a site and its relay on a phone', () => fleetPages('phone'), 120_000);
+  it('runs machines, tokens, webhooks, a site and its relay on a desktop', () => fleetPages('desktop'), 120_000);
 });

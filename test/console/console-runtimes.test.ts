@@ -39,6 +39,28 @@ function smoke(target: () => ApiTarget & { baseUrl: string }) {
     expect(match.assignment.profileId).toBe(profile.id);
   });
 
+  it('creates a site, adds a machine, a token and a webhook through the fleet pages, and reads their names back', async () => {
+    const t = target();
+    const c = consoleClient(t.baseUrl);
+    await c.signIn(t.adminToken);
+    const name = unique('rt-site');
+    const site = await c.post('/console/sites', { name });
+    expect(site.status, site.html.slice(0, 400)).toBe(303);
+    const siteId = /\/console\/sites\/([^?]+)/.exec(site.location!)![1]!;
+    const mac = randomMac();
+    const machine = await c.post('/console/machines', { mac, siteId, labels: 'rack=r1' });
+    expect(machine.status, machine.html.slice(0, 400)).toBe(303);
+    expect((await c.get(machine.location!)).html).toContain(name);
+    const token = await c.post('/console/tokens', { name: unique('rt-token'), role: 'viewer', siteIds: siteId });
+    expect(token.status, token.html.slice(0, 400)).toBe(201);
+    expect(token.html).toMatch(/value="ebt_[0-9a-z]{32}"/);
+    const webhook = await c.post('/console/webhooks', { url: 'https://hooks.example.com/edgeboot', siteId });
+    expect(webhook.status, webhook.html.slice(0, 400)).toBe(201);
+    const list = await c.get('/console/webhooks');
+    expect(list.status).toBe(200);
+    expect(list.html).toContain(name);
+  });
+
   it("takes an image through the upload script's calls: parts streamed via the console to the API", async () => {
     const t = target();
     const c = consoleClient(t.baseUrl);

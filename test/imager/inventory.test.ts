@@ -219,6 +219,9 @@ describe('edgeboot-imager and the inventory', () => {
     const inv = InventoryReport.parse(JSON.parse(readFileSync(join(run.runDir, 'inventory.json'), 'utf8')));
     expect(inv.disks).toEqual([{ name: 'vda', sizeBytes: 1 << 20, model: 'QEMU HARDDISK', serial: 'QM00001', rotational: true, removable: false }]);
     // The harness's cloud has no inventory route: the refusal is logged, imaging goes on.
-    expect(readFileSync(join(run.runDir, 'imager.log'), 'utf8')).toMatch(/inventory not taken: HTTP 404 .*no route POST \/v1\/callback\/inventory/);
+    const log = readFileSync(join(run.runDir, 'imager.log'), 'utf8');
+    expect(log).toMatch(/inventory not taken: HTTP 404 .*no route POST \/v1\/callback\/inventory/);
+    expect(log.indexOf('inventory not taken')).toBeLessThan(log.indexOf('job: agent-test'));
+    expect(run.jobRequests).toHaveLength(1);
   });
 });

@@ -30,6 +30,8 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { WebhookDeps } from './ports/webhook-dispatch.ts';
 import { kickWebhooks } from './webhooks/kick.ts';
+import { httpMetrics, observeRequests, type ObservabilityDeps } from './observability/http-metrics.ts';
+import { observabilityRoutes } from './observability/routes.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -43,9 +45,13 @@ const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[
  * The control plane as one Hono app, built only from injected dependencies, so the same code runs
  * on Workers, Deno and Node: entry files pick the adapters, nothing here knows the runtime.
  */
-export function createApp(deps: AppDeps & WebhookDeps): OpenAPIHono<AppEnv> {
+export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   const principals = principalCache();
+  const metrics = httpMetrics();
+
+  // First, so it times all of every request (observability/http-metrics.ts).
+  app.use('*', observeRequests([metrics, ...(deps.requestObservers ?? [])]));
 
   app.use('*', async (c, next) => {
     c.set('deps', deps);
@@ -105,6 +111,9 @@ export function createApp(deps: AppDeps & WebhookDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/images', imageRoutes());
   app.route('/v1/signing-keys', signingKeyRoutes());
   app.route('/v1/webhooks', webhookRoutes(deps.webhooks));
+
+  // GET /healthz and GET /metrics: plain routes for load balancers and Prometheus (observability/routes.ts).
+  app.route('/', observabilityRoutes(metrics));
 
   // The web console: plain Hono routes (not in the OpenAPI document) that call the routes above in process.
   app.route('/console', consoleRoutes((request, env) => app.fetch(request, env)));

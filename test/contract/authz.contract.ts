@@ -8,6 +8,7 @@ import { bootRows } from './authz/boot-rows.ts';
 import { assignmentRows, machineRows, profileRows } from './authz/fleet-rows.ts';
 import { fileRows } from './authz/file-rows.ts';
 import { imageRows } from './authz/image-rows.ts';
+import { observabilityRows } from './authz/observability-rows.ts';
 import { authzMatrix, type Row } from './authz/matrix.ts';
 import { powerRows } from './authz/power-rows.ts';
 import { releaseRows } from './authz/release-rows.ts';
@@ -15,7 +16,7 @@ import { telemetryRows } from './authz/telemetry-rows.ts';
 import { webhookRows } from './authz/webhook-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows, ...observabilityRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

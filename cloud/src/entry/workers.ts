@@ -10,6 +10,7 @@ import { d1Database } from '../adapters/workers/d1.ts';
 import { r2ObjectStore } from '../adapters/workers/r2-object-store.ts';
 import { adminTokenSetting } from './settings.ts';
 import { durableObjectDispatch, type WebhookDispatcher } from './workers-webhooks.ts';
+import { analyticsEngineObserver, loggedCountsObserver } from '../observability/workers-observers.ts';
 
 export { WebhookDispatcher } from './workers-webhooks.ts';
 
@@ -24,6 +25,11 @@ export interface Env {
   EDGEBOOT_WEBHOOK_ALLOW_NETS?: string;
   EDGEBOOT_WEBHOOK_ALLOW_HTTP?: string;
   EDGEBOOT_WEBHOOK_FIRST_RETRY_MS?: string;
+  /**
+   * Request counts and durations of every isolate (observability/workers-observers.ts). Optional:
+   * without it each isolate logs its counts once a minute. /metrics shows only its own isolate's.
+   */
+  METRICS?: AnalyticsEngineDataset;
 }
 
 /**
@@ -42,6 +48,7 @@ function appFor(env: Env): OpenAPIHono<AppEnv> {
       // A malformed secret throws here, on every request, so the deployment fails loudly instead of trusting it.
       bootstrapAdminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN),
       webhooks: env.WEBHOOKS ? durableObjectDispatch(env.WEBHOOKS, env) : undefined,
+      requestObservers: [env.METRICS ? analyticsEngineObserver(env.METRICS) : loggedCountsObserver(systemClock.now)],
     });
     apps.set(env, app);
   }

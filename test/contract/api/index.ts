@@ -10,6 +10,7 @@ import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { imagingContract } from './imaging.contract.ts';
 import { machinesContract } from './machines.contract.ts';
+import { observabilityContract } from './observability.contract.ts';
 import { powerContract } from './power.contract.ts';
 import { profilesContract } from './profiles.contract.ts';
 import { relayReleasesContract } from './relay-releases.contract.ts';
@@ -44,4 +45,5 @@ export function apiContract(target: () => ApiTarget): void {
   filesContract(target);
   powerContract(target);
   webhooksContract(target);
+  observabilityContract(target);
 }

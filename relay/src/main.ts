@@ -106,6 +106,7 @@ export async function startRelay(
     [{ reason: 'invalid' }, queue.invalid],
   ]);
   metrics.gauge('edgeboot_relay_events_shipped', 'events acknowledged by the cloud in this run', () => queue.shipped);
+  metrics.gauge('edgeboot_relay_events_coalesced', 'repeated DHCP stages of one MAC shipped as one event (with a repeat count) in this run', () => queue.coalesced);
   metrics.gauge('process_resident_memory_bytes', 'resident memory of the relay process', () => process.memoryUsage.rss());
   metrics.gauge('edgeboot_relay_cloud_reachable', '1 when the last cloud request got an answer', () => (client.reachable ? 1 : 0));
 

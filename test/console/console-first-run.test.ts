@@ -9,6 +9,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dellReport } from '../contract/api/inventory.contract.ts';
+import { renderedBoot } from '../contract/boot-fixtures.ts';
 import { call, randomMac } from '../contract/target.ts';
 import { REPO_ROOT, spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
 import { ok } from './support.ts';
@@ -160,7 +162,9 @@ async function fleetPages(size: Viewport) {
   try {
     const siteId = ok(await call(entry, 'POST', '/v1/sites', { json: { name: 'lab' } }), 201, 'site').id;
     const code = ok(await call(entry, 'POST', `/v1/sites/${siteId}/enrollment-codes`, { json: {} }), 201, 'code').code;
-    const relay = ok(await call(entry, 'POST', '/v1/relays/enroll', { token: null, json: { code, name: 'relay-lab' } }), 201, 'enroll').relay;
+    const enrolled = ok(await call(entry, 'POST', '/v1/relays/enroll', { token: null, json: { code, name: 'relay-lab' } }), 201, 'enroll');
+    const relay = enrolled.relay;
+    const relayToken: string = enrolled.token;
 
     // Machines: add one by MAC, edit its labels, reprovision its filter, delete it.
     await page.goto('/console/machines');
@@ -190,6 +194,15 @@ async function fleetPages(size: Viewport) {
     await page.getByRole('button', { name: 'Delete machine' }).click();
     await page.getByText('Deleted.').waitFor();
     expect((await call(entry, 'GET', `/v1/machines/${machine.id}`)).status).toBe(404);
+
+    // A machine that ran the imager: its hardware, in tables that fit the screen.
+    const boot = await renderedBoot(entry, siteId, { relay: { relayId: relay.id, token: relayToken } });
+    ok(await call(entry, 'POST', `/v1/callback/inventory?mac=${boot.mac}`, { token: boot.token, json: dellReport() }), 200, 'inventory');
+    await page.goto(`/console/machines/${boot.machineId}`);
+    const hardware = page.getByRole('region', { name: 'Hardware' });
+    await hardware.getByRole('cell', { name: 'ST4000NM0035' }).waitFor();
+    expect(await hardware.getByRole('cell', { name: '25 Gb/s' }).count()).toBe(1);
+    await fits(page, `fleet-${size}-2b-hardware`);
 
     // Tokens: an operator of lab; the secret once; revoke.
     await page.goto('/console/tokens');

@@ -4,6 +4,8 @@
  * and webhooks (delivery log, test event). Each change is checked in the API, each refusal on the page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dellReport } from '../contract/api/inventory.contract.ts';
+import { renderedBoot } from '../contract/boot-fixtures.ts';
 import { createSite, enrollRelay } from '../contract/fixtures.ts';
 import { call, randomMac, unique } from '../contract/target.ts';
 import { spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
@@ -201,5 +203,25 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
 
     expect((await c.post(`/console/webhooks/${id}/delete`)).location).toBe('/console/webhooks?ok=deleted');
     expect((await call(entry, 'GET', `/v1/webhooks/${id}`)).status).toBe(404);
+  });
+
+  it("shows a machine's hardware as its imager reported it, and says when none came yet", async () => {
+    const c = await signedIn(entry.adminToken);
+    const site = await createSite(entry, unique('inventory'));
+    const relay = await enrollRelay(entry, site);
+    const boot = await renderedBoot(entry, site, { relay });
+    const before = text((await c.get(`/console/machines/${boot.machineId}`)).html);
+    expect(before).toContain('Hardware Not reported yet');
+    ok(await call(entry, 'POST', `/v1/callback/inventory?mac=${boot.mac}`, { token: boot.token, json: dellReport() }), 200, 'inventory report');
+    const page = text((await c.get(`/console/machines/${boot.machineId}`)).html);
+    expect(page).toContain('64 × Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz (x86_64)');
+    expect(page).toContain('64 GiB (61 GiB usable)');
+    expect(page).toContain('UEFI, Secure Boot on, Dell Inc. 2.19.1');
+    expect(page).toContain('Dell Inc. PowerEdge R640');
+    expect(page).toContain('Disks (3)');
+    expect(page).toContain('sdb 3.6 TiB ST4000NM0035 ZC18ABCD spinning');
+    expect(page).toContain('sdc 15 GiB Internal Dual SD — removable');
+    expect(page).toContain('eno1 24:6e:96:aa:bb:01 bnxt_en 25 Gb/s');
+    expect(page).toContain('eno2 24:6e:96:aa:bb:02 bnxt_en down or unknown');
   });
 });

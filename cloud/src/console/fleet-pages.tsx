@@ -17,6 +17,7 @@ import { FirstSteps, type Progress } from './first-steps.tsx';
 import { BulkReprovision, MachineEdit, MachineNew } from './machine-forms.tsx';
 import { RelayActions } from './relays-pages.tsx';
 import { SiteSettings } from './sites-pages.tsx';
+import { InventorySection } from './inventory-section.tsx';
 
 export const STATES = ['discovered', 'ready', 'provisioning', 'deployed', 'failed'] as const;
 /** Relays heartbeat every minute: three missed beats and the relay shows as stale. */
@@ -550,6 +551,7 @@ export const MachinePage: FC<{
           )}
         </section>
       </div>
+      <InventorySection inventory={m.inventory} now={now} />
       {power && m.siteId && <PowerSection session={session} machineId={m.id} writable={writable} view={power} now={now} form={form?.values?.bmcForm ? form : undefined} />}
       {writable && <MachineEdit session={session} machine={m} sites={sites} form={form} />}
       {assignments.length > 0 && (

@@ -1,10 +1,10 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { Relay } from '../../../shared/schemas/access.ts';
-import type { FormState } from './fleet-pages.tsx';
-import { enc, type C, type ConsoleRouter, type Kit } from './kit.tsx';
+import { enc, type ConsoleRouter, type Kit } from './kit.tsx';
 import { Csrf } from './layout.tsx';
 import type { ConsoleSession } from './session.ts';
+import type { SitePageFn } from './sites-pages.tsx';
 
 /** A relay's row actions on its site's page: revoke (its token stops working at once). */
 export const RelayActions: FC<{ session: ConsoleSession; relay: Relay }> = ({ session, relay }) =>
@@ -18,8 +18,6 @@ export const RelayActions: FC<{ session: ConsoleSession; relay: Relay }> = ({ se
       </button>
     </form>
   );
-
-type SitePageFn = (c: C, id: string, extra?: { form?: FormState; enrollmentCode?: { code: string; expiresAt: string } }, status?: number) => Promise<Response>;
 
 export function relayRoutes(r: ConsoleRouter, k: Kit, sitePage: SitePageFn) {
   /** A code shown once on the site's page, with the install command that uses it. */

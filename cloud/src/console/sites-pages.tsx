@@ -1,9 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { Relay } from '../../../shared/schemas/access.ts';
+import type { Machine } from '../../../shared/schemas/machine.ts';
+import type { Profile } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import { FirstSteps, type Progress } from './first-steps.tsx';
-import type { FormState } from './fleet-pages.tsx';
+import { SitePage, type FormState } from './fleet-pages.tsx';
 import * as forms from './forms.ts';
 import { echo, enc, formOf, html, refused, type C, type ConsoleRouter, type Kit, type Page } from './kit.tsx';
 import { Csrf, described, Done, Field, Layout, Problems, Table } from './layout.tsx';
@@ -100,7 +102,49 @@ export const SiteSettings: FC<{ session: ConsoleSession; site: Site; form?: Form
     </section>
   );
 
-export function siteRoutes(r: ConsoleRouter, k: Kit, sitePage: (c: C, id: string, extra?: { form?: FormState }, status?: number) => Promise<Response>) {
+export type SitePageFn = (c: C, id: string, extra?: { form?: FormState; enrollmentCode?: { code: string; expiresAt: string } }, status?: number) => Promise<Response>;
+
+/** The sites' routes; answers the site page's renderer, which the relays' routes use too. */
+export function siteRoutes(r: ConsoleRouter, k: Kit): SitePageFn {
+  const { session, api, now, cursorQuery, notFoundPage } = k;
+  async function sitePage(c: C, id: string, extra: { form?: FormState; enrollmentCode?: { code: string; expiresAt: string } } = {}, status = 200) {
+    const a = api(c);
+    const site = await a.get<Site>(`/v1/sites/${enc(id)}`);
+    const [relays, machines, profiles] = await Promise.all([
+      a.get<Page<Relay>>(`/v1/relays?limit=500&siteId=${enc(site.id)}`),
+      a.get<Page<Machine>>(`/v1/machines?limit=100&siteId=${enc(site.id)}${cursorQuery(c)}`),
+      a.get<Page<Profile>>('/v1/profiles?limit=500'),
+    ]);
+    return html(
+      c,
+      <SitePage
+        session={session(c)}
+        now={now(c)}
+        site={site}
+        relays={relays.items}
+        cloudUrl={new URL(c.req.url).origin}
+        machines={machines}
+        first={!c.req.query('cursor')}
+        profiles={profiles.items}
+        ok={c.req.query('ok')}
+        {...extra}
+      />,
+      status,
+    );
+  }
+
+  r.get('/sites/:id', (c) => sitePage(c, c.req.param('id')));
+
+  r.post('/sites/:id/default-profile', async (c) => {
+    const id = c.req.param('id');
+    const f = formOf(c);
+    const parsed = forms.siteDefault(f);
+    if (!parsed.ok) return sitePage(c, id, { form: { issues: parsed.issues, values: echo(f) } }, 400);
+    const res = await api(c).call('PATCH', `/v1/sites/${enc(id)}`, parsed.body);
+    if (!res.ok) return res.status === 404 ? notFoundPage(c, res.error.message) : sitePage(c, id, { form: refused(res, f) }, res.status);
+    return c.redirect(`/console/sites/${enc(id)}?ok=default-saved`, 303);
+  });
+
   async function sitesPage(c: C, form?: FormState, status = 200) {
     const a = k.api(c);
     const [sites, relays, progress] = await Promise.all([a.get<Page<Site>>('/v1/sites?limit=500'), a.get<Page<Relay>>('/v1/relays?limit=500'), firstStepsProgress(k, c)]);
@@ -133,6 +177,8 @@ export function siteRoutes(r: ConsoleRouter, k: Kit, sitePage: (c: C, id: string
     if (!res.ok) return k.apiErrorPage(c, res);
     return c.redirect('/console/sites?ok=deleted', 303);
   });
+
+  return sitePage;
 }
 
 /** How far the fleet is along the first-run path (counts of one page are enough: only "none yet" matters). */

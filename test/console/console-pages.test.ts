@@ -224,4 +224,30 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
     expect(page).toContain('eno1 24:6e:96:aa:bb:01 bnxt_en 25 Gb/s');
     expect(page).toContain('eno2 24:6e:96:aa:bb:02 bnxt_en down or unknown');
   });
+
+  it('refuses every new form without the CSRF token or from another origin, changing nothing', async () => {
+    const c = await signedIn(entry.adminToken);
+    const sitesBefore = ok(await call(entry, 'GET', '/v1/sites?limit=500'), 200, 'sites').items.length;
+    const tokensBefore = ok(await call(entry, 'GET', '/v1/tokens?limit=500'), 200, 'tokens').items.length;
+    const forms: [string, Record<string, string>][] = [
+      ['/console/sites', { name: unique('csrf-site') }],
+      [`/console/sites/${fleet.siteA}/delete`, {}],
+      ['/console/machines', { mac: randomMac(), siteId: fleet.siteA }],
+      ['/console/machines/reprovision', { siteId: fleet.siteA }],
+      [`/console/machines/${fleet.a.id}/edit`, { hostname: 'csrf', siteId: fleet.siteA }],
+      ['/console/tokens', { name: unique('csrf-token'), role: 'admin' }],
+      [`/console/relays/${fleet.a.relay.relayId}/revoke`, {}],
+      ['/console/webhooks', { url: 'https://hooks.example.com/csrf', siteId: fleet.siteA }],
+    ];
+    for (const [path, fields] of forms) {
+      const none = await c.post(path, fields, { csrf: null });
+      expect(none.status, path).toBe(403);
+      expect(none.html, path).toContain('CSRF');
+      expect((await c.post(path, fields, { origin: 'https://evil.example' })).status, path).toBe(403);
+    }
+    expect(ok(await call(entry, 'GET', '/v1/sites?limit=500'), 200, 'sites').items.length).toBe(sitesBefore);
+    expect(ok(await call(entry, 'GET', '/v1/tokens?limit=500'), 200, 'tokens').items.length).toBe(tokensBefore);
+    expect(ok(await call(entry, 'GET', `/v1/relays/${fleet.a.relay.relayId}`), 200, 'relay').revokedAt).toBeNull();
+    expect(ok(await call(entry, 'GET', `/v1/machines/${fleet.a.id}`), 200, 'machine').hostname).not.toBe('csrf');
+  });
 });

@@ -137,7 +137,7 @@ describe('edgeboot-inventory on a test double of /sys and /proc', () => {
     expect(hardwareLabels(inv)).toMatchObject({ 'hw.cpus': '4', 'hw.memory-gib': '64', 'hw.disks': '2', 'hw.secure-boot': 'on', 'hw.vendor': 'dell' });
   });
 
-  it('says Secure Boot is off when the variable holds 0, and unknown when efivars cannot be read', () => {
+  it('says Secure Boot is off when the variable holds 0, and unknown when efivars holds nothing readable', () => {
     const off = dellServer({ [`sys/firmware/efi/efivars/SecureBoot-${EFI_GLOBAL}`]: Buffer.from([0x06, 0, 0, 0, 0x00]) });
     expect((collect({ EDGEBOOT_SYSFS: off.sys, EDGEBOOT_PROC: off.proc }) as any).firmware.secureBoot).toBe(false);
     rmSync(work, { recursive: true, force: true });
@@ -146,6 +146,12 @@ describe('edgeboot-inventory on a test double of /sys and /proc', () => {
     const inv = collect({ EDGEBOOT_SYSFS: unmounted.sys, EDGEBOOT_PROC: unmounted.proc }) as any;
     expect(inv.firmware.mode).toBe('uefi');
     expect(inv.firmware.secureBoot).toBeNull();
+  });
+
+  it('says Secure Boot is off when efivars holds global variables but no SecureBoot (firmware without it)', () => {
+    const m = dellServer({ [`sys/firmware/efi/efivars/BootOrder-${EFI_GLOBAL}`]: Buffer.from([0x07, 0, 0, 0, 0x01, 0x00]) });
+    rmSync(join(m.sys, `firmware/efi/efivars/SecureBoot-${EFI_GLOBAL}`));
+    expect((collect({ EDGEBOOT_SYSFS: m.sys, EDGEBOOT_PROC: m.proc }) as any).firmware).toMatchObject({ mode: 'uefi', secureBoot: false });
   });
 
   it('reports a BIOS machine, leaves out DMI placeholders, and keeps hostile strings printable, escaped and short', () => {

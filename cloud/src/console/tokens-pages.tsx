@@ -74,6 +74,9 @@ export const TokensPage: FC<{
                   <Badge value="bad" label="revoked" />
                 ) : t.id === session.principal.tokenId ? (
                   <span class="muted">this session's token</span>
+                ) : t.role === 'relay' ? (
+                  // A relay's token goes with the relay: revoked there, on its site's page, both at once.
+                  <span class="muted">revoke the relay on its site's page</span>
                 ) : (
                   <form method="post" action={`/console/tokens/${t.id}/revoke`} class="inline">
                     <Csrf session={session} />

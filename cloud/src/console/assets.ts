@@ -41,6 +41,7 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 .card,.panel{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;background:var(--bg)}
 ol.steps{margin:.25rem 0;padding-left:1.5rem;display:grid;gap:.4rem}ol.steps li.next{font-weight:700}ol.steps li.next .hint{font-weight:400}ol.steps li.done{color:var(--muted)}
 fieldset legend{font-weight:600;padding:0}
+.panel>h2:first-child{margin-top:0}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:1rem 2rem}
 .badge{display:inline-block;padding:0 .45rem;border-radius:1rem;border:1px solid currentColor;font-size:.8rem;white-space:nowrap}
 .s-ok,.s-deployed,.s-succeeded,.s-online{color:var(--ok)}

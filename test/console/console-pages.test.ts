@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dellReport } from '../contract/api/inventory.contract.ts';
 import { renderedBoot } from '../contract/boot-fixtures.ts';
-import { createSite, enrollRelay } from '../contract/fixtures.ts';
+import { createSite, createToken, enrollRelay } from '../contract/fixtures.ts';
 import { call, randomMac, unique } from '../contract/target.ts';
 import { spawnEntry, type SpawnedEntry } from '../support/spawned-entry.ts';
 import { consoleClient, ok, seedFleet, type Fleet } from './support.ts';
@@ -249,5 +249,35 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
     expect(ok(await call(entry, 'GET', '/v1/tokens?limit=500'), 200, 'tokens').items.length).toBe(tokensBefore);
     expect(ok(await call(entry, 'GET', `/v1/relays/${fleet.a.relay.relayId}`), 200, 'relay').revokedAt).toBeNull();
     expect(ok(await call(entry, 'GET', `/v1/machines/${fleet.a.id}`), 200, 'machine').hostname).not.toBe('csrf');
+  });
+
+  it('shows each role of a fresh install the first steps it can take as links, and the others as text', async () => {
+    const fresh = await spawnEntry({ name: 'console-first-steps', command: process.execPath, args: () => ['cloud/src/entry/node.ts'], env: { PORT: '0' }, listening: /listening on (http:\/\/\S+)/i });
+    try {
+      const stepsOf = (html: string) => /<section aria-labelledby="h-first-steps"[\s\S]*?<\/section>/.exec(html)?.[0] ?? '';
+      const links = (html: string) => [...stepsOf(html).matchAll(/<a href="[^"]*">([^<]+)<\/a>/g)].map((m) => m[1]);
+      const admin = consoleClient(fresh.baseUrl);
+      await admin.signIn(fresh.adminToken);
+      const empty = await admin.get('/console');
+      expect(links(empty.html)).toEqual(['Create a site', 'Enroll a relay', 'Upload an image', 'Create a profile', 'Assign the profile']);
+      expect(text(empty.html)).toContain('No sites yet. Create the first site');
+
+      const site = await createSite(fresh, unique('first'));
+      const operator = consoleClient(fresh.baseUrl);
+      await operator.signIn((await createToken(fresh, { role: 'operator', siteIds: [site] })).token);
+      const op = await operator.get('/console');
+      expect(links(op.html)).toEqual(['Enroll a relay', 'Assign the profile']);
+      expect(text(stepsOf(op.html))).toContain('done Create a site');
+      expect(text(op.html)).toContain('Sites, images and profiles are made by an administrator.');
+      expect(stepsOf(op.html)).toContain(`href="/console/sites/${site}#h-relays"`);
+
+      const viewer = consoleClient(fresh.baseUrl);
+      await viewer.signIn((await createToken(fresh, { role: 'viewer' })).token);
+      const v = await viewer.get('/console');
+      expect(links(v.html)).toEqual([]);
+      expect(text(v.html)).toContain("A viewer's token reads the fleet; ask an administrator to take these steps.");
+    } finally {
+      await fresh.stop();
+    }
   });
 });

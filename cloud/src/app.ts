@@ -30,7 +30,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import type { WebhookDeps } from './ports/webhook-dispatch.ts';
 import { kickWebhooks } from './webhooks/kick.ts';
-import { httpMetrics, observeRequests, type ObservabilityDeps } from './observability/http-metrics.ts';
+import { httpMetrics, requestRecorder, type ObservabilityDeps } from './observability/http-metrics.ts';
 import { observabilityRoutes } from './observability/routes.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
@@ -49,11 +49,10 @@ export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): Open
   const app = new OpenAPIHono<AppEnv>();
   const principals = principalCache();
   const metrics = httpMetrics();
-
-  // First, so it times all of every request (observability/http-metrics.ts).
-  app.use('*', observeRequests([metrics, ...(deps.requestObservers ?? [])]));
+  const recordRequest = requestRecorder([metrics, ...(deps.requestObservers ?? [])]);
 
   app.use('*', async (c, next) => {
+    const start = performance.now();
     c.set('deps', deps);
     c.set('principals', principals);
     // randomUUID draws from a buffered entropy pool on every runtime; getRandomValues per request did not.
@@ -64,6 +63,8 @@ export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): Open
     // afterwards makes Hono rebuild the Response, turning a string body into a stream (3x slower on Node).
     c.header('x-request-id', requestId);
     await next();
+    // Counted and timed for /metrics here, in the first layer (observability/http-metrics.ts).
+    recordRequest(c, start);
   });
 
   // Signed file URLs authenticate by their signature alone: mounted ahead of the bearer middleware,

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Family, Sample } from './prometheus.ts';
 
@@ -87,18 +87,21 @@ export function httpMetrics(): HttpMetrics {
  * The route pattern that answered: the last handler Hono matched that is not middleware (`use`
  * registers with method ALL). A 404 for an unknown path matched only middleware.
  */
-function routeOf(c: Parameters<MiddlewareHandler>[0]): string {
+function routeOf(c: Context): string {
   const routes = matchedRoutes(c);
   for (let i = routes.length - 1; i >= 0; i--) if (routes[i]!.method !== 'ALL') return routes[i]!.path;
   return UNMATCHED_ROUTE;
 }
 
-/** Mounted first, so it times the whole of every request, errors included (onError has run by then). */
-export function observeRequests(observers: readonly RequestObserver[]): MiddlewareHandler {
-  return async (c, next) => {
-    const start = performance.now();
-    await next();
-    const sample: RequestSample = { method: c.req.method, route: routeOf(c), status: c.res.status, durationMs: performance.now() - start };
+/**
+ * Tells the observers of an answered request, given when it began. Called by the app's first
+ * middleware after `next()` (so it times the whole request, errors included: onError has run by
+ * then) rather than mounted as a middleware of its own: on Hono one more async layer costs more
+ * than the counting (measured: a no-op layer ~8 µs a request on this machine, the counting ~0).
+ */
+export function requestRecorder(observers: readonly RequestObserver[]): (c: Context, startMs: number) => void {
+  return (c, startMs) => {
+    const sample: RequestSample = { method: c.req.method, route: routeOf(c), status: c.res.status, durationMs: performance.now() - startMs };
     for (const o of observers) o.observe(sample);
   };
 }

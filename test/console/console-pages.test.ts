@@ -115,7 +115,7 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
     const admin = await signedIn(entry.adminToken);
     const site = await createSite(entry, unique('bulk'));
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(ok(await call(entry, 'POST', '/v1/machines', { json: { mac: randomMac(), siteId: site, state: 'deployed' } }), 201, 'machine').id);
+    for (let i = 0; i < 3; i++) ids.push(ok(await call(entry, 'POST', '/v1/machines', { json: { mac: randomMac(), siteId: site, state: 'deployed', labels: { batch: i < 2 ? 'b1' : 'b2' } } }), 201, 'machine').id);
     const other = ok(await call(entry, 'POST', '/v1/machines', { json: { mac: randomMac(), siteId: fleet.siteA, state: 'deployed' } }), 201, 'machine').id;
 
     const list = await admin.get(`/console/machines?siteId=${site}&state=deployed`);
@@ -125,6 +125,14 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
     const elsewhere = await (await signedIn(fleet.operatorB.token)).post('/console/machines/reprovision', { siteId: fleet.siteA, state: 'deployed' });
     expect(text(elsewhere.html)).toContain('No machine matches this filter');
     expect(ok(await call(entry, 'GET', `/v1/machines/${other}`), 200, 'machine').state).toBe('deployed');
+
+    // A label narrows the filter, and the bulk form carries it.
+    const labelled = await admin.get(`/console/machines?siteId=${site}&label=${encodeURIComponent('batch=b1')}`);
+    expect(text(labelled.html)).toContain('Reprovision 2 machines of this filter');
+    expect(labelled.html).toContain('<input type="hidden" name="label" value="batch=b1"/>');
+    const badLabel = await admin.get('/console/machines?label=batch');
+    expect(badLabel.status).toBe(400);
+    expect(text(badLabel.html)).toContain('expected key=value, e.g. rack=r12');
 
     const done = await admin.post('/console/machines/reprovision', { siteId: site, state: 'deployed', q: '' });
     expect(done.status, done.html.slice(0, 500)).toBe(200);

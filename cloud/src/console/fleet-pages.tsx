@@ -381,7 +381,7 @@ export const MachinesPage: FC<{
   now: number;
   sites: Site[];
   machines: { items: Machine[]; nextCursor: string | null };
-  query: { q: string; state: string; siteId: string };
+  query: { q: string; state: string; siteId: string; label: string };
   first: boolean;
   form?: FormState;
   notice?: string;
@@ -423,10 +423,13 @@ export const MachinesPage: FC<{
             ))}
           </select>
         </Field>
+        <Field id="f-label" label="Label" hint="key=value, e.g. rack=r12 or hw.memory-gib=64">
+          <input id="f-label" type="search" name="label" value={query.label} maxlength={128} aria-describedby="f-label-hint" />
+        </Field>
         <button type="submit">Filter</button>
       </form>
       {machines.items.length === 0 ? (
-        <p class="muted">{query.q || query.state || query.siteId ? 'No machines match.' : 'No machines yet: they appear when they first netboot at a site with a relay, or add one by its MAC below.'}</p>
+        <p class="muted">{query.q || query.state || query.siteId || query.label ? 'No machines match.' : 'No machines yet: they appear when they first netboot at a site with a relay, or add one by its MAC below.'}</p>
       ) : (
         <MachineRows machines={machines.items} sites={sites} now={now} />
       )}

@@ -93,7 +93,7 @@ export const MachineEdit: FC<{ session: ConsoleSession; machine: Machine; sites:
 );
 
 /** Reprovision every machine the current filter shows (all its pages, up to BULK_MAX). */
-export const BulkReprovision: FC<{ session: ConsoleSession; query: { q: string; state: string; siteId: string }; count: number; more: boolean }> = ({ session, query, count, more }) =>
+export const BulkReprovision: FC<{ session: ConsoleSession; query: { q: string; state: string; siteId: string; label: string }; count: number; more: boolean }> = ({ session, query, count, more }) =>
   count === 0 ? null : (
     <form method="post" action="/console/machines/reprovision" class="row">
       <Csrf session={session} />

@@ -12,7 +12,7 @@ import { echo, enc, formOf, html, refused, type C, type ConsoleRouter, type Kit,
 import { BULK_MAX } from './machine-forms.tsx';
 import { POWER_ACTIONS } from './power-section.tsx';
 
-type Query = { q: string; state: string; siteId: string };
+type Query = { q: string; state: string; siteId: string; label: string };
 const queryString = (q: Query) => new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '')).toString();
 
 export function machineRoutes(r: ConsoleRouter, k: Kit) {
@@ -29,7 +29,7 @@ export function machineRoutes(r: ConsoleRouter, k: Kit) {
       machines.ok ? status : machines.status,
     );
   }
-  const queryOf = (get: (k: string) => string | undefined): Query => ({ q: get('q') ?? '', state: get('state') ?? '', siteId: get('siteId') ?? '' });
+  const queryOf = (get: (k: string) => string | undefined): Query => ({ q: get('q') ?? '', state: get('state') ?? '', siteId: get('siteId') ?? '', label: (get('label') ?? '').trim() });
 
   r.get('/machines', (c) => machinesPage(c, queryOf((n) => c.req.query(n))));
 

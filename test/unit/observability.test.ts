@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { migrateSqlite, openSqlite } from '../../cloud/src/adapters/node/sqlite.ts';
+import { fleetGauges } from '../../cloud/src/observability/fleet-gauges.ts';
 import { httpMetrics } from '../../cloud/src/observability/http-metrics.ts';
+import type { SqlDatabase, SqlStatement } from '../../cloud/src/ports/sql-database.ts';
 import { renderFamilies } from '../../cloud/src/observability/prometheus.ts';
 import { analyticsEngineObserver, loggedCountsObserver, type AnalyticsDataset } from '../../cloud/src/observability/workers-observers.ts';
 
@@ -49,5 +52,37 @@ describe('Workers observers', () => {
     now += 60_000;
     o.observe(s);
     expect(JSON.parse(lines[1]!).requests).toEqual([{ method: 'GET', route: '/v1/machines/:id', status: 200, n: 1 }]);
+  });
+});
+
+describe('fleet gauges', () => {
+  it('read the tables that grow with use (events, boots, jobs, deliveries) only through an index, one query a family', async () => {
+    const sqlite = openSqlite(':memory:');
+    migrateSqlite(sqlite.raw);
+    const seen: SqlStatement[] = [];
+    // The real SQLite database, with every statement noted on its way.
+    const noting: SqlDatabase = {
+      all: (st) => (seen.push(st), sqlite.all(st)),
+      first: (st) => (seen.push(st), sqlite.first(st)),
+      batch: (sts) => (seen.push(...sts), sqlite.batch(sts)),
+    };
+    const families = await fleetGauges(noting, Date.UTC(2026, 11, 7, 5, 0, 0));
+    expect(seen).toHaveLength(5);
+    expect(families.map((f) => f.name)).toEqual([
+      'edgeboot_relays',
+      'edgeboot_relay_last_seen_age_seconds',
+      'edgeboot_boot_answers_last_minute',
+      'edgeboot_boots_failed_last_minute',
+      'edgeboot_power_jobs',
+      'edgeboot_webhook_deliveries',
+    ]);
+    for (const st of seen) {
+      const plan = sqlite.raw
+        .prepare(`EXPLAIN QUERY PLAN ${st.sql}`)
+        .all(...st.params)
+        .map((r) => String(r.detail))
+        .join(' | ');
+      expect(plan, st.sql).not.toMatch(/SCAN (boot_events|boots|power_jobs|webhook_deliveries|j)\b/);
+    }
   });
 });

@@ -33,9 +33,13 @@ export async function fleetGauges(db: SqlDatabase, now: number): Promise<Family[
     ),
     // boots_failed: a partial index of failed boots by updated_at.
     db.first<{ n: number }>(sql("SELECT count(*) AS n FROM boots WHERE state = 'failed' AND updated_at >= ?", now - MINUTE_MS)),
-    // power_jobs_site_state (site_id, state, created_at) covers it; finished jobs are kept, so the
-    // index is read whole: a row per job ever made (say so if a fleet keeps millions).
-    db.all<{ site_id: string; state: string; n: number }>(sql("SELECT site_id, state, count(*) AS n FROM power_jobs WHERE state IN ('queued', 'running') GROUP BY site_id, state")),
+    // Per site and state, a count within power_jobs_site_state (site_id, state, …): the cost grows
+    // with sites and waiting jobs, not with the finished jobs the table keeps.
+    db.all<{ site_id: string; state: string; n: number }>(
+      sql(
+        "SELECT s.id AS site_id, q.state, (SELECT count(*) FROM power_jobs j WHERE j.site_id = s.id AND j.state = q.state) AS n FROM sites s, (SELECT 'queued' AS state UNION ALL SELECT 'running') q",
+      ),
+    ),
     // webhook_deliveries_due (state, next_attempt_at): three ranges of the index.
     db.all<{ state: string; n: number }>(sql("SELECT state, count(*) AS n FROM webhook_deliveries WHERE state IN ('pending', 'delivering', 'failed') GROUP BY state")),
   ]);
@@ -83,7 +87,7 @@ export async function fleetGauges(db: SqlDatabase, now: number): Promise<Family[
     {
       name: 'edgeboot_power_jobs',
       type: 'gauge',
-      help: 'Power jobs waiting for a relay (queued) or being run by one (running), by site.',
+      help: 'Power jobs waiting for a relay (queued) or being run by one (running), by site (zero included).',
       samples: jobs.map((j) => ({ labels: { site: j.site_id, state: j.state }, value: j.n })),
     },
     {

@@ -109,6 +109,14 @@ describe('console pages for sites, machines, tokens, relays and webhooks', () =>
     expect(page).toContain(`machine ${hostname}`);
     expect(page).toContain(`site ${siteName}`);
     expect(page).not.toContain(`site=${fleet.siteB}`);
+
+    // The Assignments page's form, by MAC: replaces too, unless "add" is ticked.
+    const byMac = await c.post('/console/assignments', { profileId: fleet.profile.id, mac: m.mac });
+    expect(byMac.location).toMatch(/\?ok=assigned-replaced$/);
+    expect(ok(await call(entry, 'GET', `/v1/assignments?machineId=${m.id}`), 200, 'assignments').items.map((a: any) => a.profileId)).toEqual([fleet.profile.id]);
+    const added = await c.post('/console/assignments', { profileId: fleet.script.id, mac: m.mac, add: 'on' });
+    expect(added.location).toMatch(/\?ok=created$/);
+    expect(ok(await call(entry, 'GET', `/v1/assignments?machineId=${m.id}`), 200, 'assignments').items).toHaveLength(2);
   });
 
   it('reprovisions every machine of a filter; a viewer is refused with 403, an operator of another site finds none', async () => {

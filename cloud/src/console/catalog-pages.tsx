@@ -429,6 +429,9 @@ export const AssignmentsPage: FC<{
             <label class="check">
               <input type="checkbox" name="once" checked={val(form, 'once') === 'on'} /> One-shot (until the machine reports success)
             </label>
+            <label class="check">
+              <input type="checkbox" name="add" checked={val(form, 'add') === 'on'} /> With a MAC: add beside the machine’s earlier assignments instead of replacing them
+            </label>
             <div>
               <button type="submit">Create assignment</button>
             </div>

@@ -151,9 +151,9 @@ export function catalogRoutes(r: ConsoleRouter, k: Kit) {
     const f = formOf(c);
     const parsed = forms.assignmentCreate(f);
     if (!parsed.ok) return assignmentsPage(c, { issues: parsed.issues, values: echo(f) }, 400);
-    const res = await api(c).call<Assignment>('POST', '/v1/assignments', parsed.body);
+    const res = await api(c).call<Assignment & { replaced?: Assignment[] }>('POST', '/v1/assignments', parsed.body);
     if (!res.ok) return assignmentsPage(c, refused(res, f), res.status);
-    return c.redirect(`/console/assignments/${enc(res.data.id)}?ok=created`, 303);
+    return c.redirect(`/console/assignments/${enc(res.data.id)}?ok=${(res.data.replaced?.length ?? 0) > 0 ? 'assigned-replaced' : 'created'}`, 303);
   });
 
   r.post('/assignments/:id', async (c) => {

@@ -74,7 +74,9 @@ export function assignmentCreate(f: FormData): Parsed<z.input<typeof AssignmentC
     selector.labels = labels;
   }
   const priority = integer(field(f, 'priority'), 'priority', issues);
-  const body = { profileId: field(f, 'profileId'), selector, once: field(f, 'once') === 'on', ...(priority === undefined ? {} : { priority }) };
+  // A selector naming one machine replaces what that machine had, as `edgeboot assign` does, unless "add" is ticked.
+  const replace = (selector.mac !== undefined || selector.machineId !== undefined) && field(f, 'add') !== 'on';
+  const body = { profileId: field(f, 'profileId'), selector, once: field(f, 'once') === 'on', ...(priority === undefined ? {} : { priority }), ...(replace ? { replace } : {}) };
   return check(AssignmentCreate, body, issues);
 }
 

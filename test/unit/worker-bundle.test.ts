@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { readD1Migrations } from '@cloudflare/vitest-plugin';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -85,9 +86,13 @@ describe('the Worker bundle', () => {
           d1Databases: ['DB'],
           r2Buckets: ['IMAGES'],
           bindings: { EDGEBOOT_ADMIN_TOKEN: ADMIN },
+          // workerd's local Analytics Engine keeps nothing, but it checks each data point's shape.
+          analyticsEngineDatasets: { METRICS: { dataset: 'edgeboot_requests' } },
         }),
       );
       await mf.ready;
+      const db = await mf.getD1Database('DB');
+      for (const m of await readD1Migrations('cloud/migrations')) for (const q of m.queries) await db.prepare(q).run();
     }, 60_000);
     afterAll(() => mf?.dispose());
 
@@ -98,6 +103,17 @@ describe('the Worker bundle', () => {
       expect(doc.paths['/v1/sites']?.get?.parameters?.find((p: any) => p.name === 'limit')?.schema).toMatchObject({ type: 'integer', minimum: 1 });
       const full = await inProcessTarget().fetch('/openapi.json');
       expect(doc).toEqual(await full.json());
+    });
+
+    it('answers /healthz and /metrics with its requests written to the Analytics Engine binding', async () => {
+      expect((await mf.dispatchFetch('http://edgeboot.test/healthz')).status).toBe(200);
+      // An unknown path and a refusal go through the same observer as a success.
+      expect((await mf.dispatchFetch('http://edgeboot.test/v1/nothing-here', { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(404);
+      const metrics = await mf.dispatchFetch('http://edgeboot.test/metrics', { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(metrics.status).toBe(200);
+      const text = await metrics.text();
+      expect(text).toMatch(/^edgeboot_http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]\d*$/m);
+      expect(text).toContain('edgeboot_webhook_deliveries{state="pending"} 0\n');
     });
 
     it('refuses a malformed query with zod issues in English', async () => {

@@ -97,7 +97,8 @@ function routeOf(c: Context): string {
  * Tells the observers of an answered request, given when it began. Called by the app's first
  * middleware after `next()` (so it times the whole request, errors included: onError has run by
  * then) rather than mounted as a middleware of its own: on Hono one more async layer costs more
- * than the counting (measured: a no-op layer ~8 µs a request on this machine, the counting ~0).
+ * than the counting (measured on a small app: the counting within an existing layer +0.5 µs a
+ * request, a layer of its own several µs).
  */
 export function requestRecorder(observers: readonly RequestObserver[]): (c: Context, startMs: number) => void {
   return (c, startMs) => {

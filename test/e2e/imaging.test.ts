@@ -76,6 +76,13 @@ describe('imaging end to end (relay in DHCP mode, cloud on the Node entry)', () 
 
     const m = await until('the machine to be deployed', async () => ((await machine(cloud, mac)).state === 'deployed' ? true : null), 30_000);
     expect(m).toBe(true);
+    // The imager reported the VM's hardware on the way (issue 17): its disk, its NIC, BIOS firmware.
+    const inv = (await machine(cloud, mac)).inventory;
+    expect(inv.disks).toContainEqual(expect.objectContaining({ name: 'vda', sizeBytes: 64 * MiB }));
+    expect(inv.nics.map((n: any) => n.mac)).toContain(mac);
+    expect(inv.firmware).toMatchObject({ mode: 'bios', secureBoot: null });
+    expect(inv.cpu.count).toBeGreaterThanOrEqual(1);
+    expect(inv.memoryBytes).toBeGreaterThan(64 * MiB);
     const tl = await timeline(cloud, mac);
     const boot = tl.boots.find((b: any) => b.outcome === 'succeeded');
     expect(boot, JSON.stringify(tl.boots.map((b: any) => [b.bootId, b.outcome]))).toBeDefined();
@@ -148,6 +155,8 @@ describe('imaging end to end (relay in DHCP mode, cloud on the Node entry)', () 
     const runs = await Promise.all(macs.map((mac, i) => site.boot({ firmware: firmware[i]!, mac, disk: disks[i]!, timeoutMs: 280_000 })));
     const upstream = site.bridge.bytesFromCloud() - before - imagerBytes;
     for (const run of runs) expect(imagerResult(run), tail(run)).toEqual({ result: 'succeeded', action: 'poweroff' });
+    // Under OVMF the imager reads UEFI and efivars: OVMF_CODE_4M.fd has no Secure Boot, so off.
+    expect((await machine(cloud, macs[1]!)).inventory?.firmware, tail(runs[1]!)).toMatchObject({ mode: 'uefi', secureBoot: false });
     for (const d of disks) expect(readFileSync(d).subarray(0, raw.length).equals(raw)).toBe(true);
     // Once the image (24 MiB), plus scripts, callbacks and sync: well under twice.
     const what = `${upstream} bytes from the cloud besides ${imagerBytes} of the imager, for a ${raw.length}-byte image`;

@@ -5,10 +5,11 @@ import type { Machine } from '../../../shared/schemas/machine.ts';
 import type { Profile } from '../../../shared/schemas/profile.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
 import { FirstSteps, type Progress } from './first-steps.tsx';
-import { SitePage, type FormState } from './fleet-pages.tsx';
+import { canWrite, MachineRows, relayHealth, RelayConflicts, RelayLans, type FormState } from './fleet-pages.tsx';
+import { RelayActions } from './relays-pages.tsx';
 import * as forms from './forms.ts';
 import { echo, enc, formOf, html, refused, type C, type ConsoleRouter, type Kit, type Page } from './kit.tsx';
-import { Csrf, described, Done, Field, Layout, Problems, Table } from './layout.tsx';
+import { Badge, Csrf, described, Done, Field, Layout, Pager, Problems, Table, Time } from './layout.tsx';
 import type { ConsoleSession } from './session.ts';
 
 const errOf = (form: FormState | undefined, name: string) => form?.issues.find((i) => i.path === name)?.message;
@@ -103,6 +104,147 @@ export const SiteSettings: FC<{ session: ConsoleSession; site: Site; form?: Form
   );
 
 export type SitePageFn = (c: C, id: string, extra?: { form?: FormState; enrollmentCode?: { code: string; expiresAt: string } }, status?: number) => Promise<Response>;
+
+/** A site: its default profile, relays (health, versions, update state, revoke, enrollment), machines and settings. */
+export const SitePage: FC<{
+  session: ConsoleSession;
+  now: number;
+  site: Site;
+  relays: Relay[];
+  machines: { items: Machine[]; nextCursor: string | null };
+  first: boolean;
+  profiles: Profile[];
+  ok?: string;
+  form?: FormState;
+  enrollmentCode?: { code: string; expiresAt: string };
+  /** The control plane's address as the browser reached it: what the site box's install command fetches. */
+  cloudUrl?: string;
+}> = ({ session, now, site, relays, machines, first, profiles, ok, form, enrollmentCode, cloudUrl }) => {
+  const siteForm = form?.values?.siteForm ? form : undefined;
+  const defaultForm = siteForm ? undefined : form;
+  const writable = canWrite(session, site.id);
+  const current = profiles.find((p) => p.id === site.defaultProfileId);
+  return (
+    <Layout title={site.name} session={session} nav="overview">
+      <h1>Site {site.name}</h1>
+      <Done ok={ok} />
+      {defaultForm && <Problems message={defaultForm.message} issues={defaultForm.issues} fieldId={() => 'f-default'} />}
+      {siteForm && <Problems message={siteForm.message} issues={siteForm.issues} fieldId={(p) => (p === 'name' || p === 'description' ? `e-${p}` : null)} />}
+      {site.description && <p>{site.description}</p>}
+      <div class="grid2">
+        <section aria-labelledby="h-policy">
+          <h2 id="h-policy">Default policy</h2>
+          <p>
+            Unknown machines boot: <strong>{current ? current.name : site.defaultProfileId ? site.defaultProfileId : 'their local disk'}</strong>
+          </p>
+          {writable && (
+            <form method="post" action={`/console/sites/${site.id}/default-profile`} class="row">
+              <Csrf session={session} />
+              <Field id="f-default" label="Default profile for unknown machines">
+                <select id="f-default" name="defaultProfileId">
+                  <option value="">Local disk (no profile)</option>
+                  {profiles.map((p) => (
+                    <option value={p.id} selected={p.id === site.defaultProfileId}>
+                      {`${p.name} (${p.spec.kind})`}
+                    </option>
+                  ))}
+                </select>
+              </Field>
+              <button type="submit">Save default</button>
+            </form>
+          )}
+        </section>
+        <section aria-labelledby="h-relays">
+          <h2 id="h-relays">Relays</h2>
+          {relays.length === 0 ? (
+            <p class="muted">
+              No relay enrolled yet. A relay is a small service on a Linux box at the site that answers the machines' DHCP and TFTP.
+              {writable ? ' Get an enrollment code below, then paste the install command it shows on that box.' : ''}
+            </p>
+          ) : (
+            <Table>
+              <thead>
+                <tr>
+                  <th scope="col">Relay</th>
+                  <th scope="col">Health</th>
+                  <th scope="col">Last seen</th>
+                  <th scope="col">Version</th>
+                  <th scope="col">Desired</th>
+                  <th scope="col">Update</th>
+                  <th scope="col">Address</th>
+                  <th scope="col">LANs</th>
+                  {writable && <th scope="col">Actions</th>}
+                </tr>
+              </thead>
+              <tbody>
+                {relays.map((r) => (
+                  <tr>
+                    <td>{r.name}</td>
+                    <td>
+                      {/* Enrolled (the code was used) but it never reported: an install that stopped half way. */}
+                      {relayHealth(r, now) === 'never' ? <Badge value="never" label="enrolled, never seen" /> : <Badge value={relayHealth(r, now)} />}
+                    </td>
+                    <td>
+                      <Time at={r.lastSeenAt} now={now} />
+                    </td>
+                    <td class="mono">{r.version ?? '—'}</td>
+                    <td class="mono">{r.desiredVersion ?? '—'}</td>
+                    <td>{r.update ? `${r.update.state} ${r.update.version}${r.update.reason ? `: ${r.update.reason}` : ''}` : '—'}</td>
+                    <td class="mono">{r.address ?? '—'}</td>
+                    <td>
+                      <RelayLans lans={r.lans} />
+                    </td>
+                    {writable && (
+                      <td>
+                        <RelayActions session={session} relay={r} />
+                      </td>
+                    )}
+                  </tr>
+                ))}
+              </tbody>
+            </Table>
+          )}
+          <RelayConflicts relays={relays} />
+          {enrollmentCode && (
+            <p class="msg" role="status">
+              Enrollment code (shown once; type it at the relay within{' '}
+              <time datetime={enrollmentCode.expiresAt}>{Math.round((Date.parse(enrollmentCode.expiresAt) - now) / 60_000)} minutes</time>):{' '}
+              <strong class="mono">{enrollmentCode.code}</strong>
+              {cloudUrl && (
+                <>
+                  <br />
+                  On the site box (Debian or Ubuntu), paste:{' '}
+                  <code class="mono">{`curl -fsSL ${cloudUrl}/v1/relays/install.sh | sudo sh -s -- --code ${enrollmentCode.code}`}</code>
+                </>
+              )}
+            </p>
+          )}
+          {writable && (
+            <form method="post" action={`/console/sites/${site.id}/enrollment-codes`}>
+              <Csrf session={session} />
+              <button type="submit" class="secondary">
+                New enrollment code for a relay
+              </button>
+            </form>
+          )}
+        </section>
+      </div>
+      <section aria-labelledby="h-machines">
+        <h2 id="h-machines">Machines</h2>
+        {machines.items.length === 0 ? (
+          <p class="muted">
+            No machines at this site yet: they appear when they first netboot, or{' '}
+            {writable ? <a href="/console/machines#new">add one by its MAC</a> : 'an operator adds them by MAC'}.
+          </p>
+        ) : (
+          <MachineRows machines={machines.items} now={now} />
+        )}
+        <Pager next={machines.nextCursor} base={`/console/sites/${site.id}`} first={first} />
+      </section>
+      <SiteSettings session={session} site={site} form={siteForm} />
+    </Layout>
+  );
+};
 
 /** The sites' routes; answers the site page's renderer, which the relays' routes use too. */
 export function siteRoutes(r: ConsoleRouter, k: Kit): SitePageFn {

@@ -7,7 +7,7 @@ import { principalCache } from './auth/principal-cache.ts';
 import { confineRelayTokens } from './auth/confine.ts';
 import { consoleRoutes } from './console/routes.tsx';
 import type { AppDeps, AppEnv } from './context.ts';
-import { AppError, ERROR_STATUS, type ErrorCode } from './errors.ts';
+import { AppError, toAppError } from './errors.ts';
 import { SqlConstraintError } from './ports/sql-database.ts';
 import { assignmentRoutes } from './routes/assignments.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -147,14 +147,3 @@ export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): Open
   return app;
 }
 
-function toAppError(err: Error): AppError {
-  if (err instanceof AppError) return err;
-  if (err instanceof SqlConstraintError) return new AppError('conflict', 'the change conflicts with existing data (already exists or still referenced)');
-  if (err instanceof HTTPException) {
-    // Hono's own validators throw these, e.g. for a body that is not JSON.
-    if (err.status === 400) return new AppError('invalid_json', err.message || 'malformed request body');
-    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((k) => ERROR_STATUS[k] === err.status) ?? 'bad_request';
-    return new AppError(code, err.message || code);
-  }
-  return new AppError('internal', 'internal error');
-}

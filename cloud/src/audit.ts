@@ -4,18 +4,32 @@ import { sql, type SqlStatement } from './ports/sql-database.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number, actor?: string): SqlStatement {
+/** One audit_log row (the API's rows below and the console's sign-in records share this shape). */
+export function auditStatement(e: { at: number; actor: string; action: string; target: string | null; siteId: string | null; result: string; status: number; requestId: string }): SqlStatement {
   return sql(
     'INSERT INTO audit_log (at, actor, action, target, site_id, result, status, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    c.get('deps').clock.now(),
-    actor ?? c.get('principal')?.tokenId ?? 'anonymous',
-    `${c.req.method} ${c.req.path}`.slice(0, 512),
+    e.at,
+    e.actor,
+    e.action.slice(0, 512),
+    e.target,
+    e.siteId,
+    e.result,
+    e.status,
+    e.requestId,
+  );
+}
+
+function insert(c: Context<AppEnv>, target: string | null, siteId: string | null, result: string, status: number, actor?: string): SqlStatement {
+  return auditStatement({
+    at: c.get('deps').clock.now(),
+    actor: actor ?? c.get('principal')?.tokenId ?? 'anonymous',
+    action: `${c.req.method} ${c.req.path}`,
     target,
     siteId,
     result,
     status,
-    c.get('requestId'),
-  );
+    requestId: c.get('requestId'),
+  });
 }
 
 /**

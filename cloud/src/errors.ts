@@ -1,3 +1,6 @@
+import { HTTPException } from 'hono/http-exception';
+import { SqlConstraintError } from './ports/sql-database.ts';
+
 /**
  * The one error type handlers throw. `app.ts`'s onError turns it into the envelope
  * `{error:{code,message,requestId}}`; handlers hold no try/catch of their own.
@@ -50,3 +53,20 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string): AppError => new AppError('not_found', `${what} not found`);
+
+/**
+ * Anything thrown, as the AppError its envelope reports: ours as is, a constraint the database refused
+ * as a conflict, Hono's own validator failures by their status, anything else as an internal error
+ * (whose particulars go to the log, never to the client). The API's onError and the console's use it.
+ */
+export function toAppError(err: Error): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof SqlConstraintError) return new AppError('conflict', 'the change conflicts with existing data (already exists or still referenced)');
+  if (err instanceof HTTPException) {
+    // Hono's own validators throw these, e.g. for a body that is not JSON.
+    if (err.status === 400) return new AppError('invalid_json', err.message || 'malformed request body');
+    const code = (Object.keys(ERROR_STATUS) as ErrorCode[]).find((k) => ERROR_STATUS[k] === err.status) ?? 'bad_request';
+    return new AppError(code, err.message || code);
+  }
+  return new AppError('internal', 'internal error');
+}

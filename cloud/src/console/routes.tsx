@@ -6,8 +6,8 @@ import { compress } from 'hono/compress';
 import { HTTPException } from 'hono/http-exception';
 import type { Relay } from '../../../shared/schemas/access.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
-import { AppError, ERROR_STATUS } from '../errors.ts';
-import { sql } from '../ports/sql-database.ts';
+import { auditStatement } from '../audit.ts';
+import { AppError, toAppError } from '../errors.ts';
 import type { AppFetch } from './api.ts';
 import { assets } from './assets.ts';
 import { FORM_UPLOAD_MAX, SignInPage } from './catalog-pages.tsx';
@@ -64,17 +64,7 @@ async function parseForm(c: C): Promise<forms.FormData> {
 }
 
 function audit(c: C, actor: string, result: string, status: number) {
-  return sql(
-    'INSERT INTO audit_log (at, actor, action, target, site_id, result, status, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    c.get('deps').clock.now(),
-    actor,
-    `${c.req.method} ${c.req.path}`.slice(0, 512),
-    actor === 'anonymous' ? null : actor,
-    null,
-    result,
-    status,
-    c.get('requestId'),
-  );
+  return auditStatement({ at: c.get('deps').clock.now(), actor, action: `${c.req.method} ${c.req.path}`, target: actor === 'anonymous' ? null : actor, siteId: null, result, status, requestId: c.get('requestId') });
 }
 
 /**
@@ -201,11 +191,3 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
   return r;
 }
 
-function toAppError(err: Error): AppError {
-  if (err instanceof AppError) return err;
-  if (err instanceof HTTPException) {
-    const code = (Object.keys(ERROR_STATUS) as (keyof typeof ERROR_STATUS)[]).find((k) => ERROR_STATUS[k] === err.status) ?? 'bad_request';
-    return new AppError(code, err.message || code);
-  }
-  return new AppError('internal', 'internal error');
-}

@@ -14,9 +14,10 @@ import { powerRows } from './authz/power-rows.ts';
 import { releaseRows } from './authz/release-rows.ts';
 import { telemetryRows } from './authz/telemetry-rows.ts';
 import { webhookRows } from './authz/webhook-rows.ts';
+import { inventoryRows } from './authz/inventory-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows, ...observabilityRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows, ...inventoryRows, ...observabilityRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

@@ -14,9 +14,10 @@ import { releaseEndpoints } from './bad-input/releases.ts';
 import { badInputSuite } from './bad-input/suite.ts';
 import { telemetryEndpoints, telemetryIds, telemetryLists } from './bad-input/telemetry.ts';
 import { webhookEndpoints, webhookIds, webhookLists } from './bad-input/webhooks.ts';
+import { inventoryEndpoints, inventoryLists } from './bad-input/inventory.ts';
 import type { ApiTarget } from './target.ts';
 
-const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints, ...powerEndpoints, ...webhookEndpoints];
+const endpoints = [...accessEndpoints, ...fleetEndpoints, ...imageEndpoints, ...fileEndpoints, ...telemetryEndpoints, ...releaseEndpoints, ...powerEndpoints, ...webhookEndpoints, ...inventoryEndpoints];
 
 export function badInputContract(target: () => ApiTarget): void {
   describe('bad input', () => {
@@ -29,7 +30,7 @@ export function badInputContract(target: () => ApiTarget): void {
       target,
       endpoints,
       [...accessIds, ...fleetIds, ...imageIds, ...bootIds, ...fileIds, ...telemetryIds, ...webhookIds],
-      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists, ...telemetryLists, ...webhookLists],
+      [...accessLists, ...fleetLists, ...imageLists, ...bootLists, ...fileLists, ...telemetryLists, ...webhookLists, ...inventoryLists],
     );
     bootQueryInputContract(target);
   });

@@ -2,6 +2,7 @@ import type { Catalog, CatalogAssignment, CatalogMachine, CatalogProfile } from 
 import type { SelectorFields } from '../../../shared/boot/select.ts';
 import { ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { selectorLabelsOf } from '../routes/inventory.ts';
 import { getMachineByMac, secureBootOf, type MachineRow } from '../routes/machine-lookup.ts';
 import { iso } from '../time.ts';
 
@@ -48,7 +49,8 @@ interface ProfileRow extends CatalogProfileRow {
 }
 
 export function toCatalogMachine(r: MachineRow): CatalogMachine {
-  return { id: r.id, mac: r.mac, siteId: r.site_id, labels: JSON.parse(r.labels) as Record<string, string>, arch: r.arch, state: r.state, secureBoot: secureBootOf(r) };
+  // People's labels over the ones derived from the hardware report (hw.*): assignments select on both.
+  return { id: r.id, mac: r.mac, siteId: r.site_id, labels: selectorLabelsOf(r), arch: r.arch, state: r.state, secureBoot: secureBootOf(r) };
 }
 
 export function toCatalogAssignment(r: CatalogAssignmentRow): CatalogAssignment {

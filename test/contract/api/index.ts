@@ -9,6 +9,7 @@ import { eventsContract } from './events.contract.ts';
 import { filesContract } from './files.contract.ts';
 import { imagesContract } from './images.contract.ts';
 import { imagingContract } from './imaging.contract.ts';
+import { inventoryBootContract, inventoryContract } from './inventory.contract.ts';
 import { machinesContract } from './machines.contract.ts';
 import { observabilityContract } from './observability.contract.ts';
 import { powerContract } from './power.contract.ts';
@@ -46,4 +47,6 @@ export function apiContract(target: () => ApiTarget): void {
   powerContract(target);
   webhooksContract(target);
   observabilityContract(target);
+  inventoryContract(target);
+  inventoryBootContract(target);
 }

@@ -10,7 +10,11 @@ const SEPARATED = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2
 const DOTTED = /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/;
 const BARE = /^[0-9a-f]{12}$/;
 
+const CANONICAL = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
 export function normalizeMac(input: string): string | null {
+  // The common case on the relay's per-packet paths (snapshot lookups, events): already canonical.
+  if (input.length === 17 && CANONICAL.test(input)) return input;
   if (input.length > 40) return null;
   const s = input.trim().toLowerCase().replaceAll('%3a', ':');
   let hex: string;
@@ -24,5 +28,5 @@ export function normalizeMac(input: string): string | null {
 
 /** True for a MAC already in canonical form. */
 export function isCanonicalMac(s: string): boolean {
-  return /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(s);
+  return CANONICAL.test(s);
 }

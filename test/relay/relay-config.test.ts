@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, lanSpecs, loadConfig } from '../../relay/src/config.ts';
 import { servableBootFiles } from '../../relay/src/dhcp/boot-target.ts';
-import { resolveLans } from '../../relay/src/lan/lans.ts';
+import { LanUnavailableError, resolveLans } from '../../relay/src/lan/lans.ts';
+import { toCliError } from '../../relay/src/cli/commands.ts';
 import { MetricsRegistry } from '../../relay/src/http/metrics.ts';
 import { saveCredentials } from '../../relay/src/sync/credentials.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
@@ -177,7 +178,11 @@ describe('relay.toml: LANs and boot files, validated before anything starts', ()
       eth2: [{ address: '10.9.0.3', netmask: '255.255.255.0', family: 'IPv4' as const, mac: '', internal: false, cidr: '10.9.0.3/24' }],
     };
     const c = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\n[[lan]]\ninterface = "eth2"\n[[lan]]\ninterface = "eth9"\n`));
-    expect(() => resolveLans(c, nics)).toThrow(/eth9: no such interface[\s\S]*eth1 and eth2 are the same network/);
+    expect(() => resolveLans(c, nics)).toThrow(/eth1 and eth2 are the same network[\s\S]*no interface eth9 on this box/);
+    // An interface that is only missing is not a mistake in the file: the relay is started again (EX_TEMPFAIL).
+    const later = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\n[[lan]]\ninterface = "eth9"\n`));
+    expect(() => resolveLans(later, nics)).toThrow(LanUnavailableError);
+    expect(toCliError(new LanUnavailableError('x')).status).toBe(75);
     const one = loadConfig(configFile(`${base}[[lan]]\ninterface = "eth1"\n`));
     expect(resolveLans(one, nics).map((l) => [l.serverIp, l.publicUrl])).toEqual([['10.9.0.2', 'http://10.1.2.3:8080']]);
   });

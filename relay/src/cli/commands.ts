@@ -16,7 +16,7 @@ import { EXIT } from '../exit-codes.ts';
 import { createLogger } from '../log.ts';
 import { defaultLanServices, relayCloudClient, startRelay } from '../main.ts';
 import { ownArgv, perlPath, reexecWithDeviceSockets, takeActivatedSockets } from '../lan/device-sockets.ts';
-import { resolveLans, type ServedLan } from '../lan/lans.ts';
+import { LanUnavailableError, resolveLans, type ServedLan } from '../lan/lans.ts';
 import { servableBootFiles } from '../dhcp/boot-target.ts';
 import { createSocket } from 'node:dgram';
 import { createCloudClient, CloudUnreachableError } from '../sync/cloud-client.ts';
@@ -141,6 +141,8 @@ function help(which: 'enroll' | 'run'): number {
 export function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof ConfigError || (err instanceof Error && err.name === 'ZodError')) return new CliError(err.message, EXIT.config);
+  // An interface not there yet (a VLAN networkd has not made, a NIC not plugged in): the supervisor tries again.
+  if (err instanceof LanUnavailableError) return new CliError(err.message, EXIT.tempfail);
   const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
   // node:util parseArgs: an unknown flag or a flag without its value.
   if (typeof e?.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) return new CliError(`${e.message} (see --help)`, EXIT.usage);

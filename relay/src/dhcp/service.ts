@@ -106,7 +106,8 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     const serverLans = lans.map((lan) => {
       const f = full.get(lan.name) ?? null;
       const httpBase = lan.publicUrl;
-      const target = async (client: Parameters<typeof bootTarget>[0], ip: string | null): Promise<TargetResult> => {
+      // Synchronous unless direct signing needs its promise: the responder then answers in the same turn (issue 18).
+      const target = (client: Parameters<typeof bootTarget>[0], ip: string | null): TargetResult | Promise<TargetResult> => {
         if (!ctx.snapshot.snapshot) return { ok: false, reason: 'no site snapshot yet: the relay has never synced with the cloud' };
         if (!ctx.snapshot.netbootFor(client.mac, client.arch.arch)) return { ok: false, reason: 'the site snapshot says this machine boots from its disk' };
         // UEFI x64 firmware whose profile names a shim and a GRUB gets the signed chain instead of iPXE.
@@ -115,7 +116,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
         // Only an iPXE that says it speaks HTTPS can follow a direct cloud URL; any other keeps the LAN path.
         const chained = upgrades.target(client);
         if (chained) return { ok: true, target: chained };
-        if (client.kind === 'ipxe' && direct && client.ipxe?.https) return { ok: true, target: { kind: 'script', url: await direct.urlFor(client.mac, client.arch.code), ...(c.ipxe_crosscert ? { crosscert: c.ipxe_crosscert } : {}) } };
+        if (client.kind === 'ipxe' && direct && client.ipxe?.https) return direct.urlFor(client.mac, client.arch.code).then((url): TargetResult => ({ ok: true, target: { kind: 'script', url, ...(c.ipxe_crosscert ? { crosscert: c.ipxe_crosscert } : {}) } }));
         return bootTarget(client, { httpBase, bootFiles: files }, client.kind === 'ipxe' ? ctx.nonces.issue(client.mac, ip) : undefined);
       };
       const respond = createResponder({
@@ -132,8 +133,8 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
         relayed: lan.relayed,
         serverIp: lan.serverIp,
         subnet: lan.subnet,
-        respond: async (req: Parameters<typeof respond>[0], arrival: Parameters<typeof respond>[1]) => {
-          const out = await respond(req, arrival);
+        respond: (req: Parameters<typeof respond>[0], arrival: Parameters<typeof respond>[1]) => {
+          const out = respond(req, arrival);
           // Compaction is amortised O(1) (once per ~2× the live leases' worth of changes) and off the loop.
           if (f && journal!.wantsCompaction(f.table.size)) void journal!.compact(f.table.entries());
           return out;

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { ConfigError, lanSpecs, type LanSpec, type RelayConfig } from '../config.ts';
 import { inSubnet, intToIp, ipToInt, isIpv4, parseCidr, subnetOf, type Subnet } from '../dhcp/ipv4.ts';
@@ -26,6 +27,34 @@ export interface ServedLan {
 
 export type Nics = ReturnType<typeof networkInterfaces>;
 
+/**
+ * A configured interface that is not on this box (yet): a USB NIC not plugged in, a VLAN that
+ * networkd has not made. Not a configuration mistake — the supervisor should try again (EX_TEMPFAIL).
+ */
+export class LanUnavailableError extends Error {
+  override name = 'LanUnavailableError';
+}
+
+/**
+ * The IPv4 addresses of an interface that Node does not list: libuv's interface list leaves out every
+ * interface that is not running (no carrier: a cable out, a switch port still coming up, or a veth
+ * whose link state the kernel has not settled yet), and a LAN must be served from the moment it has
+ * a link, not only if it had one when the relay started. iproute2 (`ip -j`) lists them all.
+ */
+function addressesOfIdle(name: string): Array<{ address: string; netmask: string; family: 'IPv4' }> {
+  if (!existsSync(`/sys/class/net/${name}`)) return [];
+  try {
+    const out = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { encoding: 'utf8', timeout: 2_000 })) as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
+    return out.flatMap((l) => l.addr_info ?? []).filter((a) => a.local && isIpv4(a.local) && a.prefixlen !== undefined).map((a) => ({ address: a.local!, netmask: intToIp(maskOfPrefix(a.prefixlen!)), family: 'IPv4' as const }));
+  } catch {
+    return [];
+  }
+}
+
+function maskOfPrefix(prefix: number): number {
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
 /** `/sys/class/net/<if>/ifindex`: a VLAN deleted and made again gets a new one (and old sockets bound to it hear nothing). */
 export function ifindexOf(name: string): number | null {
   try {
@@ -35,11 +64,19 @@ export function ifindexOf(name: string): number | null {
   }
 }
 
-export function resolveLans(config: RelayConfig, nics: Nics = networkInterfaces()): ServedLan[] {
+/** `nics`: this box's interfaces (default: read now, with those that have no link found through iproute2). */
+export function resolveLans(config: RelayConfig, given?: Nics): ServedLan[] {
+  const live = given === undefined;
+  const nics = given ?? networkInterfaces();
   const problems: string[] = [];
   const out: ServedLan[] = [];
   const specs = lanSpecs(config);
-  const v4 = (name: string) => (nics[name] ?? []).filter((a): a is NetworkInterfaceInfo & { family: 'IPv4' } => a.family === 'IPv4');
+  const v4 = (name: string): Array<{ address: string; netmask: string }> => {
+    const listed = (nics[name] ?? []).filter((a): a is NetworkInterfaceInfo & { family: 'IPv4' } => a.family === 'IPv4');
+    return listed.length ? listed : live ? addressesOfIdle(name) : [];
+  };
+  const present = (name: string) => nics[name] !== undefined || (live && existsSync(`/sys/class/net/${name}`));
+  const absent: string[] = [];
   for (const spec of specs) {
     const where = config.lan ? `[[lan]] ${spec.name}` : spec.interface ? `interface ${spec.interface}` : 'the served LAN';
     let serverIp: string | undefined;
@@ -51,8 +88,9 @@ export function resolveLans(config: RelayConfig, nics: Nics = networkInterfaces(
     } else if (spec.interface) {
       const addrs = v4(spec.interface);
       const a = spec.address ? addrs.find((x) => x.address === spec.address) : addrs[0];
-      if (!nics[spec.interface]) problems.push(`${where}: no such interface on this box (${Object.keys(nics).join(', ') || 'none'})`);
-      else if (!a) problems.push(`${where}: ${spec.address ? `${spec.address} is not an address of ${spec.interface}` : `${spec.interface} has no IPv4 address`}: the DHCP server needs the relay's address on it`);
+      if (!present(spec.interface)) absent.push(`${where}: no interface ${spec.interface} on this box (yet): ${Object.keys(nics).join(', ') || 'none'}`);
+      // No address yet (the box's own DHCP client, networkd still configuring it): tried again, not a mistake.
+      else if (!a) absent.push(`${where}: ${spec.address ? `${spec.address} is not an address of ${spec.interface}` : `${spec.interface} has no IPv4 address`} (yet): the DHCP server needs the relay's address on it`);
       else {
         serverIp = a.address;
         subnet = subnetOf(a.address, a.netmask);
@@ -90,7 +128,8 @@ export function resolveLans(config: RelayConfig, nics: Nics = networkInterfaces(
       if (overlap(a.subnet, b.subnet)) problems.push(`${a.name} and ${b.name} are the same network (${intToIp(a.subnet.network)}/${a.subnet.prefix} and ${intToIp(b.subnet.network)}/${b.subnet.prefix}): serve it once`);
     }
   }
-  if (problems.length) throw new ConfigError(`the relay cannot serve its LANs:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  if (problems.length) throw new ConfigError(`the relay cannot serve its LANs:\n${[...problems, ...absent].map((p) => `  ${p}`).join('\n')}`);
+  if (absent.length) throw new LanUnavailableError(`the relay cannot serve its LANs yet:\n${absent.map((p) => `  ${p}`).join('\n')}`);
   return out;
 }
 

@@ -20,6 +20,7 @@
  * A `dhcp` LAN reported without a range is taken as the whole subnet (it cannot be shown disjoint).
  * Pure and Web-standard: runs in workerd, Deno and Node.
  */
+import { intToIp, ipToInt, isIpv4 } from './ipv4.ts';
 import type { RelayLan } from './schemas/access.ts';
 
 export interface RelayLans {
@@ -36,22 +37,6 @@ export interface RelayConflict {
   /** This relay's subnet, as it reported it. */
   subnet: string;
   reason: string;
-}
-
-const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-export function isIpv4(s: string): boolean {
-  return DOTTED.test(s);
-}
-
-export function ipToInt(ip: string): number {
-  if (!DOTTED.test(ip)) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-  const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-}
-
-export function intToIp(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
 /** `10.0.0.0/24` with host bits zero → first and last address of the block; null when malformed. */

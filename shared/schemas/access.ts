@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { cidrBounds, ipToInt, isIpv4 } from '../relay-conflicts.ts';
+import { ipToInt, isIpv4 } from '../ipv4.ts';
+import { cidrBounds } from '../relay-conflicts.ts';
 import { Name, Timestamp } from './common.ts';
 
 /**

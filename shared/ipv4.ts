@@ -48,6 +48,11 @@ export function subnetOf(ip: string, netmask: string): Subnet {
   return { network: (ipToInt(ip) & mask) >>> 0, prefix, mask };
 }
 
+/** `10.0.0.0/24`: the written form of a subnet. */
+export function cidrOf(s: Subnet): string {
+  return `${intToIp(s.network)}/${s.prefix}`;
+}
+
 export function inSubnet(ip: number, s: Subnet): boolean {
   return ((ip & s.mask) >>> 0) === s.network;
 }

@@ -20,7 +20,7 @@
  * A `dhcp` LAN reported without a range is taken as the whole subnet (it cannot be shown disjoint).
  * Pure and Web-standard: runs in workerd, Deno and Node.
  */
-import { intToIp, ipToInt, isIpv4 } from './ipv4.ts';
+import { intToIp, ipToInt, parseCidr, type Subnet } from './ipv4.ts';
 import type { RelayLan } from './schemas/access.ts';
 
 export interface RelayLans {
@@ -41,13 +41,13 @@ export interface RelayConflict {
 
 /** `10.0.0.0/24` with host bits zero → first and last address of the block; null when malformed. */
 export function cidrBounds(cidr: string): { first: number; last: number; prefix: number } | null {
-  const m = /^([0-9.]+)\/(\d{1,2})$/.exec(cidr);
-  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 32) return null;
-  const prefix = Number(m[2]);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  const network = ipToInt(m[1]!);
-  if ((network & ~mask) >>> 0 !== 0) return null;
-  return { first: network, last: (network | ~mask) >>> 0, prefix };
+  let s: Subnet;
+  try {
+    s = parseCidr(cidr);
+  } catch {
+    return null;
+  }
+  return { first: s.network, last: (s.network | ~s.mask) >>> 0, prefix: s.prefix };
 }
 
 const overlaps = (a: { first: number; last: number }, b: { first: number; last: number }) => a.first <= b.last && b.first <= a.last;

@@ -6,7 +6,7 @@ import { DirectBootUrls } from '../sync/direct-boot.ts';
 import { AddressBook } from './address-book.ts';
 import { bootTarget, IpxeUpgrades, servableBootFiles, type TargetResult } from './boot-target.ts';
 import { existsSync } from 'node:fs';
-import { intToIp, ipToInt, maskOf } from './ipv4.ts';
+import { cidrOf, intToIp, ipToInt, maskOf } from './ipv4.ts';
 import { LeaseJournal } from './lease-journal.ts';
 import { LeaseTable } from './leases.ts';
 import { createResponder, type FullModeConfig } from './responder.ts';
@@ -80,7 +80,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       onRefused: (mac, note) => log.warn('not chaining iPXE again', { mac, reason: 'chained-recently', note }),
     });
     const addresses = o.addresses ?? new AddressBook();
-    const journals: LeaseJournal[] = [];
+    const journals = new Map<string, LeaseJournal>();
     const full = new Map<string, FullModeConfig>();
     // One lease journal per full-mode LAN; the one-LAN form keeps the file name it always had.
     const journalName = (lan: ServedLan) => (lans.length === 1 ? 'leases.jsonl' : `leases-${lan.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.jsonl`);
@@ -88,11 +88,11 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       for (const lan of lans) {
         if (lan.mode !== 'dhcp') continue;
         const journal = new LeaseJournal({ path: join(ctx.config.state_dir, journalName(lan)), log });
-        journals.push(journal);
+        journals.set(lan.name, journal);
         full.set(lan.name, fullMode(lan, journal));
       }
     } catch (err) {
-      for (const j of journals) j.close();
+      for (const j of journals.values()) j.close();
       throw err instanceof ConfigError ? err : new ConfigError(`[dhcp]: ${(err as Error).message}`);
     }
     if (full.size) {
@@ -126,7 +126,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
         ...(f ? { full: f } : {}),
         learn: (mac, ip) => addresses.set(ip, mac),
       });
-      const journal = f ? journals[[...full.keys()].indexOf(lan.name)]! : null;
+      const journal = journals.get(lan.name) ?? null;
       return {
         name: lan.name,
         interface: lan.interface,
@@ -155,7 +155,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
     try {
       at = await server.listen();
     } catch (err) {
-      for (const j of journals) j.close();
+      for (const j of journals.values()) j.close();
       throw err;
     }
     // The kernel silently caps the buffer at net.core.rmem_max (Debian's default: 208 KiB); a storm of
@@ -171,7 +171,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
         name: l.name,
         mode: l.mode,
         serverIp: l.serverIp,
-        subnet: `${intToIp(l.subnet.network)}/${l.subnet.prefix}`,
+        subnet: cidrOf(l.subnet),
         socket: l.relayed ? 'relayed' : at.deviceBound.includes(l.name) ? 'bound to the interface' : 'shared',
         ...(full.get(l.name) ? { range: l.spec.range, leases: full.get(l.name)!.table.counts() } : {}),
       })),
@@ -192,7 +192,7 @@ export function dhcpService(o: DhcpServiceOptions = {}) {
       close: async () => {
         stopWatch();
         await server.close();
-        for (const j of journals) j.close();
+        for (const j of journals.values()) j.close();
       },
     };
   };

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { ConfigError, lanSpecs, type LanSpec, type RelayConfig } from '../config.ts';
-import { inSubnet, intToIp, ipToInt, isIpv4, parseCidr, subnetOf, type Subnet } from '../dhcp/ipv4.ts';
+import { cidrOf, inSubnet, intToIp, ipToInt, isIpv4, maskOf, parseCidr, subnetOf, type Subnet } from '../dhcp/ipv4.ts';
 
 /**
  * The LANs of relay.toml (config.ts `lanSpecs`) bound to this box: which address the relay has on
@@ -45,14 +45,10 @@ function addressesOfIdle(name: string): Array<{ address: string; netmask: string
   if (!existsSync(`/sys/class/net/${name}`)) return [];
   try {
     const out = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { encoding: 'utf8', timeout: 2_000 })) as Array<{ addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
-    return out.flatMap((l) => l.addr_info ?? []).filter((a) => a.local && isIpv4(a.local) && a.prefixlen !== undefined).map((a) => ({ address: a.local!, netmask: intToIp(maskOfPrefix(a.prefixlen!)), family: 'IPv4' as const }));
+    return out.flatMap((l) => l.addr_info ?? []).filter((a) => a.local && isIpv4(a.local) && a.prefixlen !== undefined).map((a) => ({ address: a.local!, netmask: intToIp(maskOf(a.prefixlen!)), family: 'IPv4' as const }));
   } catch {
     return [];
   }
-}
-
-function maskOfPrefix(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
 /** `/sys/class/net/<if>/ifindex`: a VLAN deleted and made again gets a new one (and old sockets bound to it hear nothing). */
@@ -116,7 +112,7 @@ export function resolveLans(config: RelayConfig, given?: Nics): ServedLan[] {
       if (!inSubnet(ipToInt(serverIp), given)) problems.push(`${where}: subnet ${spec.subnet} does not hold the relay's address ${serverIp}`);
       subnet = given;
     }
-    if (spec.range) for (const ip of spec.range) if (!inSubnet(ipToInt(ip), subnet)) problems.push(`${where}: range: ${ip} is outside ${intToIp(subnet.network)}/${subnet.prefix}`);
+    if (spec.range) for (const ip of spec.range) if (!inSubnet(ipToInt(ip), subnet)) problems.push(`${where}: range: ${ip} is outside ${cidrOf(subnet)}`);
     const publicUrl = spec.public_url ?? `http://${serverIp}:${config.http.port}`;
     out.push({ name: spec.name, interface: spec.interface ?? null, relayed: !!spec.relayed, mode: spec.mode, serverIp, subnet, publicUrl, spec });
   }
@@ -125,7 +121,7 @@ export function resolveLans(config: RelayConfig, given?: Nics): ServedLan[] {
     for (let j = i + 1; j < out.length; j++) {
       const a = out[i]!;
       const b = out[j]!;
-      if (overlap(a.subnet, b.subnet)) problems.push(`${a.name} and ${b.name} are the same network (${intToIp(a.subnet.network)}/${a.subnet.prefix} and ${intToIp(b.subnet.network)}/${b.subnet.prefix}): serve it once`);
+      if (overlap(a.subnet, b.subnet)) problems.push(`${a.name} and ${b.name} are the same network (${cidrOf(a.subnet)} and ${cidrOf(b.subnet)}): serve it once`);
     }
   }
   if (problems.length) throw new ConfigError(`the relay cannot serve its LANs:\n${[...problems, ...absent].map((p) => `  ${p}`).join('\n')}`);
@@ -145,5 +141,5 @@ function hostIpv4(url: string): string | undefined {
 
 /** What the cloud is told about each LAN (heartbeat): enough to see two relays' pools collide. */
 export function lanSummary(lans: ServedLan[]): Array<{ interface: string | null; subnet: string; mode: 'proxy' | 'dhcp'; range: [string, string] | null; relayed: boolean }> {
-  return lans.map((l) => ({ interface: l.interface, subnet: `${intToIp(l.subnet.network)}/${l.subnet.prefix}`, mode: l.mode, range: l.spec.range ?? null, relayed: l.relayed }));
+  return lans.map((l) => ({ interface: l.interface, subnet: cidrOf(l.subnet), mode: l.mode, range: l.spec.range ?? null, relayed: l.relayed }));
 }

@@ -32,6 +32,7 @@ import type { WebhookDeps } from './ports/webhook-dispatch.ts';
 import { kickWebhooks } from './webhooks/kick.ts';
 import { httpMetrics, requestRecorder, type ObservabilityDeps } from './observability/http-metrics.ts';
 import { observabilityRoutes } from './observability/routes.ts';
+import { countedDatabase, dbRoundTrips } from './observability/db-queries.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -45,8 +46,11 @@ const STREAMING_PATHS = /^\/v1\/images\/[^/]+\/(content|uploads\/[^/]+\/parts\/[
  * The control plane as one Hono app, built only from injected dependencies, so the same code runs
  * on Workers, Deno and Node: entry files pick the adapters, nothing here knows the runtime.
  */
-export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): OpenAPIHono<AppEnv> {
+export function createApp(given: AppDeps & WebhookDeps & ObservabilityDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
+  // Every route's queries pass through one counter (/metrics: edgeboot_db_round_trips_total).
+  const roundTrips = dbRoundTrips();
+  const deps = { ...given, db: countedDatabase(given.db, roundTrips) };
   const principals = principalCache();
   const metrics = httpMetrics();
   const recordRequest = requestRecorder([metrics, ...(deps.requestObservers ?? [])]);
@@ -114,7 +118,7 @@ export function createApp(deps: AppDeps & WebhookDeps & ObservabilityDeps): Open
   app.route('/v1/webhooks', webhookRoutes(deps.webhooks));
 
   // GET /healthz and GET /metrics: plain routes for load balancers and Prometheus (observability/routes.ts).
-  app.route('/', observabilityRoutes(metrics));
+  app.route('/', observabilityRoutes(metrics, roundTrips));
 
   // The web console: plain Hono routes (not in the OpenAPI document) that call the routes above in process.
   app.route('/console', consoleRoutes((request, env) => app.fetch(request, env)));

@@ -1,4 +1,5 @@
 import type { Clock } from './ports/clock.ts';
+import type { SiteChanges } from './ports/site-changes.ts';
 import type { ObjectStore } from './ports/object-store.ts';
 import type { SqlDatabase } from './ports/sql-database.ts';
 import type { Principal } from './auth/principal.ts';
@@ -24,6 +25,8 @@ export interface AppDeps {
    * can presign, i.e. S3) instead of streaming the bytes through the app. Off by default.
    */
   redirectFilesToStore?: boolean;
+  /** Wakes the relays of changed sites (sync/); absent in apps built without relay sync. */
+  siteChanges?: SiteChanges;
 }
 
 /**

@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import { sql } from '../ports/sql-database.ts';
 import { fleetGauges } from './fleet-gauges.ts';
 import type { HttpMetrics } from './http-metrics.ts';
+import { dbRoundTripFamily, type DbRoundTrips } from './db-queries.ts';
 import { PROMETHEUS_CONTENT_TYPE, renderFamilies } from './prometheus.ts';
 
 /** No path is public under /metrics: requireAuth refuses every anonymous caller. */
@@ -26,7 +27,7 @@ const NO_PUBLIC_PATHS = /^(?!)/;
  * from zero). On Workers, read request rates from Analytics Engine (the `METRICS` binding) or
  * the per-minute log lines instead (entry/workers.ts).
  */
-export function observabilityRoutes(metrics: HttpMetrics): Hono<AppEnv> {
+export function observabilityRoutes(metrics: HttpMetrics, roundTrips: DbRoundTrips): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.get('/healthz', async (c) => {
@@ -45,7 +46,7 @@ export function observabilityRoutes(metrics: HttpMetrics): Hono<AppEnv> {
     const fleetWideViewer = p.role === 'viewer' && p.siteIds === null;
     if (p.role !== 'admin' && !fleetWideViewer) throw new AppError('forbidden', 'metrics need an admin token or a viewer token for every site');
     const deps = c.get('deps');
-    const families = [...(await fleetGauges(deps.db, deps.clock.now())), ...metrics.families()];
+    const families = [...(await fleetGauges(deps.db, deps.clock.now())), ...metrics.families(), dbRoundTripFamily(roundTrips)];
     return c.body(renderFamilies(families), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
   });
 

@@ -56,6 +56,7 @@ export function observabilityContract(target: () => ApiTarget): void {
         ['edgeboot_webhook_deliveries', 'gauge'],
         ['edgeboot_http_requests_total', 'counter'],
         ['edgeboot_http_request_duration_seconds', 'histogram'],
+        ['edgeboot_db_round_trips_total', 'counter'],
       ]) {
         expect(r.text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'));
         expect(r.text).toContain(`\n# TYPE ${name} ${type}\n`);
@@ -115,6 +116,20 @@ export function observabilityContract(target: () => ApiTarget): void {
       const count = values.get('edgeboot_http_request_duration_seconds_count{method="GET",route="/v1/sites/:id"}');
       expect(count).toBeGreaterThanOrEqual(before + 1);
       expect(values.get('edgeboot_http_request_duration_seconds_bucket{method="GET",route="/v1/sites/:id",le="+Inf"}')).toBe(count);
+    });
+
+    it('counts database round trips, a batch of statements as one', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const sum = (v: Map<string, number>) => ['all', 'first', 'batch'].reduce((n, op) => n + (v.get(`edgeboot_db_round_trips_total{op="${op}"}`) ?? NaN), 0);
+      const before = (await scrape(t)).values;
+      expect((await call(t, 'GET', `/v1/sites/${site}`)).status).toBe(200);
+      const between = (await scrape(t)).values;
+      // The site read and the token lookup (or its cache) cost at least one round trip.
+      expect(sum(between)).toBeGreaterThan(sum(before));
+      expect((await call(t, 'PATCH', `/v1/sites/${site}`, { json: { name: `renamed-${site}` } })).status).toBe(200);
+      const after = (await scrape(t)).values;
+      expect(after.get('edgeboot_db_round_trips_total{op="batch"}')).toBeGreaterThan(between.get('edgeboot_db_round_trips_total{op="batch"}')!);
     });
 
     it('labels a request for an unknown path as unmatched, not by its path', async () => {

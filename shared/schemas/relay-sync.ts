@@ -34,9 +34,43 @@ export const RelaySnapshot = z
     siteId: z.string(),
     unknownMachines: z.object({ netboot: z.boolean(), loader: SignedLoader.optional() }).meta({ description: 'the site default for MACs not listed' }),
     machines: z.array(SnapshotMachine).meta({ description: 'sorted by MAC' }),
+    next: z
+      .string()
+      .optional()
+      .meta({ description: 'present on the first page of a snapshot too large for one answer: fetch `GET /v1/relay/sync/page?version=&cursor=<next>` until `next` is null' }),
   })
   .meta({ id: 'RelaySnapshot' });
 export type RelaySnapshot = z.infer<typeof RelaySnapshot>;
+
+/** What the version hashes (shared/sync/snapshot-version.ts): the snapshot without `version` and `next`. */
+export type RelaySnapshotContent = Pick<RelaySnapshot, 'siteId' | 'unknownMachines' | 'machines'>;
+
+/**
+ * The changes from the relay's snapshot (`base`, the version its If-None-Match named) to `version`:
+ * drop the MACs in `remove`, then put each `upsert` entry in place of the one with its MAC. The relay
+ * recomputes the version of the result and asks for the full snapshot when it differs.
+ */
+export const RelaySnapshotDelta = z
+  .object({
+    version: z.string().meta({ description: 'the version the delta leads to; also the strong ETag' }),
+    base: z.string().meta({ description: 'the version the delta applies to' }),
+    siteId: z.string(),
+    unknownMachines: RelaySnapshot.shape.unknownMachines,
+    upsert: z.array(SnapshotMachine).meta({ description: 'new or changed machines, sorted by MAC' }),
+    remove: z.array(z.string()).meta({ description: 'MACs no longer listed' }),
+  })
+  .meta({ id: 'RelaySnapshotDelta' });
+export type RelaySnapshotDelta = z.infer<typeof RelaySnapshotDelta>;
+
+/** A later page of a paged snapshot (`GET /v1/relay/sync/page`): the machines after the cursor's. */
+export const RelaySnapshotPage = z
+  .object({
+    version: z.string(),
+    machines: z.array(SnapshotMachine).meta({ description: 'the next machines, sorted by MAC' }),
+    next: z.string().nullable().meta({ description: 'cursor of the following page; null on the last one' }),
+  })
+  .meta({ id: 'RelaySnapshotPage' });
+export type RelaySnapshotPage = z.infer<typeof RelaySnapshotPage>;
 
 /** Where the relay fetches the shim and GRUB images its snapshot names (signed `/v1/files` paths, short-lived). */
 export const RelayLoaderFiles = z

@@ -50,7 +50,40 @@ export function sqlDatabaseContract(name: string, database: () => SqlDatabase): 
         sql('UPDATE sites SET description = ? WHERE id IN (?, ?)', 'both', a, b),
         sql('UPDATE sites SET description = ? WHERE id = ?', 'none', uid('missing')),
       ]);
-      expect(out).toEqual([{ changes: 1 }, { changes: 1 }, { changes: 2 }, { changes: 0 }]);
+      expect(out).toEqual([
+        { changes: 1, rows: [] },
+        { changes: 1, rows: [] },
+        { changes: 2, rows: [] },
+        { changes: 0, rows: [] },
+      ]);
+    });
+
+    it('gives back the rows of each statement of a batch, later reads seeing earlier writes', async () => {
+      const db = database();
+      const [a, b] = [uid('site'), uid('site')];
+      const out = await db.batch([
+        sql('SELECT count(*) AS n FROM sites WHERE id IN (?, ?)', a, b),
+        insertSite(a),
+        sql("UPDATE sites SET description = 'seen' WHERE id = ? RETURNING id, description", a),
+        sql("UPDATE sites SET description = 'never' WHERE id = ? RETURNING id", b),
+        sql('SELECT id, description FROM sites WHERE id IN (?, ?) ORDER BY id', a, b),
+      ]);
+      expect(out).toEqual([
+        { changes: 0, rows: [{ n: 0 }] },
+        { changes: 1, rows: [] },
+        { changes: 1, rows: [{ id: a, description: 'seen' }] },
+        { changes: 0, rows: [] },
+        // A read after writes in the same batch reports no changes of its own.
+        { changes: 0, rows: [{ id: a, description: 'seen' }] },
+      ]);
+    });
+
+    it('rolls back a batch that mixes reads and writes when a later statement fails', async () => {
+      const db = database();
+      const a = uid('site');
+      const failing = db.batch([insertSite(a, a), sql('SELECT id FROM sites WHERE id = ?', a), insertSite(uid('site'), a)]);
+      await expect(failing).rejects.toBeInstanceOf(SqlConstraintError);
+      expect(await siteCount(db, a)).toBe(0);
     });
 
     it('rolls back the earlier statements of a batch when a later one fails', async () => {

@@ -20,8 +20,20 @@ export interface SqlDatabase {
   all<T = Record<string, SqlValue>>(statement: SqlStatement): Promise<T[]>;
   /** The first row of a query, or null. */
   first<T = Record<string, SqlValue>>(statement: SqlStatement): Promise<T | null>;
-  /** Runs the statements in order as one transaction: all take effect or none (D1 `batch()`). */
-  batch(statements: readonly SqlStatement[]): Promise<{ changes: number }[]>;
+  /**
+   * Runs the statements in order as one transaction: all take effect or none (D1 `batch()`). Each
+   * later statement sees what the earlier ones wrote, and each gives back its rows, so one round
+   * trip can write and then read what a request needs (boot/boot-inputs.ts).
+   */
+  batch(statements: readonly SqlStatement[]): Promise<SqlResult[]>;
+}
+
+/** What one statement of a batch gave back. */
+export interface SqlResult {
+  /** Rows the statement wrote (not counting those its triggers wrote); 0 for a read. */
+  changes: number;
+  /** Rows it returned: a query's, or a write's `RETURNING`; empty otherwise. */
+  rows: Record<string, SqlValue>[];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { isConstraintMessage, SqlConstraintError, type SqlDatabase, type SqlStatement } from '../../ports/sql-database.ts';
+import { isConstraintMessage, SqlConstraintError, type SqlDatabase, type SqlResult, type SqlStatement, type SqlValue } from '../../ports/sql-database.ts';
 
 /** The migrations folder shared with wrangler (D1). */
 export const MIGRATIONS_DIR = new URL('../../../migrations/', import.meta.url).pathname;
@@ -24,6 +24,21 @@ export function openSqlite(path: string): SqlDatabase & { close(): void; raw: Da
     return stmt;
   };
   const params = (s: SqlStatement) => s.params as SQLInputValue[];
+  const returnsRows = new Map<string, boolean>();
+  const totalChanges = () => Number(prepare('SELECT total_changes() AS n').get()!.n);
+  /** One statement of a batch: `run` for a plain write (its own change count), `all` for anything with rows. */
+  const step = (s: SqlStatement): SqlResult => {
+    const stmt = prepare(s.sql);
+    let rows = returnsRows.get(s.sql);
+    if (rows === undefined) returnsRows.set(s.sql, (rows = stmt.columns().length > 0));
+    if (!rows) return { changes: Number(stmt.run(...params(s)).changes), rows: [] };
+    // A query changes nothing; a write with RETURNING does. total_changes() tells them apart (it also
+    // counts triggers' rows), changes() gives the statement's own count, as `run` would.
+    const before = totalChanges();
+    const out = stmt.all(...params(s)).map((r) => ({ ...r }) as Record<string, SqlValue>);
+    const changes = totalChanges() === before ? 0 : Number(prepare('SELECT changes() AS n').get()!.n);
+    return { changes, rows: out };
+  };
   const wrap = <T>(fn: () => T): T => {
     try {
       return fn();
@@ -48,7 +63,7 @@ export function openSqlite(path: string): SqlDatabase & { close(): void; raw: Da
       return wrap(() => {
         raw.exec('BEGIN IMMEDIATE');
         try {
-          const out = statements.map((s) => ({ changes: Number(prepare(s.sql).run(...params(s)).changes) }));
+          const out = statements.map(step);
           raw.exec('COMMIT');
           return out;
         } catch (err) {

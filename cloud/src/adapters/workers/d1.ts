@@ -1,4 +1,4 @@
-import { isConstraintMessage, SqlConstraintError, type SqlDatabase, type SqlStatement } from '../../ports/sql-database.ts';
+import { isConstraintMessage, SqlConstraintError, type SqlDatabase, type SqlStatement, type SqlValue } from '../../ports/sql-database.ts';
 
 /**
  * SqlDatabase over a D1 binding. `db.batch()` runs its statements as one implicit transaction,
@@ -22,8 +22,9 @@ export function d1Database(db: D1Database): SqlDatabase {
       wrap(async () => {
         // D1 refuses an empty batch; nothing to run is nothing changed.
         if (statements.length === 0) return [];
-        const results = await db.batch(statements.map(prepare));
-        return results.map((r) => ({ changes: r.meta.changes ?? 0 }));
+        const results = await db.batch<Record<string, SqlValue>>(statements.map(prepare));
+        // A read inside a write batch may report the previous write's count: only a statement that changed the database has changes.
+        return results.map((r) => ({ changes: r.meta.changed_db ? (r.meta.changes ?? 0) : 0, rows: r.results ?? [] }));
       }),
   };
 }

@@ -11,30 +11,48 @@ import type { RelaySnapshotContent } from '../schemas/relay-sync.ts';
 
 /**
  * JSON with every object's keys in code-unit order, arrays in order; otherwise exactly
- * `JSON.stringify` (undefined members left out, undefined array items as null, no spaces).
+ * `JSON.stringify` (undefined members left out, undefined array items as null, no spaces). For plain
+ * JSON data (no toJSON, no class instances).
+ *
+ * It is `JSON.stringify` with a property list (ECMA-262 SerializeJSONObject): given the sorted union
+ * of all keys in the value, it writes each object's keys in that list's order, natively; a
+ * 50,000-machine snapshot costs about twice a plain stringify instead of ten times when the text is
+ * built here. A property list reads keys through the prototype chain, so a value with a key that
+ * Object.prototype also has (`__proto__`, `constructor`) takes the slow path that sees own keys only.
  */
 export function canonicalJson(value: unknown): string {
+  const keys = new Set<string>();
+  collectKeys(value, keys);
+  for (const k of keys) if (k in Object.prototype) return slowCanonicalJson(value);
+  return JSON.stringify(value, [...keys].sort()) ?? 'null';
+}
+
+function collectKeys(value: unknown, into: Set<string>): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const v of value) collectKeys(v, into);
+    return;
+  }
+  for (const k of Object.keys(value)) {
+    into.add(k);
+    collectKeys((value as Record<string, unknown>)[k], into);
+  }
+}
+
+function slowCanonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ',';
-      const v: unknown = value[i];
-      out += v === undefined || typeof v === 'function' || typeof v === 'symbol' ? 'null' : canonicalJson(v);
-    }
-    return out + ']';
+    const items = value.map((v: unknown) => (v === undefined || typeof v === 'function' || typeof v === 'symbol' ? 'null' : slowCanonicalJson(v)));
+    return `[${items.join(',')}]`;
   }
   const o = value as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
-  let out = '{';
-  let first = true;
-  for (const k of keys) {
+  const members: string[] = [];
+  for (const k of Object.keys(o).sort()) {
     const v = o[k];
     if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
-    first = false;
+    members.push(`${JSON.stringify(k)}:${slowCanonicalJson(v)}`);
   }
-  return out + '}';
+  return `{${members.join(',')}}`;
 }
 
 /** Hex digits of the version: 128 bits, plenty against accidental collisions, short enough for an ETag. */

@@ -54,3 +54,15 @@ describe('snapshotVersion', () => {
     expect(snapshotVersion({ ...content, machines: [m, other] })).not.toBe(snapshotVersion({ ...content, machines: [other, m] }));
   });
 });
+
+describe('canonicalJson with keys Object.prototype also has', () => {
+  it('sorts and writes only own keys (no inherited constructor or __proto__ leaks in)', () => {
+    const withProto = JSON.parse('{"b":{"x":1},"__proto__":{"z":2},"a":{"constructor":"c"}}') as unknown;
+    expect(canonicalJson(withProto)).toBe('{"__proto__":{"z":2},"a":{"constructor":"c"},"b":{"x":1}}');
+    expect(canonicalJson([{ constructor: 1 }, { b: 2, a: 1 }])).toBe('[{"constructor":1},{"a":1,"b":2}]');
+  });
+
+  it('writes integer-like keys in string order, as the sorted key list does', () => {
+    expect(canonicalJson({ 10: 'a', 9: 'b', x: { 2: true, 1: false } })).toBe('{"10":"a","9":"b","x":{"1":false,"2":true}}');
+  });
+});

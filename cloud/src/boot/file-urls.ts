@@ -47,9 +47,14 @@ export async function signFileUrl(key: SigningKey, input: { base: string; imageI
 export async function fileUrls(deps: FileUrlDeps, input: FileUrlsInput): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (input.imageIds.length === 0) return out;
-  const active = await activeSigningKey(deps.db, input.nowSec * 1000);
+  return signFileUrls(await activeSigningKey(deps.db, input.nowSec * 1000), input);
+}
+
+/** URLs for several images with an already loaded key. */
+export async function signFileUrls(key: SigningKey, input: FileUrlsInput): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
   for (const imageId of new Set(input.imageIds)) {
-    out.set(imageId, await signFileUrl(active, { base: input.base, imageId, siteId: input.siteId, nowSec: input.nowSec, ttlSeconds: input.ttlSeconds }));
+    out.set(imageId, await signFileUrl(key, { base: input.base, imageId, siteId: input.siteId, nowSec: input.nowSec, ttlSeconds: input.ttlSeconds }));
   }
   return out;
 }

@@ -2,20 +2,23 @@ import { decideBoot, type BootDecision, type Catalog, type CatalogProfile } from
 import { localGrubConfig, renderGrubConfig } from '../../../shared/boot/grub-config.ts';
 import { localBootLines, RenderError, renderScript, type RenderContext } from '../../../shared/boot/ipxe-script.ts';
 import { randomBase32, newId } from '../../../shared/ids.ts';
+import type { SigningKey } from '../../../shared/crypto/signed-url.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
 import type { ProfileSpec } from '../../../shared/schemas/profile.ts';
 import { sha256Hex } from '../auth/secrets.ts';
 import type { AppDeps } from '../context.ts';
 import { AppError } from '../errors.ts';
 import { sql, type SqlStatement } from '../ports/sql-database.ts';
-import { loadCatalog } from './catalog.ts';
-import { fileUrls } from './file-urls.ts';
-import { adoptPendingAssignments, recordSighting } from './sighting.ts';
+import type { MachineRow } from '../routes/machine-lookup.ts';
+import { readBootInputs } from './boot-inputs.ts';
+import { signFileUrls } from './file-urls.ts';
+import { activeSigningKey } from './signing-keys.ts';
 import { bootTemplateVars } from './template-vars.ts';
 
 /**
- * One boot-script request, whichever way it arrived (relay-proxied or relay-signed direct): record
- * the sighting, decide, render, and write the boot record and its event in one batch.
+ * One boot-script request, whichever way it arrived (relay-proxied or relay-signed direct), in two
+ * database round trips: record the sighting and read the decision's inputs in one batch, decide and
+ * render here, then write the boot record and its event in a second batch.
  *
  * Callback tokens: `ebc_` + 32 base32 chars (160 bits), stored only as sha256Hex(token) in
  * boots.callback_hash, expiring at boots.callback_expires_at (ms), for boots.machine_id only.
@@ -92,17 +95,37 @@ function chosen(d: BootDecision, catalog: Catalog, profileId: string): BootDecis
 export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAnswer> {
   const { db, clock } = deps;
   const now = clock.now();
-  const { machine, discovered } = await recordSighting(db, req, now);
-  const catalog = await loadCatalog(db, { mac: req.mac, siteId: req.siteId, machine });
-  let d = decideBoot({ mac: req.mac, archCode: req.archCode ?? null, uuid: req.uuid ?? null, serial: req.serial ?? null, siteId: req.siteId }, catalog);
-  if (req.choose !== undefined) d = chosen(d, catalog, req.choose);
+  // Round trip 1: the sighting and the decision's inputs (boot/boot-inputs.ts).
+  const inputs = await readBootInputs(db, req, now);
+  const { machine, catalog } = inputs;
+  // What the site's relays hold (boot/site-snapshot.ts) changes with a new machine, an architecture
+  // learnt, or a machine that starts provisioning; the sync hub hears of it once the change committed.
+  let snapshotChanged = inputs.discovered || inputs.archLearnt;
+  try {
+    let d = decideBoot({ mac: req.mac, archCode: req.archCode ?? null, uuid: req.uuid ?? null, serial: req.serial ?? null, siteId: req.siteId }, catalog);
+    if (req.choose !== undefined) d = chosen(d, catalog, req.choose);
+    if (d.action === 'ignore') throw new AppError('not_found', `no boot answer for this machine: ${d.reason}`);
 
-  const writes: SqlStatement[] = discovered ? [adoptPendingAssignments(machine)] : [];
-  if (d.action === 'ignore') {
-    if (writes.length > 0) await db.batch(writes);
-    throw new AppError('not_found', `no boot answer for this machine: ${d.reason}`);
+    const { answer, writes } = await render(deps, req, now, machine, inputs.signingKey, d);
+    // Round trip 2: the boot record and the script-rendered event, which say what was decided.
+    await db.batch(writes);
+    if (answer.bootId !== null && machine.state !== 'provisioning') snapshotChanged = true;
+    return { decision: answer.decision, reason: answer.reason, script: answer.script };
+  } finally {
+    if (snapshotChanged) await deps.siteChanges?.changed(machine.site_id === null ? 'all' : [machine.site_id]);
   }
+}
 
+/** The answer to a decision that is not `ignore`, and the statements that record it. */
+async function render(
+  deps: AppDeps,
+  req: BootRequest,
+  now: number,
+  machine: MachineRow,
+  signingKey: SigningKey | null,
+  d: Exclude<BootDecision, { action: 'ignore' }>,
+): Promise<{ answer: BootAnswer & { bootId: string | null }; writes: SqlStatement[] }> {
+  const writes: SqlStatement[] = [];
   let answer: BootAnswer;
   let bootId: string | null = null;
   if (d.action === 'local') {
@@ -112,7 +135,10 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
     bootId = d.action === 'boot' ? newId('boot', now) : null;
     const vars = bootTemplateVars(machine, { siteId: req.siteId, arch: d.arch, fileBase: req.fileBase, callbackToken, bootId });
     try {
-      const urls = await fileUrls({ db }, { base: req.fileBase, imageIds: imageIds(d.profile.spec), siteId: req.siteId, nowSec: Math.floor(now / 1000) });
+      const images = imageIds(d.profile.spec);
+      const urlInput = { base: req.fileBase, imageIds: images, siteId: req.siteId, nowSec: Math.floor(now / 1000) };
+      // A deployment's very first signed URL makes the first key (and costs round trips, once).
+      const urls = images.length === 0 ? new Map<string, string>() : await signFileUrls(signingKey ?? (await activeSigningKey(deps.db, now)), urlInput);
       const ctx: RenderContext = {
         arch: d.arch,
         profileName: d.profile.name,
@@ -168,8 +194,7 @@ export async function serveBoot(deps: AppDeps, req: BootRequest): Promise<BootAn
       JSON.stringify({ decision: answer.decision, reason: answer.reason.slice(0, 256), profileId }),
     ),
   );
-  await db.batch(writes);
-  return answer;
+  return { answer: { ...answer, bootId }, writes };
 }
 
 /** Header values must be ISO-8859-1 and one line; reasons may quote names: keep printable ASCII. */

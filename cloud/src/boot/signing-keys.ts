@@ -32,14 +32,19 @@ function newSecret(): string {
  * were already handed out (they stay verifiable until their key is deleted).
  */
 export async function signingKeys(db: SqlDatabase, now: number): Promise<SigningKeySet> {
-  let rows = await db.all<KeyRow>(sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC'));
+  let rows = await db.all<KeyRow>(signingKeysStatement());
   if (!rows.some((r) => r.retired_at === null)) {
     // Two first requests may race and both insert a key: harmless, the newest signs and both verify.
     await db.batch([sql('INSERT INTO signing_keys (kid, secret, created_at) VALUES (?, ?, ?)', `k${randomBase32(6)}`, newSecret(), now)]);
-    rows = await db.all<KeyRow>(sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC'));
+    rows = await db.all<KeyRow>(signingKeysStatement());
   }
   const active = rows.find((r) => r.retired_at === null)!;
   return { active: toKey(active), all: rows.map(toKey) };
+}
+
+/** Every key, newest first: for a caller that sends it in a batch of its own (boot/boot-inputs.ts). */
+export function signingKeysStatement(): SqlStatement {
+  return sql('SELECT * FROM signing_keys ORDER BY created_at DESC, kid DESC');
 }
 
 /**
@@ -52,11 +57,29 @@ const ACTIVE_KEY_TTL_MS = 60_000;
 const activeKeys = new WeakMap<SqlDatabase, { at: number; key: SigningKey }>();
 
 export async function activeSigningKey(db: SqlDatabase, now: number): Promise<SigningKey> {
-  const hit = activeKeys.get(db);
-  if (hit && now >= hit.at && now - hit.at < ACTIVE_KEY_TTL_MS) return hit.key;
+  const hit = rememberedSigningKey(db, now);
+  if (hit) return hit;
   const { active } = await signingKeys(db, now);
   activeKeys.set(db, { at: now, key: active });
   return active;
+}
+
+/** The remembered key to sign with, or null when it has to be read (again). */
+export function rememberedSigningKey(db: SqlDatabase, now: number): SigningKey | null {
+  const hit = activeKeys.get(db);
+  return hit && now >= hit.at && now - hit.at < ACTIVE_KEY_TTL_MS ? hit.key : null;
+}
+
+/**
+ * The key to sign with from the rows of `signingKeysStatement()`, remembered like `activeSigningKey`
+ * does; null when there is no active key yet (`activeSigningKey` makes the first one).
+ */
+export function rememberSigningKey(db: SqlDatabase, now: number, rows: readonly unknown[]): SigningKey | null {
+  const active = (rows as readonly KeyRow[]).find((r) => r.retired_at === null);
+  if (!active) return null;
+  const key = toKey(active);
+  activeKeys.set(db, { at: now, key });
+  return key;
 }
 
 /**

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelaySnapshot, RelaySnapshotDelta } from '../../shared/schemas/relay-sync.ts';
 import { diffSnapshots } from '../../shared/sync/delta.ts';
+import { parseSyncFeatures, SYNC_FEATURES_HEADER } from '../../shared/sync/features.ts';
 import { firstPage, pageAfter, SyncCursorError } from '../../shared/sync/paging.ts';
 import { createLogger } from '../../relay/src/log.ts';
 import { createCloudClient, type CloudClient } from '../../relay/src/sync/cloud-client.ts';
@@ -24,6 +25,7 @@ import { tempDir, until } from './support/relay-harness.ts';
 interface Recorded {
   path: string;
   ifNoneMatch: string | undefined;
+  features: string | undefined;
   /** performance.now() when the request arrived. */
   at: number;
   /** What the double answered: a status and, for 200, which kind of body. */
@@ -87,8 +89,10 @@ class CloudDouble {
       }
       if (held === this.#current.version) return { status: 304 };
       const base = held === undefined ? undefined : this.#history.get(held);
-      const delta = this.deltas && base && diffSnapshots(base, this.#current);
+      const features = parseSyncFeatures(r.features);
+      const delta = this.deltas && features.has('delta') && base && diffSnapshots(base, this.#current);
       if (delta) return { status: 200, body: delta };
+      if (!features.has('pages')) return { status: 200, body: this.#current };
       return { status: 200, body: firstPage(this.#current, this.pageSize) };
     }
     if (url.pathname === '/v1/relay/sync/page') {
@@ -104,7 +108,7 @@ class CloudDouble {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const r: Recorded = { path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'], at: performance.now() };
+    const r: Recorded = { path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'], features: req.headers[SYNC_FEATURES_HEADER] as string | undefined, at: performance.now() };
     this.requests.push(r);
     const url = new URL(req.url ?? '/', 'http://double');
     const scripted = this.script.length > 0 ? this.script.shift()!(r, this) : undefined;
@@ -187,6 +191,7 @@ describe('SyncClient: deltas', () => {
     expect(await sync.syncOnce(0)).toBe(true);
     expect(answers(cloud)).toEqual(['/v1/relay/sync 200 delta']);
     expect(cloud.requests[0]!.ifNoneMatch).toBe(`"${siteOf(200).version}"`);
+    expect(cloud.requests[0]!.features).toBe('delta, pages');
     expect(store.snapshot).toEqual(next);
     expect(saved(path)).toEqual(next);
     expect(sync.deltas).toBe(1);

@@ -1,5 +1,6 @@
 import { RelaySnapshot, RelaySnapshotDelta } from '../../../shared/schemas/relay-sync.ts';
 import { checkDelta } from '../../../shared/sync/delta.ts';
+import { SYNC_FEATURES, SYNC_FEATURES_HEADER } from '../../../shared/sync/features.ts';
 import type { Logger } from '../log.ts';
 import { backoffMs, sleep as realSleep } from './backoff.ts';
 import { header, type CloudClient } from './cloud-client.ts';
@@ -118,7 +119,7 @@ export class SyncClient {
     const res = await client.json({
       method: 'GET',
       path: `/v1/relay/sync${query}`,
-      headers: etag ? { 'if-none-match': etag } : {},
+      headers: { [SYNC_FEATURES_HEADER]: SYNC_FEATURES.join(', '), ...(etag ? { 'if-none-match': etag } : {}) },
       headersTimeoutMs: (wait + 15) * 1000,
       retry: false,
       signal,

@@ -240,6 +240,32 @@ describe('event queue', () => {
     await client.close();
   });
 
+  it('reads an ack record a power loss tore as the start of the oldest segment: it re-sends, and the cloud keeps one copy', async () => {
+    const mac = randomMac();
+    const dir = tempDir('events');
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    for (const n of range(0, 10)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
+    q.start();
+    await until('shipped', () => q.depth === 0);
+    await q.stop();
+    q.close();
+    // The ack is one fixed-size record overwritten in place; half of it reached the disk.
+    const record = readFileSync(join(dir, 'ack.json'));
+    expect(record.length).toBe(64);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'ack.json'), Buffer.concat([record.subarray(0, 20), Buffer.alloc(44)]));
+    const replay = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
+    expect(replay.depth).toBe(10);
+    replay.start();
+    await until('replayed', () => replay.depth === 0);
+    await replay.stop();
+    replay.close();
+    await client.close();
+    expect(JSON.parse(readFileSync(join(dir, 'ack.json'), 'utf8'))).toEqual({ segment: 1, offset: readFileSync(join(dir, '000000000001.jsonl')).length });
+    expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 10));
+  });
+
   it('replaces the ack after every batch, before the group commit, so a restart after a crash re-sends nothing', async () => {
     const dir = tempDir('events');
     const mac = randomMac();

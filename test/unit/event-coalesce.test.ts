@@ -41,4 +41,22 @@ describe('coalescing repeated DHCP stages in a batch', () => {
     expect(out.merged).toBe(0);
     expect(out.lines).toBe(lines);
   });
+
+  it('leaves the lines of a MAC that repeats no stage untouched beside one that retries', () => {
+    const lines = [line(A, 'dhcp-discover', 0, { arch: 'x64-uefi' }), line(B, 'proxy-offer', 0, offer), line(A, 'proxy-offer', 0, offer), line(B, 'proxy-offer', 4, offer)];
+    const { lines: out, merged } = coalesceRepeats(lines);
+    expect(merged).toBe(1);
+    expect(out).toHaveLength(3);
+    // A's two events are the very lines written, not re-serialised.
+    expect(out[0]).toBe(lines[0]);
+    expect(out[2]).toBe(lines[2]);
+    expect(parse([out[1]!])[0]!.detail).toEqual({ ...offer, repeats: 1, lastAt: '2026-12-07T04:00:04.000Z' });
+  });
+
+  it('merges retries whose detail has a key named stage written before the stage itself', () => {
+    const odd = (second: number) => JSON.stringify({ id: `evt_test${String(seq++).padStart(8, '0')}`, mac: A, detail: { stage: 'menu', boot: 'ipxe.efi' }, stage: 'proxy-offer', at: `2026-12-07T04:00:${String(second).padStart(2, '0')}.000Z` });
+    const { lines: out, merged } = coalesceRepeats([odd(0), odd(4), odd(12)]);
+    expect(merged).toBe(2);
+    expect(parse(out)[0]!.detail).toEqual({ stage: 'menu', boot: 'ipxe.efi', repeats: 2, lastAt: '2026-12-07T04:00:12.000Z' });
+  });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -391,5 +391,21 @@ describe('SyncClient: malformed answers', () => {
     // And the next good answer is taken as usual.
     expect(await sync.syncOnce(0)).toBe(true);
     expect(store.snapshot).toEqual(later);
+  });
+});
+
+describe('SnapshotStore', () => {
+  it('installs a snapshot it cannot save and logs that once', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ write: (l) => lines.push(l) });
+    const path = join(tempDir('sync-client'), 'snapshot.json');
+    mkdirSync(path); // a directory where the file should go: the rename onto it fails
+    const store = new SnapshotStore(path, log);
+    const s = siteOf(3);
+    store.replace(s);
+    store.replace(siteOf(4));
+    expect(store.snapshot).toEqual(siteOf(4));
+    expect(store.netbootFor(s.machines[1]!.mac, 'bios')).toBe(true);
+    expect(lines.filter((l) => l.includes('cannot save the snapshot'))).toHaveLength(1);
   });
 });

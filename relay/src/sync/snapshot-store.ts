@@ -83,9 +83,17 @@ export class SnapshotStore {
     return this.#snapshot ? `"${this.#snapshot.version}"` : null;
   }
 
-  /** Installs and persists a snapshot from the cloud (validated by the caller's schema parse). */
+  /**
+   * Installs and persists a snapshot from the cloud (validated by the caller's schema parse). A
+   * snapshot that cannot be saved (disk full, read-only state dir) is still the newest truth: it is
+   * installed, and the failure logged, so only a restart during the outage falls back to the older file.
+   */
   replace(s: RelaySnapshot, now = Date.now()): void {
-    writeFileAtomic(this.#path, JSON.stringify({ storedAt: now, snapshot: s }));
+    try {
+      writeFileAtomic(this.#path, JSON.stringify({ storedAt: now, snapshot: s }));
+    } catch (err) {
+      this.#log.once('snapshot-save', 'cannot save the snapshot; answering from it anyway', { path: this.#path, err });
+    }
     this.#install(s);
     this.storedAt = now;
     this.confirmedAt = now;

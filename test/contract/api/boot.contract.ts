@@ -246,6 +246,23 @@ export function bootContract(target: () => ApiTarget) {
       expect(booted.headers.get('x-edgeboot-reason')).toBe(`assigned to this MAC: ${assigned.name}`);
     });
 
+    it('gives a MAC assignment made before the machine existed to the machine its first boot records: that boot uses it, and the machine takes it along when deleted', async () => {
+      const t = target();
+      const site = await createSite(t);
+      const relay = await enrollBootRelay(t, site);
+      const p = await linuxProfile(t);
+      const mac = randomMac();
+      const a = await assign(t, { profileId: p.id, selector: { mac } });
+      const r = await boot(t, relay, { mac, arch: '0' });
+      expect(r.status, r.text).toBe(200);
+      expect(r.headers.get('x-edgeboot-decision')).toBe('boot');
+      expect(r.headers.get('x-edgeboot-reason')).toBe(`assigned to this MAC: ${p.name}`);
+      expect(await ok(call(t, 'GET', `/v1/machines/${mac}`), 200)).toMatchObject({ siteId: site, state: 'provisioning', arch: 'bios' });
+      // Adopted: the assignment now belongs to the machine, so it goes with it.
+      expect((await call(t, 'DELETE', `/v1/machines/${mac}`)).status).toBe(204);
+      expect((await call(t, 'GET', `/v1/assignments/${a}`)).status).toBe(404);
+    });
+
     it('explains a registered machine without an architecture for ?arch=, and names the accepted values for a wrong one', async () => {
       const t = target();
       const site = await createSite(t);

@@ -15,9 +15,10 @@ import { releaseRows } from './authz/release-rows.ts';
 import { telemetryRows } from './authz/telemetry-rows.ts';
 import { webhookRows } from './authz/webhook-rows.ts';
 import { inventoryRows } from './authz/inventory-rows.ts';
+import { syncRows } from './authz/sync-rows.ts';
 import { call, type ApiTarget } from './target.ts';
 
-export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows, ...inventoryRows, ...observabilityRows];
+export const ALL_ROWS: Row[] = [...accessRows, ...machineRows, ...profileRows, ...assignmentRows, ...imageRows, ...bootRows, ...fileRows, ...telemetryRows, ...releaseRows, ...powerRows, ...webhookRows, ...inventoryRows, ...observabilityRows, ...syncRows];
 
 export function authzContract(target: () => ApiTarget): void {
   describe('authorization matrix', () => {

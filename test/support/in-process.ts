@@ -3,6 +3,7 @@ import { memoryObjectStore } from '../../cloud/src/adapters/memory-object-store.
 import { migrateSqlite, openSqlite } from '../../cloud/src/adapters/node/sqlite.ts';
 import type { AppDeps } from '../../cloud/src/context.ts';
 import type { Clock } from '../../cloud/src/ports/clock.ts';
+import { inProcessSiteSync } from '../../cloud/src/sync/in-process.ts';
 import type { ApiTarget } from '../contract/target.ts';
 
 /** A clock tests can move. */
@@ -16,7 +17,9 @@ export function inProcessTarget(overrides: Partial<AppDeps> = {}): ApiTarget & {
   const db = openSqlite(':memory:');
   migrateSqlite(db.raw);
   const adminToken = 'ebt_inprocessadmintoken0000000000000';
-  const deps: AppDeps = { db, objects: memoryObjectStore(), clock: { now: () => Date.now() }, bootstrapAdminToken: adminToken, ...overrides };
+  const clock = overrides.clock ?? { now: () => Date.now() };
+  // The relays' sync hub, as the Node and Deno entries build it (cloud/src/sync/in-process.ts).
+  const deps: AppDeps = { db, objects: memoryObjectStore(), clock, bootstrapAdminToken: adminToken, siteChanges: inProcessSiteSync({ db }), ...overrides };
   const app = createApp(deps);
   return { name: 'in-process', adminToken, deps, fetch: async (path, init) => app.request(path, init) };
 }

@@ -16,6 +16,7 @@ import { listenFailure } from './listen-error.ts';
 import { inProcessWebhooks } from '../webhooks/in-process.ts';
 import { nodeWebhookTransport } from '../adapters/node/webhook-transport.ts';
 import { webhookSettings } from '../webhooks/settings.ts';
+import { inProcessSiteSync } from '../sync/in-process.ts';
 
 function s3Settings(env: EnvVars): S3Config | null {
   const endpoint = env.EDGEBOOT_S3_ENDPOINT;
@@ -57,7 +58,9 @@ const { app, db } = await orExit(async () => {
   // Webhook deliveries run in this process, as on Node; receivers need `--allow-net` for their hosts.
   const webhooks = inProcessWebhooks({ db, clock: systemClock, transport: nodeWebhookTransport(), ...webhookConfig });
   webhooks.start();
-  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore, webhooks }) };
+  // Relays' long-polls wait in this process, as on Node (sync/hub.ts).
+  const siteChanges = inProcessSiteSync({ db });
+  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore, webhooks, siteChanges }) };
 });
 
 /**

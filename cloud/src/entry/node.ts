@@ -13,6 +13,7 @@ import { listenFailure } from './listen-error.ts';
 import { inProcessWebhooks } from '../webhooks/in-process.ts';
 import { nodeWebhookTransport } from '../adapters/node/webhook-transport.ts';
 import { webhookSettings } from '../webhooks/settings.ts';
+import { inProcessSiteSync } from '../sync/in-process.ts';
 
 // The web console's pages are .tsx: compile them on import (imported below, after the hook is in place).
 registerTsx();
@@ -27,7 +28,9 @@ const db = await openLocalDatabase({ dataDir, adminToken });
 
 // Webhook deliveries run in this process, from the outbox in the database (webhooks/in-process.ts).
 const webhooks = inProcessWebhooks({ db, clock: systemClock, transport: nodeWebhookTransport(), ...webhookConfig });
-const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken, webhooks });
+// Relays' long-polls wait in this process (sync/hub.ts): writers wake only the sites they changed.
+const siteChanges = inProcessSiteSync({ db });
+const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken, webhooks, siteChanges });
 webhooks.start();
 const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
   console.log(`edgeboot control plane listening on http://${host.includes(':') ? `[${host}]` : host}:${info.port} (data in ${dataDir})`);

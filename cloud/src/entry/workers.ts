@@ -12,7 +12,10 @@ import { adminTokenSetting } from './settings.ts';
 import { durableObjectDispatch, type WebhookDispatcher } from './workers-webhooks.ts';
 import { analyticsEngineObserver, loggedCountsObserver } from '../observability/workers-observers.ts';
 
+import { durableObjectSiteSync, type SiteSync } from './workers-sync.ts';
+
 export { WebhookDispatcher } from './workers-webhooks.ts';
+export { SiteSync } from './workers-sync.ts';
 
 export interface Env {
   DB: D1Database;
@@ -21,6 +24,11 @@ export interface Env {
   EDGEBOOT_ADMIN_TOKEN?: string;
   /** Webhook delivery (entry/workers-webhooks.ts); without the binding, webhooks are recorded but not sent. */
   WEBHOOKS?: DurableObjectNamespace<WebhookDispatcher>;
+  /**
+   * Relays' long-polls wait in these, one object per shard of sites (entry/workers-sync.ts). Without
+   * the binding, each isolate falls back to polling D1 once a second per waiting relay.
+   */
+  SITE_SYNC?: DurableObjectNamespace<SiteSync>;
   /** Vars, as the env vars of the Node entry (webhooks/settings.ts). */
   EDGEBOOT_WEBHOOK_ALLOW_NETS?: string;
   EDGEBOOT_WEBHOOK_ALLOW_HTTP?: string;
@@ -41,14 +49,16 @@ const apps = new WeakMap<Env, OpenAPIHono<AppEnv>>();
 function appFor(env: Env): OpenAPIHono<AppEnv> {
   let app = apps.get(env);
   if (!app) {
+    const db = d1Database(env.DB);
     app = createApp({
-      db: d1Database(env.DB),
+      db,
       objects: r2ObjectStore(env.IMAGES),
       clock: systemClock,
       // A malformed secret throws here, on every request, so the deployment fails loudly instead of trusting it.
       bootstrapAdminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN),
       webhooks: env.WEBHOOKS ? durableObjectDispatch(env.WEBHOOKS, env) : undefined,
       requestObservers: [env.METRICS ? analyticsEngineObserver(env.METRICS) : loggedCountsObserver(systemClock.now)],
+      siteChanges: env.SITE_SYNC ? durableObjectSiteSync(env.SITE_SYNC, db) : undefined,
     });
     apps.set(env, app);
   }

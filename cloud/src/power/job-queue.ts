@@ -2,15 +2,16 @@ import type { PowerAction, PowerJobReport } from '../../../shared/schemas/bmc.ts
 import { sql, type SqlDatabase, type SqlStatement } from '../ports/sql-database.ts';
 
 /**
- * The power-job queue, as a small port: today SQL rows polled by the relay's long-poll; a Durable
- * Object (one per site) can implement the same five methods later and wake waiters instead of polling.
+ * The power-job queue, as a small port over SQL rows. The relay's long-poll does not poll it: it
+ * waits on the sync hub's per-site jobs signal (sync/hub.ts `waitForJobs`), which enqueue raises,
+ * and looks once with `hasQueued` when it starts waiting.
  */
 export interface PowerJobQueue {
   /** Queues a job; `extra` statements (the audit row) commit with it. */
   enqueue(job: NewJob, extra: SqlStatement[]): Promise<void>;
   /** Up to `max` queued jobs of the site, oldest first, now marked running for this relay. */
   claim(siteId: string, relayId: string, max: number, now: number): Promise<PowerJobRow[]>;
-  /** Whether the site has a queued job (the long-poll's cheap check). */
+  /** Whether the site has a queued job (the long-poll's one look before it waits). */
   hasQueued(siteId: string): Promise<boolean>;
   /** Records a relay's report; false when the job is not running for this relay (a replay, or not its job). */
   finish(id: string, relayId: string, report: PowerJobReport, now: number): Promise<boolean>;

@@ -13,6 +13,7 @@ import { CallbackQuery, callbackAuth, type CallbackEnv } from '../auth/callback-
 import { cloudEvent } from '../boot/cloud-event.ts';
 import type { AppEnv } from '../context.ts';
 import { sql, type SqlStatement } from '../ports/sql-database.ts';
+import { noteMachineSites } from '../sync/machine-sites.ts';
 import { answerFileRoutes } from './callback-files.ts';
 import { imagingJobRoutes } from './imaging-job.ts';
 import { errorResponses, json, router } from './openapi.ts';
@@ -105,6 +106,7 @@ export function callbackRoutes() {
           ),
         );
       }
+      await noteMachineSites(c as unknown as Context<AppEnv>, boot.machine_id);
       return apply(c, 'succeeded', 'succeeded', change, defined({ message: body.message }));
     })
     .openapi(route('failed', CallbackFailedBody, true, 'The installation failed, with a reason and the end of its log (callback token)'), async (c) => {
@@ -112,6 +114,7 @@ export function callbackRoutes() {
       const now = c.get('deps').clock.now();
       const boot = c.get('boot');
       const tail = body.logTail === undefined ? null : body.logTail.slice(-LOG_TAIL_KEPT);
+      await noteMachineSites(c as unknown as Context<AppEnv>, boot.machine_id);
       return apply(
         c,
         'failed',

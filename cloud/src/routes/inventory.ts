@@ -7,6 +7,7 @@ import { auditOk } from '../audit.ts';
 import { CallbackQuery, type CallbackEnv } from '../auth/callback-token.ts';
 import type { AppEnv } from '../context.ts';
 import { sql } from '../ports/sql-database.ts';
+import { noteMachineSites } from '../sync/machine-sites.ts';
 import { iso } from '../time.ts';
 import { errorResponses, json } from './openapi.ts';
 
@@ -56,6 +57,8 @@ export function inventoryRoutes(r: OpenAPIHono<CallbackEnv>): void {
     const { db, clock } = c.get('deps');
     const now = clock.now();
     const labels = hardwareLabels(report);
+    // The hw.* labels are selector inputs: the machine's sites' snapshots may change (sync/).
+    await noteMachineSites(c as unknown as Context<AppEnv>, boot.machine_id);
     await db.batch([
       sql(
         'UPDATE machines SET inventory = ?, inventory_at = ?, memory_bytes = ?, cpu_count = ?, hw_labels = ? WHERE id = ?',

@@ -3,7 +3,7 @@ import { newId } from '../../../shared/ids.ts';
 import { Assignment } from '../../../shared/schemas/assignment.ts';
 import { Arch, Cursor, ErrorEnvelope, LabelKey, LabelValue, Limit, page } from '../../../shared/schemas/common.ts';
 import { Machine, MachineCreate, MachinePatch, MachineState } from '../../../shared/schemas/machine.ts';
-import { auditOk } from '../audit.ts';
+import { auditOk, noteSiteChange } from '../audit.ts';
 import { assertRead, assertRole, assertWrite, canWriteSite, siteScope, type Principal } from '../auth/principal.ts';
 import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase, type SqlValue } from '../ports/sql-database.ts';
@@ -174,7 +174,7 @@ export function machineRoutes() {
           updated_at: now,
           last_seen_at: null,
         };
-        await db.batch([
+        const [, adopted] = await db.batch([
           sql(
             'INSERT INTO machines (id, mac, site_id, uuid, serial, hostname, arch, labels, secure_boot, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             row.id,
@@ -200,6 +200,9 @@ export function machineRoutes() {
           ),
           auditOk(c, row.id, row.site_id, 201),
         ]);
+        // A MAC assigned before its machine existed is listed by every site its assignment may
+        // reach (boot/site-snapshot.ts); now it is this site's machine, so those sites change too.
+        if (adopted!.changes > 0) noteSiteChange(c, 'all');
         return c.json(toMachine(row), 201);
       },
     )
@@ -287,6 +290,8 @@ export function machineRoutes() {
           ),
           auditOk(c, row.id, next.site_id),
         ]);
+        // Moved: the site it left lists it no longer.
+        if (next.site_id !== row.site_id) noteSiteChange(c, [row.site_id]);
         return c.json(toMachine(next), 200);
       },
     )

@@ -10,6 +10,7 @@ import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { sqlPowerJobQueue, type PowerJobQueue, type PowerJobRow } from '../power/job-queue.ts';
 import { auditRow, timelineRow, toPowerJob } from '../power/job-records.ts';
+import { siteSyncOf } from '../sync/site-sync.ts';
 import { iso } from '../time.ts';
 import { findMachine, type MachineRow } from './machine-lookup.ts';
 import { body, errorResponses, IdParams, json, router } from './openapi.ts';
@@ -23,7 +24,10 @@ import { body, errorResponses, IdParams, json, router } from './openapi.ts';
 const MachineParams = z.object({ idOrMac: z.string().min(1).max(64) });
 /** The relay's long-poll bound, as for the snapshot's (relay-sync.ts). */
 const MAX_WAIT_SECONDS = 30;
-/** How often a waiting long-poll looks for a new job: the "within about a second" of the issue, with margin. */
+/**
+ * Without a sync hub (apps built by hand in tests): how often a waiting long-poll looks for a new
+ * job, the "within about a second" of the issue with margin. With one, enqueue wakes the wait.
+ */
 const POLL_INTERVAL_MS = 250;
 const MAX_CLAIM = 16;
 
@@ -225,6 +229,8 @@ export function machinePowerRoutes() {
           { id: job.id, machineId: job.machine_id, siteId: job.site_id, action: job.action, createdAt: now, createdBy: p.tokenId, deadlineAt: job.deadline_at },
           [auditOk(c, job.id, m.site_id, 202)],
         );
+        // Committed: the site's waiting relays take it now instead of at their next poll.
+        await siteSyncOf(c.get('deps'))?.jobsQueued(m.site_id);
         return c.json(toPowerJob(job), 202);
       },
     )
@@ -320,8 +326,11 @@ export function relayPowerRoutes() {
         const relayId = p.relayId!;
         const q = queueOf(c);
         await expireOverdue(c, siteId);
-        // Counted, not timed: Workers' clock only moves across I/O (as relay-sync.ts).
-        for (let i = 0; i < (wait * 1000) / POLL_INTERVAL_MS && !(await q.hasQueued(siteId)); i++) await sleep(POLL_INTERVAL_MS);
+        const hub = siteSyncOf(c.get('deps'));
+        if (wait > 0 && hub) await hub.waitForJobs(siteId, wait * 1000);
+        // Apps built without relay sync look every POLL_INTERVAL_MS instead. Counted, not timed:
+        // Workers' clock only moves across I/O (as relay-sync.ts).
+        else for (let i = 0; i < (wait * 1000) / POLL_INTERVAL_MS && !(await q.hasQueued(siteId)); i++) await sleep(POLL_INTERVAL_MS);
         const claimed = await q.claim(siteId, relayId, max, clock.now());
         // One read for every claimed job's machine, BMC and the credential sealed to this relay.
         const rows = claimed.length === 0

@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { fastRelayEventBatch, RelayEventBatch, RelayEventResult, type RelayEvent } from '../../../shared/schemas/boot-events.ts';
+import { noteSiteChange } from '../audit.ts';
 import type { AppEnv } from '../context.ts';
 import { sql } from '../ports/sql-database.ts';
 import { body, errorResponses, json, router } from './openapi.ts';
@@ -68,10 +69,23 @@ async function store(c: Context<AppEnv>, events: readonly RelayEvent[]) {
     JSON.stringify(rows),
   );
   const failures = rows.filter((r) => r[2] === 'loader-failed');
-  const [result] = await c.get('deps').db.batch([insert, ...(failures.length > 0 ? loaderFailures(siteId, failures, c.get('deps').clock.now()) : [])]);
+  const now = c.get('deps').clock.now();
+  const [result, failedMachines] = await c.get('deps').db.batch([insert, ...(failures.length > 0 ? loaderFailures(siteId, failures, now) : [])]);
+  if (failedMachines && failedMachines.changes > 0) await noteFailedMachineSites(c, siteId, now);
   // Telemetry, not a change made by a person: not audited (see auditRest).
   const accepted = result?.changes ?? 0;
   return c.json({ accepted, duplicates: events.length - accepted }, 200);
+}
+
+/**
+ * Machines a loader failure made `failed` may be decided differently (decideBoot reads the state):
+ * their sites' relays hear of it (sync/), every site for a machine of none.
+ */
+async function noteFailedMachineSites(c: Context<AppEnv>, siteId: string, now: number): Promise<void> {
+  const sites = await c.get('deps').db.all<{ site_id: string | null }>(
+    sql("SELECT DISTINCT m.site_id FROM boots b JOIN machines m ON m.id = b.machine_id WHERE b.site_id = ? AND b.state = 'failed' AND b.updated_at = ?", siteId, now),
+  );
+  noteSiteChange(c, sites.map((r) => r.site_id));
 }
 
 /**

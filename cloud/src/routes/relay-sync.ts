@@ -1,10 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { RelayLoaderFiles, RelaySnapshot } from '../../../shared/schemas/relay-sync.ts';
-import { sha256Hex } from '../auth/secrets.ts';
+import type { Context } from 'hono';
+import { ErrorEnvelope } from '../../../shared/schemas/common.ts';
+import { RelayLoaderFiles, RelaySnapshot, RelaySnapshotDelta, RelaySnapshotPage } from '../../../shared/schemas/relay-sync.ts';
+import { SYNC_PAGE_MACHINES } from '../../../shared/sync/paging.ts';
 import { filePath, fileUrls } from '../boot/file-urls.ts';
 import { siteSnapshot } from '../boot/site-snapshot.ts';
-import { notFound } from '../errors.ts';
+import type { AppEnv } from '../context.ts';
+import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { RECONNECT_MAX_REQUESTS, RECONNECT_WINDOW_MS } from '../sync/reconnects.ts';
+import type { SyncAnswer } from '../sync/site-sync.ts';
+import { siteSyncOf } from '../sync/site-sync.ts';
+import { directPage, directSync } from '../sync/snapshots.ts';
 import { errorResponses, json, router } from './openapi.ts';
 
 const tags = ['relay'];
@@ -22,37 +29,43 @@ const SyncQuery = z.strictObject({
     .meta({ description: `with If-None-Match: hold the request up to this many seconds until the snapshot changes (then 200), else 304` }),
 });
 
-interface Versioned {
-  body: RelaySnapshot;
-  etag: string;
-}
-
-async function versioned(db: SqlDatabase, siteId: string): Promise<Versioned> {
-  const content = await siteSnapshot(db, siteId);
-  if (!content) throw notFound('site');
-  // The version hashes the content only (no timestamps), so an unchanged site keeps its ETag.
-  const version = sha256Hex(JSON.stringify(content)).slice(0, 32);
-  return { body: { version, ...content }, etag: `"${version}"` };
-}
+const PageQuery = z.strictObject({
+  version: z.string().min(1).max(128).meta({ description: 'the `version` of the first page' }),
+  cursor: z.string().min(1).max(256).meta({ description: 'the `next` of the previous page' }),
+});
 
 /**
- * Every successful mutation writes an audit row in its own transaction, so the newest audit id is a
- * global change stamp: one indexed lookup tells whether anything at all changed since the last look.
+ * Apps built without relay sync (some tests build createApp by hand) keep the first design: look at
+ * the newest audit id once a second. Every successful mutation writes an audit row, so it is a
+ * global change stamp. The hub (sync/hub.ts) replaces this wherever an entry builds the app.
  */
 async function changeStamp(db: SqlDatabase): Promise<number> {
   return (await db.first<{ id: number | null }>(sql('SELECT max(id) AS id FROM audit_log')))?.id ?? 0;
 }
 
-/** RFC 9110 §13.1.2: If-None-Match compares weakly; `*` matches any current representation. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (ifNoneMatch === undefined) return false;
-  return ifNoneMatch.split(',').some((t) => {
-    const tag = t.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
+async function pollingSync(db: SqlDatabase, siteId: string, inm: string | undefined, waitS: number): Promise<SyncAnswer> {
+  let stamp = await changeStamp(db);
+  let answer = await directSync(db, siteId, inm, SYNC_PAGE_MACHINES);
+  // Counted, not timed: Workers' clock only moves across I/O, and the loop must end regardless.
+  for (let i = 0; i < (waitS * 1000) / POLL_INTERVAL_MS && answer.kind === 'unchanged'; i++) {
+    await sleep(POLL_INTERVAL_MS);
+    const next = await changeStamp(db);
+    if (next === stamp) continue;
+    stamp = next;
+    answer = await directSync(db, siteId, inm, SYNC_PAGE_MACHINES);
+  }
+  return answer;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An error envelope with a code errors.ts does not list (yet): the same shape onError writes.
+ * `version_gone` and `too_many_requests` are part of the relay-sync wire protocol.
+ */
+function envelope(c: Context<AppEnv>, code: string, message: string): { error: { code: string; message: string; requestId: string } } {
+  return { error: { code, message, requestId: c.get('requestId') } };
+}
 
 /** The shim and GRUB images a snapshot names, for the relay's cache to fetch before a machine asks. */
 function loaderImages(s: Omit<RelaySnapshot, 'version'>): string[] {
@@ -96,27 +109,73 @@ export function relaySyncRoutes() {
       tags,
       summary: "The site's snapshot for answering DHCP offline; ETag/If-None-Match and long-poll (relay token)",
       request: { query: SyncQuery, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
-      responses: { 200: json(RelaySnapshot), 304: { description: 'unchanged (after the wait, if one was asked)' }, ...errorResponses },
+      responses: {
+        200: json(
+          z.union([RelaySnapshot, RelaySnapshotDelta]),
+          'the snapshot (its first page when `next` is set), or a delta from the If-None-Match version (it has `base`)',
+        ),
+        304: { description: 'unchanged (after the wait, if one was asked)' },
+        429: json(ErrorEnvelope, 'too many sync requests from this relay: come back after Retry-After seconds'),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const { wait } = c.req.valid('query');
       const inm = c.req.header('if-none-match');
-      const { db } = c.get('deps');
-      const siteId = c.get('principal')!.siteIds![0]!;
-      let stamp = await changeStamp(db);
-      let current = await versioned(db, siteId);
-      // Counted, not timed: Workers' clock only moves across I/O, and the loop must end regardless.
-      for (let i = 0; wait !== undefined && i < (wait * 1000) / POLL_INTERVAL_MS && matches(inm, current.etag); i++) {
-        await sleep(POLL_INTERVAL_MS);
-        const next = await changeStamp(db);
-        if (next === stamp) continue;
-        stamp = next;
-        current = await versioned(db, siteId);
-      }
-      c.header('etag', current.etag);
+      const deps = c.get('deps');
+      const p = c.get('principal')!;
+      const siteId = p.siteIds![0]!;
+      const hub = siteSyncOf(deps);
+      const a = hub
+        ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000 })
+        : await pollingSync(deps.db, siteId, inm, wait ?? 0);
       c.header('cache-control', 'no-cache');
-      if (matches(inm, current.etag)) return c.body(null, 304);
-      return c.json(current.body, 200);
+      switch (a.kind) {
+        case 'no_site':
+          throw notFound('site');
+        case 'too_many':
+          c.header('retry-after', String(a.retryAfterSeconds));
+          return c.json(envelope(c, 'too_many_requests', `more than ${RECONNECT_MAX_REQUESTS} sync requests in ${RECONNECT_WINDOW_MS / 1000} s: long-poll with wait, and come back after Retry-After`), 429);
+        case 'unchanged':
+          c.header('etag', a.etag);
+          return c.body(null, 304);
+        default:
+          c.header('etag', a.etag);
+          return c.json(a.body, 200);
+      }
     },
-  );
+  )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/sync/page',
+        tags,
+        summary: "A later page of the site's snapshot, after the first answer's `next` (relay token)",
+        request: { query: PageQuery },
+        responses: {
+          200: json(RelaySnapshotPage),
+          410: json(ErrorEnvelope, 'that version is no longer the site\'s current one: fetch /v1/relay/sync again'),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const q = c.req.valid('query');
+        const deps = c.get('deps');
+        const siteId = c.get('principal')!.siteIds![0]!;
+        const hub = siteSyncOf(deps);
+        const req = { siteId, version: q.version, cursor: q.cursor };
+        const a = hub ? await hub.page(req) : await directPage(deps.db, req, SYNC_PAGE_MACHINES);
+        c.header('cache-control', 'no-store');
+        switch (a.kind) {
+          case 'no_site':
+            throw notFound('site');
+          case 'bad_cursor':
+            throw new AppError('validation_failed', a.message, { issues: [{ path: 'cursor', message: a.message }] });
+          case 'gone':
+            return c.json(envelope(c, 'version_gone', `version ${q.version} is no longer the site's current snapshot: fetch /v1/relay/sync again`), 410);
+          default:
+            return c.json(a.body, 200);
+        }
+      },
+    );
 }

@@ -18,7 +18,7 @@ import { relayReleasesContract } from './relay-releases.contract.ts';
 import { relaysContract } from './relays.contract.ts';
 import { signedChainContract } from './signed-chain.contract.ts';
 import { sitesContract } from './sites.contract.ts';
-import { syncContract } from './sync.contract.ts';
+import { syncContract, syncFleetContract } from './sync.contract.ts';
 import { timelineContract } from './timeline.contract.ts';
 import { tokensContract } from './tokens.contract.ts';
 import { webhooksContract } from './webhooks.contract.ts';
@@ -43,6 +43,7 @@ export function apiContract(target: () => ApiTarget): void {
   eventsContract(target);
   timelineContract(target);
   syncContract(target);
+  syncFleetContract(target);
   filesContract(target);
   powerContract(target);
   webhooksContract(target);

@@ -1,6 +1,8 @@
-import type { ServerResponse } from 'node:http';
+import { createServer, get, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { bufferSource, copyRange, type ByteSource } from '../../../relay/src/http/cache/copy.ts';
+import { TurnBudget } from '../../../relay/src/http/cache/turn-budget.ts';
 
 /** Test double for a response whose socket never pushes back (loopback, a fast LAN): records what it gets. */
 function openResponse() {
@@ -37,17 +39,60 @@ describe('copy loop', () => {
     expect(res.ended).toBe(true);
   });
 
-  it('lets the event loop run between chunks even when the socket never pushes back (DHCP shares the loop)', async () => {
+  it('lets the event loop run once a turn has copied its budget, even when the socket never pushes back (DHCP shares the loop)', async () => {
     const res = openResponse();
     const seen: number[] = [];
     const tick = () => {
-      seen.push(res.chunks.length);
+      seen.push(Buffer.concat(res.chunks).length);
       if (!res.ended) setImmediate(tick);
     };
     setImmediate(tick);
-    await copyRange(asRes(res), bufferSource(bytes), 0, bytes.length, { chunkBytes: 1024, onBytes: () => undefined });
-    // Each turn of the loop saw the copy one chunk further, never all ten at once.
-    expect(new Set(seen).size).toBeGreaterThanOrEqual(9);
+    await copyRange(asRes(res), bufferSource(bytes), 0, bytes.length, { chunkBytes: 4096, onBytes: () => undefined, budget: new TurnBudget(2048, 1024) });
+    expect(Buffer.concat(res.chunks)).toEqual(bytes);
+    // 10 KiB at 2 KiB a turn: five turns or more, never more than the budget between two of them.
+    const perTurn = seen.slice(1).map((n, i) => n - seen[i]!);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(2048);
+    expect(seen.filter((n, i) => i > 0 && n > seen[i - 1]!).length).toBeGreaterThanOrEqual(3);
+    expect(res.chunks.every((c) => c.length <= 1024)).toBe(true);
+  });
+
+  it('keeps to the budget on a real loopback socket, whose drain comes on the next tick, with many responses at once', async () => {
+    const data = Buffer.alloc(8 * 1024 * 1024, 7);
+    const budget = new TurnBudget(512 * 1024, 128 * 1024);
+    let written = 0;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': data.length });
+      void copyRange(res, bufferSource(data), 0, data.length, { chunkBytes: 1024 * 1024, onBytes: (n) => (written += n), budget });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const perTurn: number[] = [];
+    let last = 0;
+    let running = true;
+    const tick = () => {
+      perTurn.push(written - last);
+      last = written;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const fetchOne = () =>
+      new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => (n += c.length));
+          res.on('end', () => resolve(n));
+        }).on('error', reject);
+      });
+    try {
+      const got = await Promise.all(Array.from({ length: 4 }, fetchOne));
+      expect(got).toEqual([data.length, data.length, data.length, data.length]);
+      expect(written).toBe(4 * data.length);
+      expect(Math.max(...perTurn)).toBeLessThanOrEqual(512 * 1024);
+    } finally {
+      running = false;
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('resets the connection instead of ending it when the source fails midway', async () => {

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { LOOP_BUDGET, type TurnBudget } from './turn-budget.ts';
 
 /**
  * Where a response's bytes come from: a memory copy, a complete object's fd, or a fill's partial file
@@ -35,12 +36,16 @@ export function fileSource(fh: FileHandle, limit: () => number, grown: () => Pro
 
 /**
  * Writes [start, end) of `src` to `res` with backpressure, then ends it. The next read starts before
- * waiting for the socket to drain, so disk and socket overlap (Node has no sendfile). Any failure —
+ * waiting for the socket to drain, so disk and socket overlap (Node has no sendfile). Each write is at
+ * most `budget.sliceBytes` and waits for the loop's per-turn byte budget (turn-budget.ts), so however
+ * many responses run and however fast their sockets take bytes, a turn of the loop that also answers
+ * DHCP copies a bounded amount and then lets the poll phase run. Any failure —
  * a short file, a refused fill — resets the connection rather than ending it: with Content-Length
  * sent, a short body must read as an error to every client. Never throws; returns once the last
  * byte is handed to the socket or the connection is gone.
  */
-export async function copyRange(res: ServerResponse, src: ByteSource, start: number, end: number, o: { chunkBytes: number; onBytes: (n: number) => void }): Promise<void> {
+export async function copyRange(res: ServerResponse, src: ByteSource, start: number, end: number, o: { chunkBytes: number; onBytes: (n: number) => void; budget?: TurnBudget }): Promise<void> {
+  const budget = o.budget ?? LOOP_BUDGET;
   let pos = start;
   let ahead: Promise<Uint8Array> | null = null;
   const readNext = (): Promise<Uint8Array> | null => {
@@ -63,12 +68,18 @@ export async function copyRange(res: ServerResponse, src: ByteSource, start: num
       if (piece.length === 0) throw new Error('the cached file ended early');
       pos += piece.length;
       if (pos < end && !res.destroyed) ahead = readNext();
-      o.onBytes(piece.length);
-      // Yield to the event loop after every chunk, drained or not: on loopback or a fast LAN the
-      // socket takes chunk after chunk at once, and awaiting a memory copy's slice is only a
-      // microtask, so one response could otherwise hold the loop (and DHCP) for a whole object.
-      if (!res.write(piece)) await drained(res);
-      else await nextTurn();
+      // On loopback or a fast LAN a write finishes at once and its 'drain' comes on the next tick:
+      // without the budget, chunk after chunk would follow in ticks and microtasks and one turn could
+      // copy whole objects for every client while DHCP waits (test/relay/cache/copy.test.ts).
+      for (let at = 0; at < piece.length && !res.destroyed; ) {
+        const slice = piece.subarray(at, at + budget.sliceBytes);
+        const wait = budget.take(slice.length);
+        if (wait) await wait;
+        if (res.destroyed) break;
+        at += slice.length;
+        o.onBytes(slice.length);
+        if (!res.write(slice)) await drained(res);
+      }
     }
     res.end();
   } catch {
@@ -77,10 +88,6 @@ export async function copyRange(res: ServerResponse, src: ByteSource, start: num
     // The fd may be closed by the caller once this returns: no read may still be running.
     await ahead?.catch(() => undefined);
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -7,6 +7,10 @@ import { createLogger } from '../../relay/src/log.ts';
 import { createCloudClient } from '../../relay/src/sync/cloud-client.ts';
 import { SnapshotStore } from '../../relay/src/sync/snapshot-store.ts';
 import { SyncClient } from '../../relay/src/sync/sync-client.ts';
+import { sql } from '../../cloud/src/ports/sql-database.ts';
+import { RelaySnapshot } from '../../shared/schemas/relay-sync.ts';
+import { SYNC_PAGE_MACHINES } from '../../shared/sync/paging.ts';
+import { snapshotVersion } from '../../shared/sync/snapshot-version.ts';
 import { call, randomMac } from '../contract/target.ts';
 import { REPO_ROOT } from '../support/spawned-entry.ts';
 import { get, startTestRelay, tempDir, until } from './support/relay-harness.ts';
@@ -141,6 +145,65 @@ describe('snapshot sync', () => {
       }
     } finally {
       await cloud.start();
+    }
+  });
+});
+
+describe('snapshot sync at fleet scale (issue 16), against the real cloud', () => {
+  it('fetches a 12,000-machine site as 3 pages and installs it whole, its version checked', async () => {
+    const site = await createSite(cloud);
+    const creds = await enrolledCredentials(cloud, site);
+    const now = Date.now();
+    const prefix = randomMac().slice(0, 8);
+    const rows = Array.from({ length: 12_000 }, (_, i) => {
+      const hex = i.toString(16).padStart(6, '0');
+      return sql('INSERT INTO machines (id, mac, site_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)', `mch_page${site}${i}`, `${prefix}:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`, site, 'ready', now, now);
+    });
+    await cloud.deps.db.batch(rows);
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const store = new SnapshotStore(join(tempDir('snap'), 'snapshot.json'), quiet);
+    const sync = new SyncClient({ client, store, log: quiet });
+    try {
+      const before = cloud.requests.length;
+      expect(await sync.syncOnce(null)).toBe(true);
+      const paths = cloud.requests.slice(before).map((r) => r.path.replace(/\?.*/, ''));
+      expect(paths).toEqual(['/v1/relay/sync', '/v1/relay/sync/page', '/v1/relay/sync/page']);
+      const s = store.snapshot!;
+      expect(s.machines).toHaveLength(12_000);
+      expect(SYNC_PAGE_MACHINES).toBe(5_000);
+      expect('next' in s).toBe(false);
+      expect(snapshotVersion(s)).toBe(s.version);
+      // The last machine (11,999 = 0x2edf) came with the third page.
+      expect(s.machines[11_999]).toMatchObject({ mac: `${prefix}:00:2e:df`, machineId: `mch_page${site}11999` });
+      // Then 304 with its ETag: the version the relay assembled is the one the cloud holds.
+      expect(await sync.syncOnce(0)).toBe(true);
+      expect(sync.syncs).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('gets its own site\'s full snapshot when it presents another site\'s version', async () => {
+    const [siteA, siteB] = [await createSite(cloud), await createSite(cloud)];
+    const credsA = await enrolledCredentials(cloud, siteA);
+    const credsB = await enrolledCredentials(cloud, siteB);
+    const path = join(tempDir('snap'), 'snapshot.json');
+    const clientA = createCloudClient({ baseUrl: cloud.url, token: credsA.token });
+    const clientB = createCloudClient({ baseUrl: cloud.url, token: credsB.token });
+    try {
+      expect(await new SyncClient({ client: clientA, store: new SnapshotStore(path, quiet), log: quiet }).syncOnce(null)).toBe(true);
+      // The relay of site B starts from site A's saved snapshot (a state dir copied between relays).
+      const store = new SnapshotStore(path, quiet);
+      expect(store.snapshot?.siteId).toBe(siteA);
+      const held = store.etag;
+      const before = cloud.requests.length;
+      expect(await new SyncClient({ client: clientB, store, log: quiet }).syncOnce(0)).toBe(true);
+      expect(store.snapshot?.siteId).toBe(siteB);
+      expect(RelaySnapshot.parse(store.snapshot).version).not.toBe(held);
+      expect(cloud.requests.slice(before).map((r) => r.path)).toEqual(['/v1/relay/sync?wait=0']);
+    } finally {
+      await clientA.close();
+      await clientB.close();
     }
   });
 });

@@ -40,7 +40,7 @@ export function decodeCursor(s: string): SyncCursor {
   if (!BASE64URL.test(s)) throw new SyncCursorError('not a base64url string of 1 to 200 characters');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(fromBase64url(s));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(fromBase64url(s));
   } catch {
     throw new SyncCursorError('does not decode to text');
   }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rm, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fastRelayEvent, RelayEvent } from '../../../shared/schemas/boot-events.ts';
 import type { EventSink, StageEvent } from '../events.ts';
@@ -33,6 +33,9 @@ import { EventIds } from './event-ids.ts';
  * is fsynced at most every `fsyncIntervalMs` (default 1 s, group commit), on segment rotation and
  * on stop(). A process crash therefore loses at most the events of the turn in which it died; a
  * power loss, at most the last second. A torn last line (crash mid-write) is cut off at start.
+ * The group commit, the rotation's fsync and the ack's fsync before a segment is deleted run on
+ * libuv's thread pool, not on the loop: each fsync took milliseconds here, once a second or more,
+ * and a DHCP packet arriving meanwhile waited for it (issue 18). stop() and close() fsync in place.
  *
  * Disk use is bounded: when the segments exceed `maxBytes`, the oldest are deleted and their
  * unshipped events counted in `dropped` (a relay cut off for weeks keeps the newest history).
@@ -107,6 +110,9 @@ export class EventQueue implements EventSink {
   #dirty = false;
   #ackDirty = false;
   #fsyncTimer: NodeJS.Timeout | undefined;
+  /** fsyncs (and what waits on them) running on the thread pool; stop() waits for them. */
+  readonly #inflight = new Set<Promise<void>>();
+  #closed = false;
   #wake: (() => void) | undefined;
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
@@ -228,12 +234,51 @@ export class EventQueue implements EventSink {
     const current = this.#segments.at(-1)!;
     this.#sizes.set(current, (this.#sizes.get(current) ?? 0) + data.length);
     this.#dirty = true;
-    this.#fsyncTimer ??= setTimeout(() => this.#sync(), this.#o.fsyncIntervalMs);
+    this.#fsyncTimer ??= setTimeout(() => this.#commit(), this.#o.fsyncIntervalMs);
     if ((this.#sizes.get(current) ?? 0) >= this.#o.segmentBytes) this.#rotate();
     this.#enforceCap();
     this.#wake?.();
   }
 
+  /** fsync(2) on the thread pool; rejects with its error. */
+  #fsyncAsync(fd: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  #track(p: Promise<void>): void {
+    const t: Promise<void> = p
+      .catch((err: unknown) => {
+        if (!this.#closed) this.#log.once('events-fsync', 'event queue: fsync failed', { err });
+      })
+      .finally(() => this.#inflight.delete(t));
+    this.#inflight.add(t);
+  }
+
+  /** The group commit, off the loop. What was dirty and fails stays dirty for the next one. */
+  #commit(): void {
+    clearTimeout(this.#fsyncTimer);
+    this.#fsyncTimer = undefined;
+    if (this.#dirty && this.#fd >= 0) {
+      this.#dirty = false;
+      this.#track(
+        this.#fsyncAsync(this.#fd).catch((err: unknown) => {
+          this.#dirty = true;
+          throw err;
+        }),
+      );
+    }
+    if (this.#ackDirty && this.#ackFd >= 0) {
+      this.#ackDirty = false;
+      this.#track(
+        this.#fsyncAsync(this.#ackFd).catch((err: unknown) => {
+          this.#ackDirty = true;
+          throw err;
+        }),
+      );
+    }
+  }
+
+  /** The group commit in place (stop, close). */
   #sync(): void {
     clearTimeout(this.#fsyncTimer);
     this.#fsyncTimer = undefined;
@@ -248,8 +293,15 @@ export class EventQueue implements EventSink {
   }
 
   #rotate(): void {
-    this.#sync();
-    closeSync(this.#fd);
+    // The old segment is fsynced off the loop and closed once that and any commit using it are done.
+    const old = this.#fd;
+    const before = [...this.#inflight];
+    this.#dirty = false;
+    this.#track(
+      Promise.allSettled(before)
+        .then(() => this.#fsyncAsync(old))
+        .finally(() => closeSync(old)),
+    );
     const next = this.#segments.at(-1)! + 1;
     this.#segments.push(next);
     this.#sizes.set(next, 0);
@@ -298,7 +350,7 @@ export class EventQueue implements EventSink {
       return;
     }
     this.#ackDirty = true;
-    this.#fsyncTimer ??= setTimeout(() => this.#sync(), this.#o.fsyncIntervalMs);
+    this.#fsyncTimer ??= setTimeout(() => this.#commit(), this.#o.fsyncIntervalMs);
   }
 
   /** The next batch from the acknowledged position, within the cloud's count and size limits. */
@@ -309,10 +361,21 @@ export class EventQueue implements EventSink {
       const done = pos.segment;
       this.#segments.shift();
       pos = { segment: this.#segments[0]!, offset: 0 };
-      // Durable before the delete: after a power loss the ack must not name a segment that is gone.
-      this.#saveAck(pos, true);
-      rmSync(join(this.#o.dir, name(done)), { force: true });
+      this.#saveAck(pos);
       this.#sizes.delete(done);
+      // Durable before the delete: after a power loss the ack must not name a segment that is gone.
+      // Acks only move forward, so this fsync makes an ack at or past `pos` durable.
+      const path = join(this.#o.dir, name(done));
+      this.#track(
+        this.#fsyncAsync(this.#ackFd).then(
+          () =>
+            new Promise<void>((resolve) => {
+              // After close() the fd may be another file's: the next start deletes what the ack is past.
+              if (this.#closed) return resolve();
+              rm(path, { force: true }, () => resolve());
+            }),
+        ),
+      );
     }
     const size = this.#sizes.get(pos.segment) ?? 0;
     if (pos.offset >= size) return null;
@@ -437,10 +500,14 @@ export class EventQueue implements EventSink {
     await this.#loop;
     this.flush();
     this.#sync();
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 
   close(): void {
+    this.#closed = true;
     this.flush();
+    // A commit still on the thread pool may not have run: fsync here whatever it was doing.
+    if (this.#inflight.size) this.#dirty = this.#ackDirty = true;
     this.#sync();
     if (this.#fd >= 0) closeSync(this.#fd);
     this.#fd = -1;

@@ -29,6 +29,9 @@
  *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin]
  *
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
+ * `--slow-ms MS`: per step, the exchanges slower than MS grouped into bursts (slow ones sent within 50 ms
+ * of each other: one stall), with when each began and the median gap between bursts — bursts 1 s apart
+ * point at a timer, scattered ones at GC or the machine.
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
  * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
  * `--baseline-bundle old.mjs[,label=other.mjs…]`: more relays from other bundles ("relay before", e.g. an
@@ -48,7 +51,7 @@ import { perfdhcp } from './lib/perfdhcp.ts';
 // The cloud app imports the console's .tsx: its loader hook first, then whatever imports the app.
 import '../../cloud/src/adapters/node/register-tsx.ts';
 import type { BenchCloud, DhcpBed } from './support/dhcp-bed.ts';
-const { bundleRelay, CLIENT_IP, cpuSeconds, waitedSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, rcvbufErrors, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
+const { bundleRelay, CLIENT_IP, cpuSeconds, waitedSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, slowBursts, rcvbufErrors, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
 
 const { values } = parseArgs({
   options: {
@@ -66,6 +69,7 @@ const { values } = parseArgs({
     'relay-node-flags': { type: 'string', default: '' },
     pin: { type: 'boolean', default: true },
     echo: { type: 'boolean', default: false },
+    'slow-ms': { type: 'string' },
   },
   allowNegative: true,
 });
@@ -269,6 +273,17 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   console.log(
     `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}  CPU server ${fmt(st.serverCpu, 2)} s (${fmt((st.serverCpu * 1e6) / Math.max(1, st.answered))} µs/answer, waited ${fmt(waited, 2)} s) perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
   );
+  if (values['slow-ms']) {
+    const bursts = slowBursts(perf.text, name, Number(values['slow-ms']));
+    const gaps = bursts.slice(1).map((b, i) => (b.at - bursts[i]!.at) * 1000);
+    console.log(
+      `      slow (> ${values['slow-ms']} ms): ${bursts.reduce((a, b) => a + b.count, 0)} exchanges in ${bursts.length} bursts, median gap ${fmt(median(gaps))} ms; longest: ${[...bursts]
+        .sort((a, b) => b.maxMs - a.maxMs)
+        .slice(0, 8)
+        .map((b) => `${b.at.toFixed(3)} s ×${b.count} ≤${fmt(b.maxMs, 1)} ms`)
+        .join(', ')}`,
+    );
+  }
   return st;
 }
 

@@ -233,6 +233,38 @@ export function perfdhcpLatencies(text: string): Record<string, number[]> {
   return out;
 }
 
+/**
+ * The exchanges of `name` slower than `overMs`, grouped into bursts (slow exchanges sent within
+ * `gapMs` of each other): a burst is one stall of the server (or of the machine), and bursts a second
+ * apart point at a timer. Times are perfdhcp's send times in seconds.
+ */
+export function slowBursts(text: string, name: string, overMs: number, gapMs = 50): Array<{ at: number; count: number; maxMs: number }> {
+  const slow: Array<[number, number]> = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    const h = /^\*\*\*Timestamps for packets: (\S+)\*\*\*/.exec(line);
+    if (h) {
+      inside = h[1] === name;
+      continue;
+    }
+    const m = inside ? /^sent \/ received: ([\d.]+) \/ ([\d.]+)/.exec(line) : null;
+    if (!m) continue;
+    const ms = (Number(m[2]) - Number(m[1])) * 1000;
+    if (ms > overMs) slow.push([Number(m[1]), ms]);
+  }
+  slow.sort((a, b) => a[0] - b[0]);
+  const out: Array<{ at: number; count: number; maxMs: number; last: number }> = [];
+  for (const [sent, ms] of slow) {
+    const b = out.at(-1);
+    if (b && (sent - b.last) * 1000 <= gapMs) {
+      b.count++;
+      b.maxMs = Math.max(b.maxMs, ms);
+      b.last = sent;
+    } else out.push({ at: sent, count: 1, maxMs: ms, last: sent });
+  }
+  return out.map(({ at, count, maxMs }) => ({ at, count, maxMs }));
+}
+
 /** Nearest-rank quantile (0..1); NaN for none. Sorts in place. */
 export function quantile(sorted: number[], q: number): number {
   if (!sorted.length) return NaN;

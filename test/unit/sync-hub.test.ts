@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { countedDatabase, dbRoundTrips, type DbRoundTrips } from '../../cloud/src/observability/db-queries.ts';
+import type { SqlDatabase } from '../../cloud/src/ports/sql-database.ts';
+import { SiteSyncHub } from '../../cloud/src/sync/hub.ts';
+import type { SyncAnswer } from '../../cloud/src/sync/site-sync.ts';
+import { call, randomMac, unique, type ApiTarget } from '../contract/target.ts';
+import { inProcessTarget } from '../support/in-process.ts';
+
+/**
+ * The hub over a real SQLite database that the app writes through its API. The hub under test is
+ * not the app's (the app tells its own): here changes are told by hand, so each case decides what
+ * the hub hears, and its round trips are read from its own counters.
+ */
+
+async function world() {
+  const t = inProcessTarget();
+  const admin = async (method: string, path: string, json?: unknown) => {
+    const r = await call(t, method, path, { json });
+    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text.slice(0, 200)}`);
+    return r.body;
+  };
+  const machine = (siteId: string) => admin('POST', '/v1/machines', { mac: randomMac(), siteId });
+  /** A site with a few machines, so that a delta of one machine is smaller than the whole. */
+  const site = async () => {
+    const id = (await admin('POST', '/v1/sites', { name: unique('hub') })).id as string;
+    for (let i = 0; i < 4; i++) await machine(id);
+    return id;
+  };
+  return { t, admin, site, machine };
+}
+
+function hubOver(db: SqlDatabase, o: { now?: () => number; ttlMs?: number } = {}): { hub: SiteSyncHub; trips: DbRoundTrips } {
+  const trips = dbRoundTrips();
+  const hub = new SiteSyncHub({ db: countedDatabase(db, trips), roundTrips: trips, now: o.now ?? (() => Date.now()), ttlMs: o.ttlMs, random: () => 0.5 });
+  return { hub, trips };
+}
+
+const total = (t: DbRoundTrips) => t.all + t.first + t.batch;
+const etagOf = (a: SyncAnswer) => (a.kind === 'snapshot' || a.kind === 'delta' || a.kind === 'unchanged' ? a.etag : null);
+const req = (siteId: string, ifNoneMatch?: string, waitMs = 0, relayId = unique('relay')) => ({ siteId, relayId, ifNoneMatch, waitMs });
+
+describe('SiteSyncHub', () => {
+  it('answers many idle waits of a site without one database round trip once its snapshot is cached', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    const { hub, trips } = hubOver(w.t.deps.db);
+    const first = await hub.sync(req(siteId));
+    expect(first.kind).toBe('snapshot');
+    // One computation: the site row, then machines, assignments, profiles and consumptions.
+    expect(total(trips)).toBe(5);
+    expect(first.kind === 'snapshot' && first.body.machines).toHaveLength(4);
+    const answers = await Promise.all(Array.from({ length: 50 }, () => hub.sync(req(siteId, etagOf(first)!, 300))));
+    expect(answers.map((a) => a.kind)).toEqual(Array(50).fill('unchanged'));
+    expect(total(trips)).toBe(5);
+    expect((await hub.stats()).computed).toBe(1);
+  });
+
+  it('computes a changed site once however many relays wait on it, and wakes only that site', async () => {
+    const w = await world();
+    const [lyon, paris] = [await w.site(), await w.site()];
+    const { hub } = hubOver(w.t.deps.db);
+    const lyonTag = etagOf(await hub.sync(req(lyon)))!;
+    const parisTag = etagOf(await hub.sync(req(paris)))!;
+    const lyonWaits = Array.from({ length: 5 }, () => hub.sync(req(lyon, lyonTag, 20_000)));
+    const parisWaits = Array.from({ length: 3 }, () => hub.sync(req(paris, parisTag, 400)));
+    await w.machine(lyon);
+    const before = await hub.stats();
+    expect(before.waiting).toBe(8);
+    await hub.changed([lyon]);
+    const woken = await Promise.all(lyonWaits);
+    expect(woken.map((a) => a.kind)).toEqual(Array(5).fill('delta'));
+    expect(new Set(woken.map(etagOf)).size).toBe(1);
+    expect((await Promise.all(parisWaits)).map((a) => a.kind)).toEqual(Array(3).fill('unchanged'));
+    const after = await hub.stats();
+    expect(after.computed - before.computed).toBe(1);
+    expect(after.woken).toBe(5);
+  });
+
+  it("computes every cached site once on 'all' and wakes only the sites whose version moved", async () => {
+    const w = await world();
+    const profile = await w.admin('POST', '/v1/profiles', { name: unique('hub-p'), spec: { kind: 'ipxe', script: '#!ipxe\nexit\n' } });
+    const uses = await w.site();
+    const other = await w.site();
+    await w.admin('PATCH', `/v1/sites/${uses}`, { defaultProfileId: profile.id });
+    const { hub } = hubOver(w.t.deps.db);
+    const usesTag = etagOf(await hub.sync(req(uses)))!;
+    const otherTag = etagOf(await hub.sync(req(other)))!;
+    const usesWait = hub.sync(req(uses, usesTag, 20_000));
+    const otherWait = hub.sync(req(other, otherTag, 400));
+    await w.admin('PATCH', `/v1/profiles/${profile.id}`, { spec: { kind: 'local' } });
+    await hub.changed('all');
+    const a = await usesWait;
+    expect((a.kind === 'delta' || a.kind === 'snapshot') && a.body.unknownMachines).toEqual({ netboot: false });
+    expect((await otherWait).kind).toBe('unchanged');
+    const s = await hub.stats();
+    expect(s.computed).toBe(4);
+    expect(s.woken).toBe(1);
+  });
+
+  it('computes again after a running computation when a change arrives during it', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    // Test double: the real SQLite database whose answers are held back while `hold` is set, so a
+    // computation can be caught after its reads and before it finishes.
+    let hold: Promise<void> | null = null;
+    const held: SqlDatabase = {
+      all: async (s) => {
+        const rows = await w.t.deps.db.all(s);
+        await hold;
+        return rows as never;
+      },
+      first: (s) => w.t.deps.db.first(s),
+      batch: (s) => w.t.deps.db.batch(s),
+    };
+    const { hub } = hubOver(held);
+    const tag = etagOf(await hub.sync(req(siteId)))!;
+    const waiting = hub.sync(req(siteId, tag, 20_000));
+    const m1 = await w.machine(siteId);
+    const release = Promise.withResolvers<void>();
+    hold = release.promise;
+    const first = hub.changed([siteId]);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // its reads are done, its answers held
+    const m2 = await w.machine(siteId);
+    const second = hub.changed([siteId]);
+    hold = null;
+    release.resolve();
+    await Promise.all([first, second]);
+    // The second change was not folded into the computation already under way: it ran again after it.
+    expect((await hub.stats()).computed).toBe(3);
+    const a = await waiting;
+    expect(a.kind === 'delta' && a.body.upsert.map((m) => m.mac)).toEqual([m1.mac]);
+    const now = await hub.sync(req(siteId));
+    expect(now.kind === 'snapshot' && [m1.mac, m2.mac].every((mac) => now.body.machines.some((m) => m.mac === mac))).toBe(true);
+  });
+
+  it('computes a cached site again once its TTL has passed, though no change was told', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    let now = 1_000_000;
+    const { hub, trips } = hubOver(w.t.deps.db, { now: () => now, ttlMs: 60_000 });
+    const tag = etagOf(await hub.sync(req(siteId)))!;
+    const m = await w.machine(siteId);
+    now += 47_000; // the TTL is 60 s ± 20 %; random 0.5 puts this one at exactly 60 s
+    expect((await hub.sync(req(siteId, tag))).kind).toBe('unchanged');
+    expect(total(trips)).toBe(5);
+    now += 13_001;
+    const a = await hub.sync(req(siteId, tag));
+    expect(a.kind === 'delta' && a.body.upsert.map((x) => x.mac)).toEqual([m.mac]);
+    expect(total(trips)).toBe(10);
+  });
+
+  it('refuses the 21st request of one relay within 10 s with the seconds until its window has room', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    let now = 5_000_000;
+    const { hub } = hubOver(w.t.deps.db, { now: () => now });
+    const kinds: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      kinds.push((await hub.sync(req(siteId, undefined, 0, 'relay-loop'))).kind);
+      now += 100;
+    }
+    expect(kinds).toEqual(Array(20).fill('snapshot'));
+    // The window started 2 s ago at the first request: room again 8 s from now.
+    expect(await hub.sync(req(siteId, undefined, 0, 'relay-loop'))).toEqual({ kind: 'too_many', retryAfterSeconds: 8 });
+    expect((await hub.sync(req(siteId, undefined, 0, 'relay-calm'))).kind).toBe('snapshot');
+    now += 8_000;
+    expect((await hub.sync(req(siteId, undefined, 0, 'relay-loop'))).kind).toBe('snapshot');
+    expect((await hub.stats()).tooMany).toBe(1);
+  });
+
+  it("gives a full snapshot for another site's version and counts it as foreign, and a forgotten one as unknown", async () => {
+    const w = await world();
+    const [a, b] = [await w.site(), await w.site()];
+    const { hub } = hubOver(w.t.deps.db);
+    const aTag = etagOf(await hub.sync(req(a)))!;
+    await hub.sync(req(b));
+    const r = await hub.sync(req(b, aTag));
+    expect(r.kind === 'snapshot' && r.body.siteId).toBe(b);
+    expect((await hub.sync(req(b, '"0123456789abcdef0123456789abcdef"'))).kind).toBe('snapshot');
+    const s = await hub.stats();
+    expect([s.foreignVersions, s.unknownVersions]).toEqual([1, 1]);
+  });
+
+  it('keeps deltas to the versions it remembers: the last three', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    const { hub } = hubOver(w.t.deps.db);
+    const tags: string[] = [etagOf(await hub.sync(req(siteId)))!];
+    for (let i = 0; i < 4; i++) {
+      await w.machine(siteId);
+      await hub.changed([siteId]);
+      tags.push(etagOf(await hub.sync(req(siteId)))!);
+    }
+    const kinds = await Promise.all(tags.map(async (tag) => (await hub.sync(req(siteId, tag))).kind));
+    // Oldest first: forgotten, three remembered, current.
+    expect(kinds).toEqual(['snapshot', 'delta', 'delta', 'delta', 'unchanged']);
+  });
+
+  it('keeps the last good snapshot when a computation fails, and computes again on the next request', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    let failing = false;
+    // Test double: the real SQLite database, failing on demand like a database that went away.
+    const flaky: SqlDatabase = {
+      all: (s) => (failing ? Promise.reject(new Error('database unavailable')) : w.t.deps.db.all(s)),
+      first: (s) => (failing ? Promise.reject(new Error('database unavailable')) : w.t.deps.db.first(s)),
+      batch: (s) => w.t.deps.db.batch(s),
+    };
+    const { hub } = hubOver(flaky);
+    const tag = etagOf(await hub.sync(req(siteId)))!;
+    const m = await w.machine(siteId);
+    failing = true;
+    await hub.changed([siteId]);
+    expect(await hub.sync(req(siteId, tag))).toEqual({ kind: 'unchanged', etag: tag });
+    failing = false;
+    const a = await hub.sync(req(siteId, tag));
+    expect(a.kind === 'delta' && a.body.upsert.map((x) => x.mac)).toEqual([m.mac]);
+  });
+
+  it('wakes a power-jobs wait when a job is queued at its site, not at another', async () => {
+    const w = await world();
+    const [a, b] = [await w.site(), await w.site()];
+    const { hub } = hubOver(w.t.deps.db);
+    const order: string[] = [];
+    const waitA = hub.waitForJobs(a, 20_000).then(() => order.push('a'));
+    const waitB = hub.waitForJobs(b, 400).then(() => order.push('b'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await hub.jobsQueued(a);
+    await Promise.all([waitA, waitB]);
+    expect(order).toEqual(['a', 'b']);
+    expect((await hub.stats()).waiting).toBe(0);
+  });
+
+  it('answers no_site for a site that does not exist, and a page of a version that is gone', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    const { hub } = hubOver(w.t.deps.db);
+    expect(await hub.sync(req('site_nope'))).toEqual({ kind: 'no_site' });
+    expect(await hub.page({ siteId, version: 'f'.repeat(32), cursor: 'x' })).toEqual({ kind: 'gone' });
+  });
+});

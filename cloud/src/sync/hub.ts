@@ -39,6 +39,8 @@ const HISTORY_VERSIONS = 3;
 /** ...as long as they hold no more machines than this together (a 50,000-machine site keeps one). */
 const HISTORY_MACHINES = 60_000;
 const DEFAULT_TTL_MS = 10 * 60_000;
+/** Sites computed together on a change to many ('all'). */
+const CHANGE_BATCH = 16;
 /** Sites nobody asked about for this long (and nobody waits on) are dropped from the cache. */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -113,7 +115,12 @@ export class SiteSyncHub implements SiteSync {
     const targets = scope === 'all' ? [...this.sites.values()] : scope.flatMap((id) => this.sites.get(id) ?? []);
     // Sites not cached need nothing: nobody waits on them, and their next request computes afresh.
     for (const s of targets) s.stale = true;
-    await Promise.all(targets.map((s) => this.refresh(s)));
+    for (let i = 0; i < targets.length; i += CHANGE_BATCH) {
+      // Between batches, let other work in: on Node and Deno SQLite answers without yielding, so
+      // 'all' over a thousand cached sites would otherwise hold the process for its whole length.
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      await Promise.all(targets.slice(i, i + CHANGE_BATCH).map((s) => this.refresh(s)));
+    }
   }
 
   async jobsQueued(siteId: string): Promise<void> {

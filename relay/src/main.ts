@@ -199,7 +199,7 @@ export async function startRelay(
           server.closeAllConnections();
         });
         loaders.stop();
-        await Promise.all([sync.stop(), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close(), ra?.close()]);
+        await Promise.all([sync.stop().then(() => snapshot.saved()), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close(), ra?.close()]);
         queue.close();
         await cache.close();
         await client.close();

@@ -1,6 +1,6 @@
 import type { RelaySnapshot, RelaySnapshotDelta, SnapshotMachine } from '../schemas/relay-sync.ts';
 import { SYNC_PAGE_MACHINES } from './paging.ts';
-import { snapshotVersion } from './snapshot-version.ts';
+import { snapshotVersion, type Sha256Hex } from './snapshot-version.ts';
 
 /**
  * Snapshot deltas (issue 16): when one machine of a 50,000-machine site changes, the relay gets that
@@ -81,15 +81,15 @@ export type DeltaRejection = 'base_mismatch' | 'site_mismatch' | 'version_mismat
  * The delta applied to `base`, only when it was made for exactly that snapshot (same `base` version
  * and site) and the result hashes to the version the delta announces; otherwise null.
  */
-export function applyDeltaVerified(base: RelaySnapshot, delta: RelaySnapshotDelta): RelaySnapshot | null {
-  return checkDelta(base, delta).snapshot;
+export function applyDeltaVerified(base: RelaySnapshot, delta: RelaySnapshotDelta, sha256Hex?: Sha256Hex): RelaySnapshot | null {
+  return checkDelta(base, delta, sha256Hex).snapshot;
 }
 
 /** `applyDeltaVerified` with the reason when it refuses. */
-export function checkDelta(base: RelaySnapshot, delta: RelaySnapshotDelta): { snapshot: RelaySnapshot; rejected: null } | { snapshot: null; rejected: DeltaRejection } {
+export function checkDelta(base: RelaySnapshot, delta: RelaySnapshotDelta, sha256Hex?: Sha256Hex): { snapshot: RelaySnapshot; rejected: null } | { snapshot: null; rejected: DeltaRejection } {
   if (delta.base !== base.version) return { snapshot: null, rejected: 'base_mismatch' };
   if (delta.siteId !== base.siteId) return { snapshot: null, rejected: 'site_mismatch' };
   const applied = applyDelta(base, delta);
-  if (snapshotVersion(applied) !== delta.version) return { snapshot: null, rejected: 'version_mismatch' };
+  if (snapshotVersion(applied, sha256Hex) !== delta.version) return { snapshot: null, rejected: 'version_mismatch' };
   return { snapshot: applied, rejected: null };
 }

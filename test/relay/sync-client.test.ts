@@ -406,6 +406,23 @@ describe('SnapshotStore', () => {
     store.replace(siteOf(4));
     expect(store.snapshot).toEqual(siteOf(4));
     expect(store.netbootFor(s.machines[1]!.mac, 'bios')).toBe(true);
+    await store.saved();
     expect(lines.filter((l) => l.includes('cannot save the snapshot'))).toHaveLength(1);
+  });
+
+  it('decides from a snapshot the moment it is installed, and saves the newest of a burst to disk off the loop', async () => {
+    const path = join(tempDir('sync-client'), 'snapshot.json');
+    const quiet = createLogger({ write: () => {} });
+    const store = new SnapshotStore(path, quiet);
+    const burst = [siteOf(2), siteOf(3), siteOf(4), siteOf(5)];
+    for (const s of burst) {
+      store.replace(s);
+      // Installed before any write completes: the write happens on the thread pool, later.
+      expect(store.snapshot).toEqual(s);
+    }
+    await store.saved();
+    expect(saved(path)).toEqual(burst.at(-1));
+    // A restarted relay reads back exactly the last one.
+    expect(new SnapshotStore(path, quiet).snapshot).toEqual(burst.at(-1));
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { nativeSha256Hex } from '../../relay/src/sync/native-sha256.ts';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, snapshotVersion } from '../../shared/sync/snapshot-version.ts';
+import { canonicalJson, portableSha256Hex, snapshotVersion } from '../../shared/sync/snapshot-version.ts';
 
 describe('canonicalJson', () => {
   it('sorts object keys at every depth, keeps array order, and leaves out undefined members', () => {
@@ -29,6 +30,12 @@ describe('snapshotVersion', () => {
     expect(canonicalJson(content)).toBe(CANONICAL);
     expect(snapshotVersion(content)).toBe(createHash('sha256').update(CANONICAL).digest('hex').slice(0, 32));
     expect(snapshotVersion(content)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it("gives the same version with the relay's native hash as with the portable one, non-ASCII text included", () => {
+    const named = { ...content, siteId: 'site_zürich_東京', machines: [{ ...content.machines[0]!, machineId: 'mch_é' }] };
+    for (const c of [content, named]) expect(snapshotVersion(c, nativeSha256Hex)).toBe(snapshotVersion(c, portableSha256Hex));
+    expect(snapshotVersion(named, nativeSha256Hex)).not.toBe(snapshotVersion(content, nativeSha256Hex));
   });
 
   it('does not depend on the order the keys were written in', () => {

@@ -1,6 +1,7 @@
 import { RelaySnapshotPage, type RelaySnapshot } from '../../../shared/schemas/relay-sync.ts';
 import { snapshotVersion } from '../../../shared/sync/snapshot-version.ts';
 import { header, type CloudClient } from './cloud-client.ts';
+import { nativeSha256Hex } from './native-sha256.ts';
 import { retryAfterMs } from './retry-after.ts';
 
 /**
@@ -43,6 +44,6 @@ export async function fetchRemainingPages(client: CloudClient, first: RelaySnaps
     cursor = page.data.next;
   }
   const snapshot: RelaySnapshot = { ...whole, machines };
-  if (snapshotVersion(snapshot) !== first.version) return { kind: 'failed', reason: 'the assembled pages do not hash to the announced version', retryAfterMs: null };
+  if (snapshotVersion(snapshot, nativeSha256Hex) !== first.version) return { kind: 'failed', reason: 'the assembled pages do not hash to the announced version', retryAfterMs: null };
   return { kind: 'complete', snapshot };
 }

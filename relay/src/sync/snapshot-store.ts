@@ -4,7 +4,7 @@ import { normalizeMac } from '../../../shared/mac.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
 import { RelaySnapshot, type Netboot, type SignedLoader } from '../../../shared/schemas/relay-sync.ts';
 import type { Logger } from '../log.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomicAsync } from './atomic-file.ts';
 
 /**
  * The site snapshot the DHCP loop decides from (issue C: "decisions never wait on the WAN"). Kept in
@@ -84,19 +84,40 @@ export class SnapshotStore {
   }
 
   /**
-   * Installs and persists a snapshot from the cloud (validated by the caller's schema parse). A
-   * snapshot that cannot be saved (disk full, read-only state dir) is still the newest truth: it is
-   * installed, and the failure logged, so only a restart during the outage falls back to the older file.
+   * Installs a snapshot from the cloud (validated by the caller's schema parse) at once, and saves it
+   * off the loop: the write and its fsyncs run on the thread pool, one at a time, and a snapshot
+   * that arrives while one is being written replaces whatever was still waiting (only the newest is
+   * worth saving). A snapshot that cannot be saved (disk full, read-only state dir) is still the
+   * newest truth: it stays installed and the failure is logged, so only a restart during the outage
+   * falls back to the older file. `saved()` resolves once the newest snapshot is on disk (or failed).
    */
   replace(s: RelaySnapshot, now = Date.now()): void {
-    try {
-      writeFileAtomic(this.#path, JSON.stringify({ storedAt: now, snapshot: s }));
-    } catch (err) {
-      this.#log.once('snapshot-save', 'cannot save the snapshot; answering from it anyway', { path: this.#path, err });
-    }
     this.#install(s);
     this.storedAt = now;
     this.confirmedAt = now;
+    this.#pendingSave = { storedAt: now, snapshot: s };
+    this.#saving ??= this.#drainSaves().finally(() => {
+      this.#saving = null;
+    });
+  }
+
+  /** Resolves when every snapshot installed so far has been written (or its write has failed). */
+  async saved(): Promise<void> {
+    while (this.#saving) await this.#saving;
+  }
+
+  #pendingSave: { storedAt: number; snapshot: RelaySnapshot } | null = null;
+  #saving: Promise<void> | null = null;
+
+  async #drainSaves(): Promise<void> {
+    for (let next = this.#pendingSave; next; next = this.#pendingSave) {
+      this.#pendingSave = null;
+      try {
+        await writeFileAtomicAsync(this.#path, JSON.stringify(next));
+      } catch (err) {
+        this.#log.once('snapshot-save', 'cannot save the snapshot; answering from it anyway', { path: this.#path, err });
+      }
+    }
   }
 
   confirm(now = Date.now()): void {

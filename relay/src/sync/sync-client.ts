@@ -7,6 +7,7 @@ import { header, type CloudClient } from './cloud-client.ts';
 import { retryAfterMs } from './retry-after.ts';
 import { fetchRemainingPages } from './snapshot-pages.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
+import { nativeSha256Hex } from './native-sha256.ts';
 
 export interface SyncClientOptions {
   client: CloudClient;
@@ -157,12 +158,12 @@ export class SyncClient {
         log.once('sync-delta-base', 'the cloud sent a delta against a snapshot this relay does not hold; asking for the full one', { base: delta.base, held: held?.version ?? null });
         return { kind: 'ask-full' };
       }
-      const checked = checkDelta(held, delta);
+      const checked = checkDelta(held, delta, nativeSha256Hex);
       if (!checked.snapshot) {
         log.once('sync-delta-rejected', 'a delta from the cloud did not lead to the version it announced; asking for the full snapshot', { reason: checked.rejected, version: delta.version });
         return { kind: 'ask-full' };
       }
-      this.#install(checked.snapshot, 'delta', etag);
+      await this.#install(checked.snapshot, 'delta', etag);
       this.deltas++;
       return { kind: 'ok' };
     }
@@ -174,7 +175,7 @@ export class SyncClient {
     }
     const { next, ...whole } = parsed.data;
     if (next === undefined) {
-      this.#install(whole, 'full', etag);
+      await this.#install(whole, 'full', etag);
       return { kind: 'ok' };
     }
     const pages = await fetchRemainingPages(client, parsed.data, { signal, now: this.#now });
@@ -183,15 +184,17 @@ export class SyncClient {
       log.once('sync-pages', 'could not fetch the whole paged snapshot; keeping the last one', { reason: pages.reason, status: pages.status, version: whole.version });
       return { kind: 'failed', retryAfterMs: pages.retryAfterMs };
     }
-    this.#install(pages.snapshot, 'pages', etag);
+    await this.#install(pages.snapshot, 'pages', etag);
     return { kind: 'ok' };
   }
 
-  #install(s: RelaySnapshot, via: 'full' | 'delta' | 'pages', etag: string | undefined): void {
+  /** Installs at once (DHCP decides from it from now on); resolves when it is also on disk. */
+  async #install(s: RelaySnapshot, via: 'full' | 'delta' | 'pages', etag: string | undefined): Promise<void> {
     const { store, log } = this.#o;
     if (s.version !== store.snapshot?.version) log.info('snapshot updated', { version: s.version, machines: s.machines.length, via, etag });
     store.replace(s);
     this.syncs++;
+    await store.saved();
   }
 
   #backoff(attempt: number): number {

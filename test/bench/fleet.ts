@@ -220,38 +220,40 @@ async function runOne(runtime: RuntimeName): Promise<Result> {
     fleet = undefined;
 
     // 3. Boot scripts with the whole catalog in place (relays stopped: this is the boot path alone).
-    log(`${runtime}: boot-script rounds (${bootRounds} × ${bootSeconds} s, app and trivial)`);
-    const sample = seeded[0]!;
-    const check = await fetch(`${t.url}/v1/relay/boot?mac=${sample.machines[1]!.mac}&arch=7&fileBase=http://127.0.0.1:8080`, { headers: { authorization: `Bearer ${sample.relayToken}` } });
-    const checkText = await check.text();
-    if (check.headers.get('x-edgeboot-decision') !== 'boot') throw new Error(`boot check: ${check.status} ${check.headers.get('x-edgeboot-decision')}\n${checkText.slice(0, 300)}`);
-    const lua = join(scratch, 'boots.lua');
-    const pairs = seeded.flatMap((s) => s.machines.map((m) => `{"${s.relayToken}","${m.mac}"}`));
-    writeFileSync(
-      lua,
-      `local pairs = {${pairs.join(',')}}\n` +
-        'request = function()\n  local p = pairs[math.random(#pairs)]\n' +
-        '  return wrk.format("GET", "/v1/relay/boot?arch=7&fileBase=http://127.0.0.1:8080&mac=" .. p[2], { ["Authorization"] = "Bearer " .. p[1] })\nend\n',
-    );
-    const trivial = await startTrivial(runtime);
     const boot = { app: [] as number[], trivial: [] as number[], ratio: [] as number[], p99Ms: [] as number[], errors: 0, cpu: cpuShare(cpuMark(), cpuMark()) };
-    try {
-      await wrk(t.url, { connections: 50, seconds: 1, script: lua });
-      await wrk(trivial.url, { connections: 50, seconds: 1 });
-      const c4 = cpuMark();
-      for (let round = 0; round < bootRounds; round++) {
-        const a = await wrk(t.url, { connections: 50, seconds: bootSeconds, script: lua });
-        const b = await wrk(trivial.url, { connections: 50, seconds: bootSeconds });
-        boot.app.push(a.requestsPerSec);
-        boot.trivial.push(b.requestsPerSec);
-        boot.ratio.push(a.requestsPerSec / b.requestsPerSec);
-        boot.p99Ms.push(a.p99Ms);
-        boot.errors += a.errors + b.errors;
-        log(`${runtime}: boot round ${round + 1}: ${a.requestsPerSec.toFixed(0)} req/s vs trivial ${b.requestsPerSec.toFixed(0)} (ratio ${(a.requestsPerSec / b.requestsPerSec).toFixed(3)})`);
+    if (bootRounds > 0) {
+      log(`${runtime}: boot-script rounds (${bootRounds} × ${bootSeconds} s, app and trivial)`);
+      const sample = seeded[0]!;
+      const check = await fetch(`${t.url}/v1/relay/boot?mac=${sample.machines[1]!.mac}&arch=7&fileBase=http://127.0.0.1:8080`, { headers: { authorization: `Bearer ${sample.relayToken}` } });
+      const checkText = await check.text();
+      if (check.headers.get('x-edgeboot-decision') !== 'boot') throw new Error(`boot check: ${check.status} ${check.headers.get('x-edgeboot-decision')}\n${checkText.slice(0, 300)}`);
+      const lua = join(scratch, 'boots.lua');
+      const pairs = seeded.flatMap((s) => s.machines.map((m) => `{"${s.relayToken}","${m.mac}"}`));
+      writeFileSync(
+        lua,
+        `local pairs = {${pairs.join(',')}}\n` +
+          'request = function()\n  local p = pairs[math.random(#pairs)]\n' +
+          '  return wrk.format("GET", "/v1/relay/boot?arch=7&fileBase=http://127.0.0.1:8080&mac=" .. p[2], { ["Authorization"] = "Bearer " .. p[1] })\nend\n',
+      );
+      const trivial = await startTrivial(runtime);
+      try {
+        await wrk(t.url, { connections: 50, seconds: 1, script: lua });
+        await wrk(trivial.url, { connections: 50, seconds: 1 });
+        const c4 = cpuMark();
+        for (let round = 0; round < bootRounds; round++) {
+          const a = await wrk(t.url, { connections: 50, seconds: bootSeconds, script: lua });
+          const b = await wrk(trivial.url, { connections: 50, seconds: bootSeconds });
+          boot.app.push(a.requestsPerSec);
+          boot.trivial.push(b.requestsPerSec);
+          boot.ratio.push(a.requestsPerSec / b.requestsPerSec);
+          boot.p99Ms.push(a.p99Ms);
+          boot.errors += a.errors + b.errors;
+          log(`${runtime}: boot round ${round + 1}: ${a.requestsPerSec.toFixed(0)} req/s vs trivial ${b.requestsPerSec.toFixed(0)} (ratio ${(a.requestsPerSec / b.requestsPerSec).toFixed(3)})`);
+        }
+        boot.cpu = cpuShare(c4, cpuMark());
+      } finally {
+        await trivial.dispose();
       }
-      boot.cpu = cpuShare(c4, cpuMark());
-    } finally {
-      await trivial.dispose();
     }
     return { runtime, seedSeconds, scrapeCost, scrapeStatements, syncExposed: r1.sync !== null, idle, changes, boot, relayErrors };
   } finally {

@@ -32,7 +32,7 @@ import type { WebhookDeps } from './ports/webhook-dispatch.ts';
 import { kickWebhooks } from './webhooks/kick.ts';
 import { httpMetrics, requestRecorder, type ObservabilityDeps } from './observability/http-metrics.ts';
 import { observabilityRoutes } from './observability/routes.ts';
-import { countedDatabase, dbRoundTrips } from './observability/db-queries.ts';
+import { dbRoundTrips, withCountedDatabase } from './observability/db-queries.ts';
 
 /** JSON bodies are small; image bytes go through the upload routes, which stream and set their own limits. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -50,7 +50,7 @@ export function createApp(given: AppDeps & WebhookDeps & ObservabilityDeps): Ope
   const app = new OpenAPIHono<AppEnv>();
   // Every route's queries pass through one counter (/metrics: edgeboot_db_round_trips_total).
   const roundTrips = dbRoundTrips();
-  const deps = { ...given, db: countedDatabase(given.db, roundTrips) };
+  const deps = withCountedDatabase(given, roundTrips);
   const principals = principalCache();
   const metrics = httpMetrics();
   const recordRequest = requestRecorder([metrics, ...(deps.requestObservers ?? [])]);

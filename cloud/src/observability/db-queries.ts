@@ -35,6 +35,26 @@ export function countedDatabase(db: SqlDatabase, counts: DbRoundTrips): SqlDatab
   };
 }
 
+/**
+ * `deps` as given, with its `db` counted: the same object underneath (a Proxy, not a copy), so what
+ * is changed on it later — a rotated bootstrap secret, a database swapped in by a test — is what
+ * requests see, and a swapped database is counted too.
+ */
+export function withCountedDatabase<D extends { db: SqlDatabase }>(deps: D, counts: DbRoundTrips): D {
+  let countedFor: SqlDatabase | undefined;
+  let counted: SqlDatabase | undefined;
+  return new Proxy(deps, {
+    get(target, key, receiver) {
+      if (key !== 'db') return Reflect.get(target, key, receiver);
+      if (target.db !== countedFor || counted === undefined) {
+        countedFor = target.db;
+        counted = countedDatabase(target.db, counts);
+      }
+      return counted;
+    },
+  });
+}
+
 export function dbRoundTripFamily(counts: DbRoundTrips, help = 'Database round trips of this process (on Workers: this isolate), by call (a batch counts once).'): Family {
   return {
     name: 'edgeboot_db_round_trips_total',

@@ -1,3 +1,4 @@
+import type { MiddlewareHandler } from 'hono';
 import type { Clock } from './ports/clock.ts';
 import type { SiteChanges } from './ports/site-changes.ts';
 import type { ObjectStore } from './ports/object-store.ts';
@@ -27,6 +28,12 @@ export interface AppDeps {
   redirectFilesToStore?: boolean;
   /** Wakes the relays of changed sites (sync/); absent in apps built without relay sync. */
   siteChanges?: SiteChanges;
+  /**
+   * Compresses the console's pages and assets. Node and Deno pass hono's compress(); Workers do not
+   * (Cloudflare compresses at its edge, and workerd would encode a body whose Content-Encoding is
+   * already set a second time), so the middleware is not in the Worker bundle.
+   */
+  compressConsole?: MiddlewareHandler;
 }
 
 /**

@@ -1,8 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type MiddlewareHandler } from 'hono';
-import { getRuntimeKey } from 'hono/adapter';
 import { bodyLimit } from 'hono/body-limit';
-import { compress } from 'hono/compress';
 import { HTTPException } from 'hono/http-exception';
 import type { Relay } from '../../../shared/schemas/access.ts';
 import type { Site } from '../../../shared/schemas/site.ts';
@@ -85,9 +83,11 @@ export function consoleRoutes(fetchApp: AppFetch): Hono<ConsoleEnv> {
     }
     await next();
   });
-  // Workers compress at Cloudflare's edge (and workerd encodes a body whose Content-Encoding is set, so
-  // compressing here would do it twice); Node and Deno send what the app gives them.
-  if (getRuntimeKey() !== 'workerd') r.use('*', compress());
+  // Node and Deno compress here; Workers at Cloudflare's edge (AppDeps.compressConsole).
+  r.use('*', (c, next) => {
+    const compress = c.get('deps').compressConsole;
+    return compress ? compress(c, next) : next();
+  });
 
   r.get('/static/:file', (c) => {
     const a = Object.values(assets()).find((x) => x.path === c.req.path);

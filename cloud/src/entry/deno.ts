@@ -3,6 +3,7 @@
  * objects in a folder there or, when EDGEBOOT_S3_ENDPOINT is set, in any S3-compatible store (R2's
  * S3 API, MinIO…). `deno serve` owns the listener, so host and port are its flags, not env vars.
  */
+import { compress } from 'hono/compress';
 import process from 'node:process';
 import { createApp } from '../app.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -60,7 +61,7 @@ const { app, db } = await orExit(async () => {
   webhooks.start();
   // Relays' long-polls wait in this process, as on Node (sync/hub.ts).
   const siteChanges = inProcessSiteSync({ db });
-  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore, webhooks, siteChanges }) };
+  return { db, app: createApp({ db, objects, clock: systemClock, bootstrapAdminToken: settings.adminToken, redirectFilesToStore, webhooks, siteChanges, compressConsole: compress() }) };
 });
 
 /**

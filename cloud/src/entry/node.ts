@@ -3,6 +3,7 @@
  * Node entry, the embedded default: SQLite file and object folder under EDGEBOOT_DATA (./data),
  * listening on 127.0.0.1:8787 (HOST, PORT). The only Node file that chooses adapters.
  */
+import { compress } from 'hono/compress';
 import { serve } from '@hono/node-server';
 import { registerTsx } from '../adapters/node/tsx-hooks.ts';
 import { systemClock } from '../ports/clock.ts';
@@ -30,7 +31,7 @@ const db = await openLocalDatabase({ dataDir, adminToken });
 const webhooks = inProcessWebhooks({ db, clock: systemClock, transport: nodeWebhookTransport(), ...webhookConfig });
 // Relays' long-polls wait in this process (sync/hub.ts): writers wake only the sites they changed.
 const siteChanges = inProcessSiteSync({ db });
-const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken, webhooks, siteChanges });
+const app = createApp({ db, objects: fsObjectStore(dataDir), clock: systemClock, bootstrapAdminToken: adminToken, webhooks, siteChanges, compressConsole: compress() });
 webhooks.start();
 const server = serve({ fetch: app.fetch, hostname: host, port }, (info) => {
   console.log(`edgeboot control plane listening on http://${host.includes(':') ? `[${host}]` : host}:${info.port} (data in ${dataDir})`);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countedDatabase, dbRoundTrips, type DbRoundTrips } from '../../cloud/src/observability/db-queries.ts';
 import type { SqlDatabase } from '../../cloud/src/ports/sql-database.ts';
 import { SiteSyncHub } from '../../cloud/src/sync/hub.ts';
+import { SYNC_FEATURES, type SyncFeature } from '../../shared/sync/features.ts';
 import type { SyncAnswer } from '../../cloud/src/sync/site-sync.ts';
 import { call, randomMac, unique, type ApiTarget } from '../contract/target.ts';
 import { inProcessTarget } from '../support/in-process.ts';
@@ -29,15 +30,16 @@ async function world() {
   return { t, admin, site, machine };
 }
 
-function hubOver(db: SqlDatabase, o: { now?: () => number; ttlMs?: number } = {}): { hub: SiteSyncHub; trips: DbRoundTrips } {
+function hubOver(db: SqlDatabase, o: { now?: () => number; ttlMs?: number; pageMachines?: number } = {}): { hub: SiteSyncHub; trips: DbRoundTrips } {
   const trips = dbRoundTrips();
-  const hub = new SiteSyncHub({ db: countedDatabase(db, trips), roundTrips: trips, now: o.now ?? (() => Date.now()), ttlMs: o.ttlMs, random: () => 0.5 });
+  const hub = new SiteSyncHub({ db: countedDatabase(db, trips), roundTrips: trips, now: o.now ?? (() => Date.now()), ttlMs: o.ttlMs, pageMachines: o.pageMachines, random: () => 0.5 });
   return { hub, trips };
 }
 
 const total = (t: DbRoundTrips) => t.all + t.first + t.batch;
 const etagOf = (a: SyncAnswer) => (a.kind === 'snapshot' || a.kind === 'delta' || a.kind === 'unchanged' ? a.etag : null);
-const req = (siteId: string, ifNoneMatch?: string, waitMs = 0, relayId = unique('relay')) => ({ siteId, relayId, ifNoneMatch, waitMs });
+/** A request from a relay of issue 16 or later, which reads deltas and pages. */
+const req = (siteId: string, ifNoneMatch?: string, waitMs = 0, relayId = unique('relay'), features: SyncFeature[] = [...SYNC_FEATURES]) => ({ siteId, relayId, ifNoneMatch, waitMs, features });
 
 describe('SiteSyncHub', () => {
   it('answers many idle waits of a site without one database round trip once its snapshot is cached', async () => {
@@ -194,6 +196,30 @@ describe('SiteSyncHub', () => {
     const kinds = await Promise.all(tags.map(async (tag) => (await hub.sync(req(siteId, tag))).kind));
     // Oldest first: forgotten, three remembered, current.
     expect(kinds).toEqual(['snapshot', 'delta', 'delta', 'delta', 'unchanged']);
+  });
+
+  it('gives a relay that lists no features (released before deltas and pages) its whole site: no delta, no paging', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    const { hub } = hubOver(w.t.deps.db, { pageMachines: 2 });
+    const old = (tag?: string) => hub.sync(req(siteId, tag, 0, unique('relay'), []));
+    const first = await old();
+    expect(first.kind === 'snapshot' && first.body.next === undefined && first.body.machines.length).toBe(4);
+    await w.machine(siteId);
+    await hub.changed([siteId]);
+    const after = await old(etagOf(first)!);
+    expect(after.kind === 'snapshot' && after.body.machines.length).toBe(5);
+    // The same versions, asked by a relay that reads both: a delta, and a first page with `next`.
+    const now = await hub.sync(req(siteId, etagOf(first)!));
+    expect(now.kind).toBe('delta');
+    const paged = await hub.sync(req(siteId));
+    expect(paged.kind === 'snapshot' && paged.body.machines.length).toBe(2);
+    expect(paged.kind === 'snapshot' && typeof paged.body.next).toBe('string');
+    // Only deltas, or only pages, are honoured as listed.
+    const deltaOnly = await hub.sync(req(siteId, undefined, 0, unique('relay'), ['delta']));
+    expect(deltaOnly.kind === 'snapshot' && deltaOnly.body.next === undefined && deltaOnly.body.machines.length).toBe(5);
+    const pagesOnly = await hub.sync(req(siteId, etagOf(first)!, 0, unique('relay'), ['pages']));
+    expect(pagesOnly.kind === 'snapshot' && pagesOnly.body.machines.length).toBe(2);
   });
 
   it('keeps the last good snapshot when a computation fails, and computes again on the next request', async () => {

@@ -21,7 +21,7 @@ import { d1Database } from '../adapters/workers/d1.ts';
 import { countedDatabase, dbRoundTrips } from '../observability/db-queries.ts';
 import type { SqlDatabase } from '../ports/sql-database.ts';
 import { SiteSyncHub } from '../sync/hub.ts';
-import { addStats, emptyStats, type PageAnswer, type PageRequest, type SiteSync as SiteSyncPort, type SiteSyncStats, type SyncAnswer, type SyncRequest } from '../sync/site-sync.ts';
+import { addStats, emptyStats, pageMachinesFor, type PageAnswer, type PageRequest, type SiteSync as SiteSyncPort, type SiteSyncStats, type SyncAnswer, type SyncRequest } from '../sync/site-sync.ts';
 import { directPage, directSync } from '../sync/snapshots.ts';
 import type { Env } from './workers.ts';
 
@@ -86,7 +86,7 @@ export function durableObjectSiteSync(ns: DurableObjectNamespace<SiteSync>, db: 
       } catch (err) {
         // Evicted or failed mid-wait: answer now from D1; the relay polls again and meets a fresh object.
         logFailure('sync', err, { siteId: q.siteId });
-        return directSync(db, q.siteId, q.ifNoneMatch, SYNC_PAGE_MACHINES);
+        return directSync(db, q.siteId, q.ifNoneMatch, pageMachinesFor(q.features));
       }
     },
     async page(q) {

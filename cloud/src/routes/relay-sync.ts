@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { ErrorEnvelope } from '../../../shared/schemas/common.ts';
 import { RelayLoaderFiles, RelaySnapshot, RelaySnapshotDelta, RelaySnapshotPage } from '../../../shared/schemas/relay-sync.ts';
+import { parseSyncFeatures, SYNC_FEATURES_HEADER } from '../../../shared/sync/features.ts';
 import { SYNC_PAGE_MACHINES } from '../../../shared/sync/paging.ts';
 import { filePath, fileUrls } from '../boot/file-urls.ts';
 import { siteSnapshot } from '../boot/site-snapshot.ts';
@@ -10,7 +11,7 @@ import { AppError, notFound } from '../errors.ts';
 import { sql, type SqlDatabase } from '../ports/sql-database.ts';
 import { RECONNECT_MAX_REQUESTS, RECONNECT_WINDOW_MS } from '../sync/reconnects.ts';
 import type { SyncAnswer } from '../sync/site-sync.ts';
-import { siteSyncOf } from '../sync/site-sync.ts';
+import { pageMachinesFor, siteSyncOf } from '../sync/site-sync.ts';
 import { directPage, directSync } from '../sync/snapshots.ts';
 import { errorResponses, json, router } from './openapi.ts';
 
@@ -43,16 +44,16 @@ async function changeStamp(db: SqlDatabase): Promise<number> {
   return (await db.first<{ id: number | null }>(sql('SELECT max(id) AS id FROM audit_log')))?.id ?? 0;
 }
 
-async function pollingSync(db: SqlDatabase, siteId: string, inm: string | undefined, waitS: number): Promise<SyncAnswer> {
+async function pollingSync(db: SqlDatabase, siteId: string, inm: string | undefined, waitS: number, pageMachines: number): Promise<SyncAnswer> {
   let stamp = await changeStamp(db);
-  let answer = await directSync(db, siteId, inm, SYNC_PAGE_MACHINES);
+  let answer = await directSync(db, siteId, inm, pageMachines);
   // Counted, not timed: Workers' clock only moves across I/O, and the loop must end regardless.
   for (let i = 0; i < (waitS * 1000) / POLL_INTERVAL_MS && answer.kind === 'unchanged'; i++) {
     await sleep(POLL_INTERVAL_MS);
     const next = await changeStamp(db);
     if (next === stamp) continue;
     stamp = next;
-    answer = await directSync(db, siteId, inm, SYNC_PAGE_MACHINES);
+    answer = await directSync(db, siteId, inm, pageMachines);
   }
   return answer;
 }
@@ -108,7 +109,13 @@ export function relaySyncRoutes() {
       path: '/sync',
       tags,
       summary: "The site's snapshot for answering DHCP offline; ETag/If-None-Match and long-poll (relay token)",
-      request: { query: SyncQuery, headers: z.object({ 'if-none-match': z.string().max(1024).optional() }) },
+      request: {
+        query: SyncQuery,
+        headers: z.object({
+          'if-none-match': z.string().max(1024).optional(),
+          [SYNC_FEATURES_HEADER]: z.string().max(256).optional().meta({ description: '`delta`, `pages`: what the relay reads (else the whole snapshot)' }),
+        }),
+      },
       responses: {
         200: json(
           z.union([RelaySnapshot, RelaySnapshotDelta]),
@@ -125,10 +132,11 @@ export function relaySyncRoutes() {
       const deps = c.get('deps');
       const p = c.get('principal')!;
       const siteId = p.siteIds![0]!;
+      const features = [...parseSyncFeatures(c.req.header(SYNC_FEATURES_HEADER))];
       const hub = siteSyncOf(deps);
       const a = hub
-        ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000 })
-        : await pollingSync(deps.db, siteId, inm, wait ?? 0);
+        ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000, features })
+        : await pollingSync(deps.db, siteId, inm, wait ?? 0, pageMachinesFor(features));
       c.header('cache-control', 'no-cache');
       switch (a.kind) {
         case 'no_site':

@@ -5,7 +5,7 @@ import type { DbRoundTrips } from '../observability/db-queries.ts';
 import type { SqlDatabase } from '../ports/sql-database.ts';
 import { sqlPowerJobQueue } from '../power/job-queue.ts';
 import { ReconnectLimiter } from './reconnects.ts';
-import type { PageAnswer, PageRequest, SiteSync, SiteSyncStats, SyncAnswer, SyncRequest } from './site-sync.ts';
+import { pageMachinesFor, type PageAnswer, type PageRequest, type SiteSync, type SiteSyncStats, type SyncAnswer, type SyncRequest } from './site-sync.ts';
 import { etagOf, fullAnswer, loadSnapshot, matches, pageOf, versionOf } from './snapshots.ts';
 
 /**
@@ -98,13 +98,13 @@ export class SiteSyncHub implements SiteSync {
     if (!current) return { kind: 'no_site' };
     const etag = etagOf(current.version);
     if (matches(q.ifNoneMatch, etag)) return { kind: 'unchanged', etag };
-    const delta = this.deltaFor(s, current, versionOf(q.ifNoneMatch));
+    const delta = q.features.includes('delta') ? this.deltaFor(s, current, versionOf(q.ifNoneMatch)) : null;
     if (delta) {
       this.counts.deltas++;
       return delta;
     }
     this.counts.fulls++;
-    return fullAnswer(current, q.ifNoneMatch, this.pageMachines);
+    return fullAnswer(current, q.ifNoneMatch, pageMachinesFor(q.features, this.pageMachines));
   }
 
   async page(q: PageRequest): Promise<PageAnswer> {

@@ -1,4 +1,6 @@
 import type { RelaySnapshot, RelaySnapshotDelta, RelaySnapshotPage } from '../../../shared/schemas/relay-sync.ts';
+import { SYNC_PAGE_MACHINES } from '../../../shared/sync/paging.ts';
+import type { SyncFeature } from '../../../shared/sync/features.ts';
 import type { AppDeps } from '../context.ts';
 import type { DbRoundTrips } from '../observability/db-queries.ts';
 import type { SiteChanges } from '../ports/site-changes.ts';
@@ -28,6 +30,16 @@ export interface SyncRequest {
   /** The request's If-None-Match header, as sent. */
   ifNoneMatch: string | undefined;
   waitMs: number;
+  /**
+   * What the relay says it reads (x-edgeboot-sync-features). A relay released before issue 16 lists
+   * nothing: it gets no delta and its site whole, however large, as it always did.
+   */
+  features: readonly SyncFeature[];
+}
+
+/** Machines per first page for a relay with these features: no paging for one that cannot follow `next`. */
+export function pageMachinesFor(features: readonly SyncFeature[], pageMachines = SYNC_PAGE_MACHINES): number {
+  return features.includes('pages') ? pageMachines : Number.POSITIVE_INFINITY;
 }
 
 export type SyncAnswer =

@@ -80,7 +80,8 @@ export class RelayFleet {
     const r = this.relays[i]!;
     const signal = this.abort.signal;
     while (!signal.aborted) {
-      const headers: Record<string, string> = { authorization: `Bearer ${r.token}` };
+      // As a relay of issue 16 asks: a change comes as a delta (50 machines fit one page).
+      const headers: Record<string, string> = { authorization: `Bearer ${r.token}`, 'x-edgeboot-sync-features': 'delta, pages' };
       if (r.etag) headers['if-none-match'] = r.etag;
       const path = r.etag ? `/v1/relay/sync?wait=${this.waitSeconds}` : '/v1/relay/sync';
       this.counts.requests++;

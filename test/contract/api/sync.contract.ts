@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SYNC_PAGE_MACHINES } from '../../../shared/sync/paging.ts';
+import { SYNC_FEATURES, SYNC_FEATURES_HEADER } from '../../../shared/sync/features.ts';
 import { createSite, enrollRelay } from '../fixtures.ts';
 import { bmcMachine, keyedRelay } from '../power-fixtures.ts';
 import { call, randomMac, unique, type ApiTarget, type CallResult } from '../target.ts';
@@ -134,8 +135,12 @@ export function syncFleetContract(target: () => ApiTarget): void {
       if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text.slice(0, 200)}`);
       return r.body;
     };
-    const sync = (token: string, etag?: string, wait?: number) =>
-      call(t, 'GET', `/v1/relay/sync${wait === undefined ? '' : `?wait=${wait}`}`, { token, headers: etag ? { 'if-none-match': etag } : {} });
+    /** As a relay of issue 16 or later asks (it reads deltas and pages); `features: ''` as one released before. */
+    const sync = (token: string, etag?: string, wait?: number, features = SYNC_FEATURES.join(', ')) =>
+      call(t, 'GET', `/v1/relay/sync${wait === undefined ? '' : `?wait=${wait}`}`, {
+        token,
+        headers: { ...(etag ? { 'if-none-match': etag } : {}), ...(features ? { [SYNC_FEATURES_HEADER]: features } : {}) },
+      });
     /** A site with its relay and the relay's current ETag. */
     const siteWithRelay = async () => {
       const site = await createSite(t);
@@ -208,6 +213,10 @@ export function syncFleetContract(target: () => ApiTarget): void {
       const full = await sync(s.relay.token);
       const applied = [...base.body.machines.filter((m: any) => !r.body.remove.includes(m.mac)), ...r.body.upsert].sort((a: any, b: any) => (a.mac < b.mac ? -1 : 1));
       expect({ version: r.body.version, siteId: r.body.siteId, unknownMachines: r.body.unknownMachines, machines: applied }).toEqual(full.body);
+      // A relay released before deltas, holding the same version, gets the whole snapshot it can read.
+      const old = await sync(s.relay.token, base.headers.get('etag')!, undefined, '');
+      expect(old.status, old.text).toBe(200);
+      expect(old.body).toEqual(full.body);
     });
 
     it("answers a version of another site with this site's full snapshot, never a delta", async () => {
@@ -286,6 +295,15 @@ export function syncFleetContract(target: () => ApiTarget): void {
         const listed = machines.map((m) => m.mac);
         expect(new Set(listed).size).toBe(listed.length);
         expect(listed).toEqual([...listed].sort());
+        expect(macs.filter((mac) => !listed.includes(mac))).toEqual([]);
+      });
+
+      it('is sent whole, in one answer, to a relay that does not list pages (released before them)', async () => {
+        const r = await sync(big.relay.token, undefined, undefined, 'delta');
+        expect(r.status, r.text.slice(0, 200)).toBe(200);
+        expect(r.body.next).toBeUndefined();
+        const listed = r.body.machines.map((m: any) => m.mac);
+        expect(listed.length).toBeGreaterThan(SYNC_PAGE_MACHINES);
         expect(macs.filter((mac) => !listed.includes(mac))).toEqual([]);
       });
 

@@ -98,6 +98,11 @@ export async function startRelay(
 
   const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);
   metrics.gauge('edgeboot_relay_sync_age_seconds', 'seconds since the cloud last confirmed the snapshot (-1: never in this run)', () => syncAge() ?? -1);
+  metrics.gauge('edgeboot_relay_snapshots_installed', 'snapshots installed in this run: whole (full or paged) or from a delta against the one held', () => [
+    [{ how: 'full' }, sync.syncs - sync.deltas],
+    [{ how: 'delta' }, sync.deltas],
+  ]);
+  metrics.gauge('edgeboot_relay_sync_full_refetches', 'whole snapshots asked for in this run because a delta could not be applied or did not hash to its version', () => sync.fullRefetches);
   metrics.gauge('edgeboot_relay_snapshot_machines', 'machines in the held snapshot', () => snapshot.snapshot?.machines.length ?? 0);
   metrics.gauge('edgeboot_relay_event_queue_depth', 'events on disk not yet acknowledged by the cloud', () => queue.depth);
   metrics.gauge('edgeboot_relay_events_dropped', 'events dropped (disk cap, refused by the cloud, invalid)', () => [

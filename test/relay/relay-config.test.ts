@@ -105,7 +105,7 @@ describe('edgeboot-relay run', () => {
       });
       expect(health).toMatchObject({ ok: true, relayId: creds.relayId, cloudReachable: true });
       const metrics = (await get(`http://127.0.0.1:${port}/metrics`)).body.toString();
-      for (const name of ['edgeboot_relay_sync_age_seconds', 'edgeboot_relay_event_queue_depth 0', 'edgeboot_relay_cache_hits_total 0', 'edgeboot_relay_cache_misses_total 0']) {
+      for (const name of ['edgeboot_relay_sync_age_seconds', 'edgeboot_relay_event_queue_depth 0', 'edgeboot_relay_cache_hits_total 0', 'edgeboot_relay_cache_misses_total 0', 'edgeboot_relay_snapshots_installed{how="delta"} 0', 'edgeboot_relay_sync_full_refetches 0']) {
         expect(metrics).toContain(name);
       }
       for (const line of out.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow(); // one JSON object per line

@@ -64,8 +64,23 @@ const VERSION_HEX_DIGITS = 32;
  * not part of the content and is ignored).
  */
 export function snapshotVersion(content: RelaySnapshotContent, sha256Hex: Sha256Hex = portableSha256Hex): string {
-  const text = canonicalJson({ siteId: content.siteId, unknownMachines: content.unknownMachines, machines: content.machines });
-  return sha256Hex(text).slice(0, VERSION_HEX_DIGITS);
+  return sha256Hex(versionedText(content)).slice(0, VERSION_HEX_DIGITS);
+}
+
+/**
+ * The same version through WebCrypto, which every runtime the cloud runs on has natively (but only
+ * asynchronously): the cloud computes a site's version on every change, and in a Durable Object or
+ * on Node's one loop the pure-JavaScript hash of a 50,000-machine site held it for ~100 ms.
+ */
+export async function snapshotVersionAsync(content: RelaySnapshotContent): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(versionedText(content))));
+  let hex = '';
+  for (let i = 0; i < VERSION_HEX_DIGITS / 2; i++) hex += digest[i]!.toString(16).padStart(2, '0');
+  return hex;
+}
+
+function versionedText(content: RelaySnapshotContent): string {
+  return canonicalJson({ siteId: content.siteId, unknownMachines: content.unknownMachines, machines: content.machines });
 }
 
 /** SHA-256 of a string's UTF-8 bytes, as lowercase hex. */

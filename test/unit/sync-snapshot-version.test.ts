@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { nativeSha256Hex } from '../../relay/src/sync/native-sha256.ts';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, portableSha256Hex, snapshotVersion } from '../../shared/sync/snapshot-version.ts';
+import { canonicalJson, portableSha256Hex, snapshotVersion, snapshotVersionAsync } from '../../shared/sync/snapshot-version.ts';
 
 describe('canonicalJson', () => {
   it('sorts object keys at every depth, keeps array order, and leaves out undefined members', () => {
@@ -36,6 +36,12 @@ describe('snapshotVersion', () => {
     const named = { ...content, siteId: 'site_zürich_東京', machines: [{ ...content.machines[0]!, machineId: 'mch_é' }] };
     for (const c of [content, named]) expect(snapshotVersion(c, nativeSha256Hex)).toBe(snapshotVersion(c, portableSha256Hex));
     expect(snapshotVersion(named, nativeSha256Hex)).not.toBe(snapshotVersion(content, nativeSha256Hex));
+  });
+
+  it("gives the same version through WebCrypto, as the cloud computes it, as the relay's sync one", async () => {
+    const named = { ...content, siteId: 'site_zürich_東京', machines: [{ ...content.machines[0]!, machineId: 'mch_é' }] };
+    for (const c of [content, named]) expect(await snapshotVersionAsync(c)).toBe(snapshotVersion(c, nativeSha256Hex));
+    expect(await snapshotVersionAsync({ ...content, next: 'x' } as typeof content)).toBe(snapshotVersion(content));
   });
 
   it('does not depend on the order the keys were written in', () => {

@@ -1,6 +1,6 @@
 import type { RelaySnapshot } from '../../../shared/schemas/relay-sync.ts';
 import { firstPage, pageAfter, SyncCursorError } from '../../../shared/sync/paging.ts';
-import { snapshotVersion } from '../../../shared/sync/snapshot-version.ts';
+import { snapshotVersionAsync } from '../../../shared/sync/snapshot-version.ts';
 import { siteSnapshot } from '../boot/site-snapshot.ts';
 import type { SqlDatabase } from '../ports/sql-database.ts';
 import type { PageAnswer, PageRequest, SyncAnswer } from './site-sync.ts';
@@ -11,7 +11,7 @@ import type { PageAnswer, PageRequest, SyncAnswer } from './site-sync.ts';
  */
 export async function loadSnapshot(db: SqlDatabase, siteId: string): Promise<RelaySnapshot | null> {
   const content = await siteSnapshot(db, siteId);
-  return content ? { version: snapshotVersion(content), ...content } : null;
+  return content ? { version: await snapshotVersionAsync(content), ...content } : null;
 }
 
 export const etagOf = (version: string): string => `"${version}"`;

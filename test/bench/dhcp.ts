@@ -4,6 +4,8 @@
  * process — the bundle scripts/build-relay.ts makes, enrolled against a real cloud (the app over SQLite
  * in this process, test/relay/support/test-cloud.ts, bridged into the namespace as the LAN tests do),
  * synced, its event queue shipping every boot event to that cloud, /metrics and its JSON log on.
+ * It runs with the packaged executable's V8 flags (--max-semi-space-size=1 --liftoff-only) and the unit's
+ * MALLOC_ARENA_MAX=1, as a site runs it; --relay-node-flags adds to them.
  *
  * Bed (support/dhcp-bed.ts): every server in its own namespace at 10.91.0.1/16, perfdhcp at 10.91.0.2 as
  * a relay agent; only the server under test has its bridge port up. Servers keep running across the
@@ -32,6 +34,8 @@
  * `--slow-ms MS`: per step, the exchanges slower than MS grouped into bursts (slow ones sent within 50 ms
  * of each other: one stall), with when each began and the median gap between bursts — bursts 1 s apart
  * point at a timer, scattered ones at GC or the machine.
+ * `--wire`: also times each exchange on the server's own interface (tcpdump in its namespace, on perfdhcp's
+ * CPU): the server's time alone, without perfdhcp's (support/wire-latency.ts).
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
  * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
  * `--baseline-bundle old.mjs[,label=other.mjs…]`: more relays from other bundles ("relay before", e.g. an
@@ -48,6 +52,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireTools, type Spawned } from '../support/netns.ts';
 import { perfdhcp } from './lib/perfdhcp.ts';
+import { startWireCapture } from './support/wire-latency.ts';
 // The cloud app imports the console's .tsx: its loader hook first, then whatever imports the app.
 import '../../cloud/src/adapters/node/register-tsx.ts';
 import type { BenchCloud, DhcpBed } from './support/dhcp-bed.ts';
@@ -70,6 +75,7 @@ const { values } = parseArgs({
     pin: { type: 'boolean', default: true },
     echo: { type: 'boolean', default: false },
     'slow-ms': { type: 'string' },
+    wire: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -217,6 +223,10 @@ interface Step {
   cloudCpu: number;
   rss: number;
   alive: boolean;
+  /** --wire: the server's own request → reply time on its interface (ms), and packets tcpdump missed. */
+  wireP50: number;
+  wireP99: number;
+  wireDropped: number;
 }
 
 const cloudCpuNow = () => {
@@ -232,6 +242,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   const cpu0 = cpuSeconds(s.pid);
   const w0 = waitedSeconds(s.pid);
   const cloud0 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const capture = values.wire ? await startWireCapture({ ns: b.ns(s.slot), iface: 'eth0', file: join(work, `wire-${s.slot}.pcap`), ...(PIN ? { cpu: 0 } : {}) }) : null;
   const side = extra?.();
   const perf = await perfdhcp({
     ns: b.cli,
@@ -243,6 +254,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     ...(PIN ? { cpu: 0 } : {}),
   });
   await side;
+  const wire = await capture?.stop();
   const cloud1 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const cpu1 = cpuSeconds(s.pid);
   const waited = waitedSeconds(s.pid) - w0;
@@ -268,11 +280,18 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     cloudCpu: cloud1 - cloud0,
     rss: rssMb(s.pid),
     alive: s.alive(),
+    wireP50: wire ? quantile(kind === 'proxy' ? wire.offer : wire.ack, 0.5) : NaN,
+    wireP99: wire ? quantile(kind === 'proxy' ? wire.offer : wire.ack, 0.99) : NaN,
+    wireDropped: wire?.dropped ?? 0,
   };
   const gen = st.perfdhcpCpu !== null && st.perfdhcpCpu / seconds >= 0.9 ? ' ← perfdhcp at ≥ 90% of a core: the generator is the limit' : '';
   console.log(
     `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}  CPU server ${fmt(st.serverCpu, 2)} s (${fmt((st.serverCpu * 1e6) / Math.max(1, st.answered))} µs/answer, waited ${fmt(waited, 2)} s) perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
   );
+  if (wire) {
+    const pairs = (kind === 'proxy' ? wire.offer : wire.ack).length;
+    console.log(`      on the wire (server's own time, ${fmt(pairs)} pairs${wire.dropped ? `, ${fmt(wire.dropped)} packets tcpdump missed` : ''}): p50 ${fmt(st.wireP50, 3)} p99 ${fmt(st.wireP99, 3)} ms`);
+  }
   if (values['slow-ms']) {
     const bursts = slowBursts(perf.text, name, Number(values['slow-ms']));
     const gaps = bursts.slice(1).map((b, i) => (b.at - bursts[i]!.at) * 1000);
@@ -299,7 +318,7 @@ const cell = (steps: Step[], f: (s: Step) => number, d = 0) => {
 
 function table(title: string, rates: number[], steps: Step[], ours: string[], ref: string, unit: string): void {
   console.log(`\n${title}: medians of ${REPS} alternations (range)`);
-  console.log(`${'offered'.padStart(9)}  ${'server'.padEnd(15)} ${`${unit}/s`.padStart(22)}  ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(22)}  ${'p99 ms'.padStart(24)}  ${'rcvbuf err'.padStart(16)}  ${'CPU s'.padStart(8)}  ${'µs/answer'.padStart(10)}  ${'waited s'.padStart(8)}  ${'perfdhcp CPU s'.padStart(14)}  cloud CPU s`);
+  console.log(`${'offered'.padStart(9)}  ${'server'.padEnd(15)} ${`${unit}/s`.padStart(22)}  ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(22)}  ${'p99 ms'.padStart(24)}  ${'rcvbuf err'.padStart(16)}  ${'CPU s'.padStart(8)}  ${'µs/answer'.padStart(10)}  ${'waited s'.padStart(8)}  ${'perfdhcp CPU s'.padStart(14)}  cloud CPU s${values.wire ? '   wire p50 / p99 ms (server alone)' : ''}`);
   for (const rate of rates) {
     const refSteps = steps.filter((s) => s.rate === rate && s.server === ref);
     for (const server of [...ours, ref]) {
@@ -307,7 +326,7 @@ function table(title: string, rates: number[], steps: Step[], ours: string[], re
       if (!ss.length) continue;
       const ratio = summary(ss, (s) => s.perSecond).med / summary(refSteps, (s) => s.perSecond).med;
       console.log(
-        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server !== ref ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => (s.serverCpu * 1e6) / Math.max(1, s.answered)).med).padStart(10)}  ${fmt(summary(ss, (s) => s.waited).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${server !== ref ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : ''}`,
+        `${`${fmt(rate)}/s`.padStart(9)}  ${server.padEnd(15)} ${cell(ss, (s) => s.perSecond).padStart(22)}  ${server !== ref ? `${fmt(ratio, 2)}×`.padStart(6) : ''.padStart(6)}  ${cell(ss, (s) => s.p50, 3).padStart(22)}  ${cell(ss, (s) => s.p99, 2).padStart(24)}  ${cell(ss, (s) => s.kernelDrops).padStart(16)}  ${fmt(summary(ss, (s) => s.serverCpu).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => (s.serverCpu * 1e6) / Math.max(1, s.answered)).med).padStart(10)}  ${fmt(summary(ss, (s) => s.waited).med, 2).padStart(8)}  ${fmt(summary(ss, (s) => s.perfdhcpCpu ?? NaN).med, 2).padStart(14)}  ${(server !== ref ? fmt(summary(ss, (s) => s.cloudCpu).med, 2) : '').padEnd(11)}${values.wire ? `   ${cell(ss, (s) => s.wireP50, 3)} / ${cell(ss, (s) => s.wireP99, 3)}` : ''}`,
       );
     }
   }

@@ -26,6 +26,7 @@ import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadI
 import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
 import { bundleForNode } from '../../../scripts/bundle-node.ts';
 import { PACKAGE_VERSION } from '../../../scripts/build-relay.ts';
+import { SEA_EXEC_ARGV } from '../../../scripts/package-relay.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 export const SERVER_IP = '10.91.0.1';
@@ -146,8 +147,11 @@ export async function startRelay(b: DhcpBed, name: string, o: { bundle: string; 
   const forwarder = await startForwarder(b.bed, name, o.cloud.unixPath);
   const configPath = join(o.stateDir, 'relay.toml');
   writeFileSync(configPath, `state_dir = ${JSON.stringify(o.stateDir)}\n${o.toml}`);
-  const cmd = [process.execPath, ...(o.nodeFlags ?? []), o.bundle, 'run', '--config', configPath];
-  const p = o.cpu === undefined ? b.bed.spawn(name, cmd[0]!, cmd.slice(1)) : b.bed.spawn(name, 'taskset', ['-c', String(o.cpu), ...cmd]);
+  // As the packaged relay runs: the executable's V8 flags (scripts/package-relay.ts) and the unit's
+  // MALLOC_ARENA_MAX (relay/edgeboot-relay.service), then any the benchmark adds.
+  const cmd = [process.execPath, ...SEA_EXEC_ARGV, ...(o.nodeFlags ?? []), o.bundle, 'run', '--config', configPath];
+  const env = { ...process.env, MALLOC_ARENA_MAX: '1' };
+  const p = o.cpu === undefined ? b.bed.spawn(name, cmd[0]!, cmd.slice(1), { env }) : b.bed.spawn(name, 'taskset', ['-c', String(o.cpu), ...cmd], { env });
   const wait = (msg: string) => p.waitForLine((l) => l.includes(`"msg":${JSON.stringify(msg)}`), 30_000);
   await Promise.all([wait('dhcp listening'), wait('snapshot updated')]).catch((err: unknown) => {
     throw new Error(`the relay did not start: ${(err as Error).message}\n${[...p.stdout, ...p.stderr].slice(-40).join('\n')}`);

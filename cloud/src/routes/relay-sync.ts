@@ -104,55 +104,55 @@ export function relaySyncRoutes() {
       },
     )
     .openapi(
-    createRoute({
-      method: 'get',
-      path: '/sync',
-      tags,
-      summary: "The site's snapshot for answering DHCP offline; ETag/If-None-Match and long-poll (relay token)",
-      request: {
-        query: SyncQuery,
-        headers: z.object({
-          'if-none-match': z.string().max(1024).optional(),
-          [SYNC_FEATURES_HEADER]: z.string().max(256).optional().meta({ description: '`delta`, `pages`: what the relay reads (else the whole snapshot)' }),
-        }),
+      createRoute({
+        method: 'get',
+        path: '/sync',
+        tags,
+        summary: "The site's snapshot for answering DHCP offline; ETag/If-None-Match and long-poll (relay token)",
+        request: {
+          query: SyncQuery,
+          headers: z.object({
+            'if-none-match': z.string().max(1024).optional(),
+            [SYNC_FEATURES_HEADER]: z.string().max(256).optional().meta({ description: '`delta`, `pages`: what the relay reads (else the whole snapshot)' }),
+          }),
+        },
+        responses: {
+          200: json(
+            z.union([RelaySnapshot, RelaySnapshotDelta]),
+            'the snapshot (its first page when `next` is set), or a delta from the If-None-Match version (it has `base`)',
+          ),
+          304: { description: 'unchanged (after the wait, if one was asked)' },
+          429: json(ErrorEnvelope, 'too many sync requests from this relay: come back after Retry-After seconds'),
+          ...errorResponses,
+        },
+      }),
+      async (c) => {
+        const { wait } = c.req.valid('query');
+        const inm = c.req.header('if-none-match');
+        const deps = c.get('deps');
+        const p = c.get('principal')!;
+        const siteId = p.siteIds![0]!;
+        const features = [...parseSyncFeatures(c.req.header(SYNC_FEATURES_HEADER))];
+        const hub = siteSyncOf(deps);
+        const a = hub
+          ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000, features })
+          : await pollingSync(deps.db, siteId, inm, wait ?? 0, pageMachinesFor(features));
+        c.header('cache-control', 'no-cache');
+        switch (a.kind) {
+          case 'no_site':
+            throw notFound('site');
+          case 'too_many':
+            c.header('retry-after', String(a.retryAfterSeconds));
+            return c.json(envelope(c, 'too_many_requests', `more than ${RECONNECT_MAX_REQUESTS} sync requests in ${RECONNECT_WINDOW_MS / 1000} s: long-poll with wait, and come back after Retry-After`), 429);
+          case 'unchanged':
+            c.header('etag', a.etag);
+            return c.body(null, 304);
+          default:
+            c.header('etag', a.etag);
+            return c.json(a.body, 200);
+        }
       },
-      responses: {
-        200: json(
-          z.union([RelaySnapshot, RelaySnapshotDelta]),
-          'the snapshot (its first page when `next` is set), or a delta from the If-None-Match version (it has `base`)',
-        ),
-        304: { description: 'unchanged (after the wait, if one was asked)' },
-        429: json(ErrorEnvelope, 'too many sync requests from this relay: come back after Retry-After seconds'),
-        ...errorResponses,
-      },
-    }),
-    async (c) => {
-      const { wait } = c.req.valid('query');
-      const inm = c.req.header('if-none-match');
-      const deps = c.get('deps');
-      const p = c.get('principal')!;
-      const siteId = p.siteIds![0]!;
-      const features = [...parseSyncFeatures(c.req.header(SYNC_FEATURES_HEADER))];
-      const hub = siteSyncOf(deps);
-      const a = hub
-        ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000, features })
-        : await pollingSync(deps.db, siteId, inm, wait ?? 0, pageMachinesFor(features));
-      c.header('cache-control', 'no-cache');
-      switch (a.kind) {
-        case 'no_site':
-          throw notFound('site');
-        case 'too_many':
-          c.header('retry-after', String(a.retryAfterSeconds));
-          return c.json(envelope(c, 'too_many_requests', `more than ${RECONNECT_MAX_REQUESTS} sync requests in ${RECONNECT_WINDOW_MS / 1000} s: long-poll with wait, and come back after Retry-After`), 429);
-        case 'unchanged':
-          c.header('etag', a.etag);
-          return c.body(null, 304);
-        default:
-          c.header('etag', a.etag);
-          return c.json(a.body, 200);
-      }
-    },
-  )
+    )
     .openapi(
       createRoute({
         method: 'get',

@@ -29,6 +29,7 @@ import { RelayFleet } from './support/fleet-relays.ts';
 import { startNode, startTrivial, startWorkerd, type RuntimeName } from './support/fleet-runtimes.ts';
 import { seedFleet, type SeededSite } from './support/fleet-seed.ts';
 import { cpuMark, cpuShare, readRoundTrips, totalRoundTrips } from './support/fleet-observe.ts';
+import { seeded as mulberry32 } from '../relay/tftp/support/scripted-client.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,17 +62,6 @@ if (!hasWrk()) {
   process.exit(2);
 }
 
-/** A small deterministic PRNG (mulberry32): the same sites and machines change in every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
@@ -163,7 +153,7 @@ async function runOne(runtime: RuntimeName): Promise<Result> {
 
     // 2. Changes at random sites, one at a time.
     log(`${runtime}: ${changeCount} changes at random sites (at most ${changeBudgetSeconds} s)`);
-    const rand = prng(Number(values.seed));
+    const rand = mulberry32(Number(values.seed));
     const role = new Map<string, string>();
     const latencies: number[] = [];
     const patchMs: number[] = [];

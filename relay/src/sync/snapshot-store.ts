@@ -4,7 +4,7 @@ import { normalizeMac } from '../../../shared/mac.ts';
 import type { Arch } from '../../../shared/schemas/common.ts';
 import { RelaySnapshot, type Netboot, type SignedLoader } from '../../../shared/schemas/relay-sync.ts';
 import type { Logger } from '../log.ts';
-import { writeFileAtomicAsync } from './atomic-file.ts';
+import { writeFileDurable } from '../http/cache/durable-file.ts';
 
 /**
  * The site snapshot the DHCP loop decides from (issue C: "decisions never wait on the WAN"). Kept in
@@ -113,7 +113,7 @@ export class SnapshotStore {
     for (let next = this.#pendingSave; next; next = this.#pendingSave) {
       this.#pendingSave = null;
       try {
-        await writeFileAtomicAsync(this.#path, JSON.stringify(next));
+        await writeFileDurable(this.#path, JSON.stringify(next), 'snapshot');
       } catch (err) {
         this.#log.once('snapshot-save', 'cannot save the snapshot; answering from it anyway', { path: this.#path, err });
       }

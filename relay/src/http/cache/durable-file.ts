@@ -2,9 +2,9 @@ import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * The asynchronous twin of sync/atomic-file.ts `writeFileAtomic`, for the image cache's writes that
- * happen while the relay is serving: the fsyncs run on libuv's thread pool, so the event loop that
- * also answers DHCP never waits for the disk. A crash leaves the old file or the new one, never a
+ * The asynchronous twin of sync/atomic-file.ts `writeFileAtomic`, for writes that happen while the
+ * relay is serving (the image cache's index and metadata, the sync snapshot): the fsyncs run on
+ * libuv's thread pool, so the event loop that also answers DHCP never waits for the disk. A crash leaves the old file or the new one, never a
  * torn one: temp file, fsync, rename over, fsync the directory (the rename's own durability).
  *
  * `tag` keeps two writers of the same path (a write-behind flush, a final write at shutdown) from

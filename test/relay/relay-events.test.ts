@@ -54,7 +54,8 @@ describe('event queue', () => {
     }
   });
 
-  it('re-sends a batch whose acknowledgement was lost, and the cloud keeps one copy', async () => {
+  /** Ten offers of one new MAC shipped and acknowledged by a queue that is then closed. */
+  async function tenShipped() {
     const mac = randomMac();
     const dir = tempDir('events');
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
@@ -64,6 +65,11 @@ describe('event queue', () => {
     await until('shipped', () => q.depth === 0);
     await q.stop();
     q.close();
+    return { mac, dir, client };
+  }
+
+  it('re-sends a batch whose acknowledgement was lost, and the cloud keeps one copy', async () => {
+    const { mac, dir, client } = await tenShipped();
     // A crash between the cloud's 2xx and the ack write: the ack still points at the start.
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(dir, 'ack.json'), JSON.stringify({ segment: 1, offset: 0 }));
@@ -241,15 +247,7 @@ describe('event queue', () => {
   });
 
   it('reads an ack record a power loss tore as the start of the oldest segment: it re-sends, and the cloud keeps one copy', async () => {
-    const mac = randomMac();
-    const dir = tempDir('events');
-    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
-    const q = new EventQueue({ dir, client, log: quiet, lingerMs: 0 });
-    for (const n of range(0, 10)) q.emit({ mac, stage: 'dhcp-offer', detail: { n } });
-    q.start();
-    await until('shipped', () => q.depth === 0);
-    await q.stop();
-    q.close();
+    const { mac, dir, client } = await tenShipped();
     // The ack is one fixed-size record overwritten in place; half of it reached the disk.
     const record = readFileSync(join(dir, 'ack.json'));
     expect(record.length).toBe(64);

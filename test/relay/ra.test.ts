@@ -266,7 +266,8 @@ describe('router advertisements (radvd supervised by the relay)', () => {
       expect(await left.exited).toEqual({ code: 0, signal: null }); // radvd's own clean exit on SIGTERM
       expect(second.ready.status.state).toBe('running');
       expect(second.ready.status.pid).not.toBe(left.pid);
-      await until('the new radvd holds the pid file', () => readFileSync(pidFile, 'utf8') === `${second.ready.status.pid}\n`);
+      // radvd writes it once it has started, which may be just after the supervisor calls it running.
+      await until('the new radvd holds the pid file', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') === `${second.ready.status.pid}\n`);
       expect((await solicit(l)).routerLifetime).toBe(0);
       await second.close();
     }));

@@ -30,9 +30,9 @@ async function world() {
   return { t, admin, site, machine };
 }
 
-function hubOver(db: SqlDatabase, o: { now?: () => number; ttlMs?: number; pageMachines?: number } = {}): { hub: SiteSyncHub; trips: DbRoundTrips } {
+function hubOver(db: SqlDatabase, o: { now?: () => number; ttlMs?: number; pageMachines?: number; minRecomputeMs?: number } = {}): { hub: SiteSyncHub; trips: DbRoundTrips } {
   const trips = dbRoundTrips();
-  const hub = new SiteSyncHub({ db: countedDatabase(db, trips), roundTrips: trips, now: o.now ?? (() => Date.now()), ttlMs: o.ttlMs, pageMachines: o.pageMachines, random: () => 0.5 });
+  const hub = new SiteSyncHub({ db: countedDatabase(db, trips), roundTrips: trips, now: o.now ?? (() => Date.now()), ttlMs: o.ttlMs, pageMachines: o.pageMachines, minRecomputeMs: o.minRecomputeMs ?? 0, random: () => 0.5 });
   return { hub, trips };
 }
 
@@ -69,6 +69,7 @@ describe('SiteSyncHub', () => {
     const before = await hub.stats();
     expect(before.waiting).toBe(8);
     await hub.changed([lyon]);
+    await hub.settled();
     const woken = await Promise.all(lyonWaits);
     expect(woken.map((a) => a.kind)).toEqual(Array(5).fill('delta'));
     expect(new Set(woken.map(etagOf)).size).toBe(1);
@@ -91,6 +92,7 @@ describe('SiteSyncHub', () => {
     const otherWait = hub.sync(req(other, otherTag, 400));
     await w.admin('PATCH', `/v1/profiles/${profile.id}`, { spec: { kind: 'local' } });
     await hub.changed('all');
+    await hub.settled();
     const a = await usesWait;
     expect((a.kind === 'delta' || a.kind === 'snapshot') && a.body.unknownMachines).toEqual({ netboot: false });
     expect((await otherWait).kind).toBe('unchanged');
@@ -127,12 +129,64 @@ describe('SiteSyncHub', () => {
     hold = null;
     release.resolve();
     await Promise.all([first, second]);
+    await hub.settled();
     // The second change was not folded into the computation already under way: it ran again after it.
     expect((await hub.stats()).computed).toBe(3);
+    // The waiting relay, woken by the first, answers after the computation under way: both machines.
     const a = await waiting;
-    expect(a.kind === 'delta' && a.body.upsert.map((m) => m.mac)).toEqual([m1.mac]);
+    expect(a.kind === 'delta' && a.body.upsert.map((m) => m.mac).sort()).toEqual([m1.mac, m2.mac].sort());
     const now = await hub.sync(req(siteId));
     expect(now.kind === 'snapshot' && [m1.mac, m2.mac].every((mac) => now.body.machines.some((m) => m.mac === mac))).toBe(true);
+  });
+
+  it('paces a storm of changes at one site: a computation at most every minRecomputeMs, the last one seeing every change', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    const { hub } = hubOver(w.t.deps.db, { minRecomputeMs: 300 });
+    const tag = etagOf(await hub.sync(req(siteId)))!;
+    const waiting = hub.sync(req(siteId, tag, 20_000));
+    const macs: string[] = [];
+    const started = performance.now();
+    // 20 boots teaching 20 machines, told one by one as the boot route tells them.
+    for (let i = 0; i < 20; i++) {
+      macs.push((await w.machine(siteId)).mac);
+      await hub.changed([siteId]);
+    }
+    const told = performance.now() - started;
+    await hub.settled();
+    const computed = (await hub.stats()).computed - 1;
+    // One computation at once, then at most one per 300 ms of the storm, plus the one after it.
+    expect(computed).toBeGreaterThanOrEqual(1);
+    expect(computed).toBeLessThanOrEqual(2 + Math.floor(told / 300));
+    expect(computed).toBeLessThan(20);
+    expect((await waiting).kind).toBe('delta');
+    const now = await hub.sync(req(siteId));
+    expect(now.kind === 'snapshot' && macs.every((mac) => now.body.machines.some((m) => m.mac === mac))).toBe(true);
+  });
+
+  it('records a change without waiting for its computation (the request that made it answers at once)', async () => {
+    const w = await world();
+    const siteId = await w.site();
+    let hold: Promise<void> | null = null;
+    const held: SqlDatabase = {
+      all: async (s) => {
+        await hold;
+        return w.t.deps.db.all(s);
+      },
+      first: (s) => w.t.deps.db.first(s),
+      batch: (s) => w.t.deps.db.batch(s),
+    };
+    const { hub } = hubOver(held);
+    await hub.sync(req(siteId));
+    const release = Promise.withResolvers<void>();
+    hold = release.promise;
+    await w.machine(siteId);
+    await hub.changed([siteId]); // resolves though the computation's reads are held
+    expect((await hub.stats()).computed).toBe(1);
+    hold = null;
+    release.resolve();
+    await hub.settled();
+    expect((await hub.stats()).computed).toBe(2);
   });
 
   it('computes a cached site again once its TTL has passed, though no change was told', async () => {
@@ -191,6 +245,7 @@ describe('SiteSyncHub', () => {
     for (let i = 0; i < 4; i++) {
       await w.machine(siteId);
       await hub.changed([siteId]);
+      await hub.settled();
       tags.push(etagOf(await hub.sync(req(siteId)))!);
     }
     const kinds = await Promise.all(tags.map(async (tag) => (await hub.sync(req(siteId, tag))).kind));
@@ -207,6 +262,7 @@ describe('SiteSyncHub', () => {
     expect(first.kind === 'snapshot' && first.body.next === undefined && first.body.machines.length).toBe(4);
     await w.machine(siteId);
     await hub.changed([siteId]);
+    await hub.settled();
     const after = await old(etagOf(first)!);
     expect(after.kind === 'snapshot' && after.body.machines.length).toBe(5);
     // The same versions, asked by a relay that reads both: a delta, and a first page with `next`.
@@ -237,6 +293,7 @@ describe('SiteSyncHub', () => {
     const m = await w.machine(siteId);
     failing = true;
     await hub.changed([siteId]);
+    await hub.settled();
     expect(await hub.sync(req(siteId, tag))).toEqual({ kind: 'unchanged', etag: tag });
     failing = false;
     const a = await hub.sync(req(siteId, tag));

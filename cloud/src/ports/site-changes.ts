@@ -5,8 +5,9 @@
  * one site wakes nobody elsewhere, and an idle fleet costs no queries.
  *
  * 'all' is for changes that may touch any site: a profile, an image, a fleet-wide assignment.
- * Callers await it (on Workers it is a call to the sites' Durable Objects), so a change is on its way
- * to the relays when the request that made it answers; it never throws.
+ * Callers await it (on Workers it is a call to the sites' Durable Objects), so a change is recorded
+ * when the request that made it answers; the snapshots are computed after, paced per site, and the
+ * relays woken when they are. It never throws.
  */
 export interface SiteChanges {
   changed(scope: readonly string[] | 'all'): Promise<void>;

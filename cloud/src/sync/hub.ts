@@ -31,6 +31,13 @@ export interface SiteSyncHubOptions {
   ttlMs?: number;
   /** Machines per page of a full snapshot (default SYNC_PAGE_MACHINES; smaller only in tests). */
   pageMachines?: number;
+  /**
+   * A site changed again while (or just after) it was computed is computed again no sooner than
+   * this after the previous computation began (default 250 ms): a boot storm at a 5,000-machine site,
+   * each boot teaching a machine's architecture, costs at most four computations a second instead of
+   * one per boot. 0 in tests that count computations without waiting.
+   */
+  minRecomputeMs?: number;
   random?: () => number;
 }
 
@@ -41,6 +48,7 @@ const HISTORY_MACHINES = 60_000;
 const DEFAULT_TTL_MS = 10 * 60_000;
 /** Sites computed together on a change to many ('all'). */
 const CHANGE_BATCH = 16;
+const DEFAULT_MIN_RECOMPUTE_MS = 250;
 /** Sites nobody asked about for this long (and nobody waits on) are dropped from the cache. */
 const SWEEP_EVERY_MS = 60_000;
 
@@ -57,6 +65,8 @@ interface SiteState {
   usedAt: number;
   refreshing: Promise<void> | null;
   again: boolean;
+  /** performance.now() when the last computation began (the pacing of minRecomputeMs). */
+  computedAt: number;
   waiters: Set<() => void>;
 }
 
@@ -69,7 +79,10 @@ export class SiteSyncHub implements SiteSync {
   private readonly counts = { computed: 0, woken: 0, deltas: 0, fulls: 0, foreignVersions: 0, unknownVersions: 0, tooMany: 0 };
   private readonly ttlMs: number;
   private readonly pageMachines: number;
+  private readonly minRecomputeMs: number;
   private readonly random: () => number;
+  /** Recomputations told by `changed` that have not finished (settled() waits for them). */
+  private readonly pending = new Set<Promise<void>>();
   private sweptAt: number;
   private readonly o: SiteSyncHubOptions;
 
@@ -77,6 +90,7 @@ export class SiteSyncHub implements SiteSync {
     this.o = o;
     this.ttlMs = o.ttlMs ?? DEFAULT_TTL_MS;
     this.pageMachines = o.pageMachines ?? SYNC_PAGE_MACHINES;
+    this.minRecomputeMs = o.minRecomputeMs ?? DEFAULT_MIN_RECOMPUTE_MS;
     this.random = o.random ?? Math.random;
     this.reconnects = new ReconnectLimiter(o.now);
     this.sweptAt = o.now();
@@ -111,10 +125,28 @@ export class SiteSyncHub implements SiteSync {
     return pageOf(await this.current(this.state(q.siteId)), q, this.pageMachines);
   }
 
+  /**
+   * Marks the sites changed and starts their computation; resolves once the change is recorded, not
+   * once it is computed, so the request that made the change (a boot, an edit) does not wait for a
+   * snapshot it does not answer with. A relay that asks meanwhile gets the new snapshot (its site is
+   * stale, so its request computes or joins the computation); its waiting relays are woken when the
+   * computation ends.
+   */
   async changed(scope: readonly string[] | 'all'): Promise<void> {
     const targets = scope === 'all' ? [...this.sites.values()] : scope.flatMap((id) => this.sites.get(id) ?? []);
     // Sites not cached need nothing: nobody waits on them, and their next request computes afresh.
+    if (targets.length === 0) return;
     for (const s of targets) s.stale = true;
+    const run = this.recompute(targets).finally(() => this.pending.delete(run));
+    this.pending.add(run);
+  }
+
+  /** Resolves when every computation `changed` started has ended (tests and benchmarks). */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private async recompute(targets: SiteState[]): Promise<void> {
     for (let i = 0; i < targets.length; i += CHANGE_BATCH) {
       // Between batches, let other work in: on Node and Deno SQLite answers without yielding, so
       // 'all' over a thousand cached sites would otherwise hold the process for its whole length.
@@ -153,15 +185,18 @@ export class SiteSyncHub implements SiteSync {
   private state(siteId: string): SiteState {
     let s = this.sites.get(siteId);
     if (!s) {
-      s = { siteId, current: null, loaded: false, history: [], stale: false, expiresAt: 0, usedAt: 0, refreshing: null, again: false, waiters: new Set() };
+      s = { siteId, current: null, loaded: false, history: [], stale: false, expiresAt: 0, usedAt: 0, refreshing: null, again: false, computedAt: Number.NEGATIVE_INFINITY, waiters: new Set() };
       this.sites.set(siteId, s);
     }
     s.usedAt = this.o.now();
     return s;
   }
 
-  /** The cached snapshot, computed first when missing, marked changed, or past its TTL. */
+  /** The cached snapshot, computed first when missing, marked changed, or past its TTL (after any computation under way). */
   private async current(s: SiteState): Promise<RelaySnapshot | null> {
+    // A computation under way may be for a change already recorded (changed() returns before it
+    // ends): wait for it, so no answer given after a change predates it.
+    if (s.refreshing) await s.refreshing;
     if (!s.loaded || s.stale || this.o.now() >= s.expiresAt) await this.refresh(s);
     return s.current;
   }
@@ -178,6 +213,11 @@ export class SiteSyncHub implements SiteSync {
     }
     const run = async () => {
       do {
+        // Paced: a site computed a moment ago waits out the rest of minRecomputeMs, and the changes
+        // told meanwhile are all in the one computation that follows.
+        const wait = s.computedAt + this.minRecomputeMs - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        s.computedAt = performance.now();
         s.again = false;
         s.stale = false;
         let next: RelaySnapshot | null;

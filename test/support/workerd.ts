@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readD1Migrations } from '@cloudflare/vitest-plugin';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { parse } from 'smol-toml';
 
 export interface RunningWorker {
   url: string;
@@ -15,6 +16,19 @@ function compatibilityDate(): string {
   const m = /^compatibility_date\s*=\s*"([\d-]+)"/m.exec(readFileSync('wrangler.toml', 'utf8'));
   if (!m) throw new Error('wrangler.toml has no compatibility_date');
   return m[1]!;
+}
+
+/**
+ * The Durable Object bindings wrangler.toml declares (SITE_SYNC, WEBHOOKS), as Miniflare takes them:
+ * the Worker refuses to run without SITE_SYNC, and tests run it with what it is deployed with.
+ */
+export function wranglerDurableObjects(): Record<string, { className: string; useSQLite: boolean }> {
+  const toml = parse(readFileSync('wrangler.toml', 'utf8')) as {
+    durable_objects?: { bindings?: { name: string; class_name: string }[] };
+    migrations?: { new_sqlite_classes?: string[] }[];
+  };
+  const sqliteClasses = new Set((toml.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+  return Object.fromEntries((toml.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]));
 }
 
 /** The worker exactly as `wrangler deploy` would upload it (wrangler's own bundler, dry run). */
@@ -41,6 +55,7 @@ export async function startEdgebootWorker(adminToken: string): Promise<RunningWo
       compatibilityDate: compatibilityDate(),
       d1Databases: ['DB'],
       r2Buckets: ['IMAGES'],
+      durableObjects: wranglerDurableObjects(),
       bindings: { EDGEBOOT_ADMIN_TOKEN: adminToken },
       unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
     }),

@@ -19,6 +19,7 @@ import * as workerZ from '../../cloud/src/entry/workers-zod/z.ts';
 import * as workerProcessors from '../../cloud/src/entry/workers-zod/json-schema-processors.ts';
 import * as workerToJsonSchema from '../../cloud/src/entry/workers-zod/to-json-schema.ts';
 import { inProcessTarget } from '../support/in-process.ts';
+import { wranglerDurableObjects } from '../support/workerd.ts';
 
 /** Issue 16: the Worker bundle ≤ 150 KiB gzipped (it was 272 KiB by wrangler's count before). */
 const LIMIT_BYTES = 150 * 1024;
@@ -85,6 +86,7 @@ describe('the Worker bundle', () => {
           compatibilityDate: /^compatibility_date\s*=\s*"([\d-]+)"/m.exec(readFileSync('wrangler.toml', 'utf8'))![1]!,
           d1Databases: ['DB'],
           r2Buckets: ['IMAGES'],
+          durableObjects: wranglerDurableObjects(),
           bindings: { EDGEBOOT_ADMIN_TOKEN: ADMIN },
           // workerd's local Analytics Engine keeps nothing, but it checks each data point's shape.
           analyticsEngineDatasets: { METRICS: { dataset: 'edgeboot_requests' } },

@@ -25,10 +25,10 @@ export interface Env {
   /** Webhook delivery (entry/workers-webhooks.ts); without the binding, webhooks are recorded but not sent. */
   WEBHOOKS?: DurableObjectNamespace<WebhookDispatcher>;
   /**
-   * Relays' long-polls wait in these, one object per shard of sites (entry/workers-sync.ts). Without
-   * the binding, each isolate falls back to polling D1 once a second per waiting relay.
+   * Relays' long-polls wait in these, one object per shard of sites (entry/workers-sync.ts). Required:
+   * without it a relay's wait could only be held by polling D1 once a second per relay (issue 16).
    */
-  SITE_SYNC?: DurableObjectNamespace<SiteSync>;
+  SITE_SYNC: DurableObjectNamespace<SiteSync>;
   /** Vars, as the env vars of the Node entry (webhooks/settings.ts). */
   EDGEBOOT_WEBHOOK_ALLOW_NETS?: string;
   EDGEBOOT_WEBHOOK_ALLOW_HTTP?: string;
@@ -49,6 +49,8 @@ const apps = new WeakMap<Env, OpenAPIHono<AppEnv>>();
 function appFor(env: Env): OpenAPIHono<AppEnv> {
   let app = apps.get(env);
   if (!app) {
+    // Every request fails with this until the binding is there: a deployment that lost it says why.
+    if (!env.SITE_SYNC) throw new Error('the SITE_SYNC Durable Object binding is missing: deploy with wrangler.toml, which binds it');
     const db = d1Database(env.DB);
     app = createApp({
       db,
@@ -58,7 +60,7 @@ function appFor(env: Env): OpenAPIHono<AppEnv> {
       bootstrapAdminToken: adminTokenSetting(env.EDGEBOOT_ADMIN_TOKEN),
       webhooks: env.WEBHOOKS ? durableObjectDispatch(env.WEBHOOKS, env) : undefined,
       requestObservers: [env.METRICS ? analyticsEngineObserver(env.METRICS) : loggedCountsObserver(systemClock.now)],
-      siteChanges: env.SITE_SYNC ? durableObjectSiteSync(env.SITE_SYNC, db) : undefined,
+      siteChanges: durableObjectSiteSync(env.SITE_SYNC, db),
     });
     apps.set(env, app);
   }

@@ -24,11 +24,6 @@ import { body, errorResponses, IdParams, json, router } from './openapi.ts';
 const MachineParams = z.object({ idOrMac: z.string().min(1).max(64) });
 /** The relay's long-poll bound, as for the snapshot's (relay-sync.ts). */
 const MAX_WAIT_SECONDS = 30;
-/**
- * Without a sync hub (apps built by hand in tests): how often a waiting long-poll looks for a new
- * job, the "within about a second" of the issue with margin. With one, enqueue wakes the wait.
- */
-const POLL_INTERVAL_MS = 250;
 const MAX_CLAIM = 16;
 
 interface BmcRow {
@@ -86,8 +81,6 @@ async function expireOverdue(c: Context<AppEnv>, siteId?: string): Promise<void>
   if (ended.length === 0) return;
   await db.batch(ended.flatMap((j) => [timelineRow(j, now), auditRow(j, now, 'cloud', c.get('requestId'))]));
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const tags = ['machines'];
 
@@ -327,10 +320,8 @@ export function relayPowerRoutes() {
         const q = queueOf(c);
         await expireOverdue(c, siteId);
         const hub = siteSyncOf(c.get('deps'));
+        // Without a hub (an app built by hand) the relay's wait is not held: it claims what is queued now.
         if (wait > 0 && hub) await hub.waitForJobs(siteId, wait * 1000);
-        // Apps built without relay sync look every POLL_INTERVAL_MS instead. Counted, not timed:
-        // Workers' clock only moves across I/O (as relay-sync.ts).
-        else for (let i = 0; i < (wait * 1000) / POLL_INTERVAL_MS && !(await q.hasQueued(siteId)); i++) await sleep(POLL_INTERVAL_MS);
         const claimed = await q.claim(siteId, relayId, max, clock.now());
         // One read for every claimed job's machine, BMC and the credential sealed to this relay.
         const rows = claimed.length === 0

@@ -8,9 +8,8 @@ import { filePath, fileUrls } from '../boot/file-urls.ts';
 import { siteSnapshot } from '../boot/site-snapshot.ts';
 import type { AppEnv } from '../context.ts';
 import { AppError, notFound } from '../errors.ts';
-import { sql, type SqlDatabase } from '../ports/sql-database.ts';
+import { sql } from '../ports/sql-database.ts';
 import { RECONNECT_MAX_REQUESTS, RECONNECT_WINDOW_MS } from '../sync/reconnects.ts';
-import type { SyncAnswer } from '../sync/site-sync.ts';
 import { pageMachinesFor, siteSyncOf } from '../sync/site-sync.ts';
 import { directPage, directSync } from '../sync/snapshots.ts';
 import { errorResponses, json, router } from './openapi.ts';
@@ -18,7 +17,6 @@ import { errorResponses, json, router } from './openapi.ts';
 const tags = ['relay'];
 /** Long-poll bound: well under the idle timeouts of proxies and of Workers' clients. */
 const MAX_WAIT_SECONDS = 30;
-const POLL_INTERVAL_MS = 1000;
 
 const SyncQuery = z.strictObject({
   wait: z.coerce
@@ -34,31 +32,6 @@ const PageQuery = z.strictObject({
   version: z.string().min(1).max(128).meta({ description: 'the `version` of the first page' }),
   cursor: z.string().min(1).max(256).meta({ description: 'the `next` of the previous page' }),
 });
-
-/**
- * Apps built without relay sync (some tests build createApp by hand) keep the first design: look at
- * the newest audit id once a second. Every successful mutation writes an audit row, so it is a
- * global change stamp. The hub (sync/hub.ts) replaces this wherever an entry builds the app.
- */
-async function changeStamp(db: SqlDatabase): Promise<number> {
-  return (await db.first<{ id: number | null }>(sql('SELECT max(id) AS id FROM audit_log')))?.id ?? 0;
-}
-
-async function pollingSync(db: SqlDatabase, siteId: string, inm: string | undefined, waitS: number, pageMachines: number): Promise<SyncAnswer> {
-  let stamp = await changeStamp(db);
-  let answer = await directSync(db, siteId, inm, pageMachines);
-  // Counted, not timed: Workers' clock only moves across I/O, and the loop must end regardless.
-  for (let i = 0; i < (waitS * 1000) / POLL_INTERVAL_MS && answer.kind === 'unchanged'; i++) {
-    await sleep(POLL_INTERVAL_MS);
-    const next = await changeStamp(db);
-    if (next === stamp) continue;
-    stamp = next;
-    answer = await directSync(db, siteId, inm, pageMachines);
-  }
-  return answer;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * An error envelope with a code errors.ts does not list (yet): the same shape onError writes.
@@ -134,9 +107,11 @@ export function relaySyncRoutes() {
         const siteId = p.siteIds![0]!;
         const features = [...parseSyncFeatures(c.req.header(SYNC_FEATURES_HEADER))];
         const hub = siteSyncOf(deps);
+        // Every entry gives the app a hub (the Worker refuses to run without its SITE_SYNC binding); an
+        // app built by hand without one answers at once, without holding the wait.
         const a = hub
           ? await hub.sync({ siteId, relayId: p.relayId!, ifNoneMatch: inm, waitMs: (wait ?? 0) * 1000, features })
-          : await pollingSync(deps.db, siteId, inm, wait ?? 0, pageMachinesFor(features));
+          : await directSync(deps.db, siteId, inm, pageMachinesFor(features));
         c.header('cache-control', 'no-cache');
         switch (a.kind) {
           case 'no_site':

@@ -15,7 +15,7 @@ import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'smol-toml';
 import { REPO_ROOT, spawnEntry } from '../../support/spawned-entry.ts';
-import { bundleWorker, startTrivialWorker, type RunningWorker } from '../../support/workerd.ts';
+import { bundleWorker, startTrivialWorker, wranglerDurableObjects, type RunningWorker } from '../../support/workerd.ts';
 
 export type RuntimeName = 'workerd' | 'node';
 
@@ -63,10 +63,7 @@ function syncShards(): number | null {
 
 export async function startWorkerd(adminToken: string): Promise<FleetTarget> {
   const toml = wranglerToml();
-  const sqliteClasses = new Set((toml.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
-  const durableObjects = Object.fromEntries(
-    (toml.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqliteClasses.has(b.class_name) }]),
-  );
+  const durableObjects = wranglerDurableObjects();
   const bundle = bundleWorker();
   const mf = new Miniflare(
     convertV4MiniflareOptions({

@@ -4,6 +4,7 @@
  * and start again on the same port with the same database. It logs the requests it received and
  * can cut or slow image downloads, to test the relay's fills against a misbehaving WAN.
  */
+import { inProcessSiteSync } from '../../../cloud/src/sync/in-process.ts';
 import { serve, type HttpBindings, type Http2Bindings, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../../cloud/src/app.ts';
@@ -39,7 +40,8 @@ export async function startTestCloud(): Promise<TestCloud> {
   const db = openSqlite(':memory:');
   migrateSqlite(db.raw);
   const adminToken = 'ebt_relaytestadmintoken000000000000';
-  const deps: AppDeps = { db, objects: memoryObjectStore(), clock: { now: () => Date.now() }, bootstrapAdminToken: adminToken };
+  // The relays' sync hub, as the Node entry builds it: long-polls held, changes wake them.
+  const deps: AppDeps = { db, objects: memoryObjectStore(), clock: { now: () => Date.now() }, bootstrapAdminToken: adminToken, siteChanges: inProcessSiteSync({ db }) };
   const app = createApp(deps);
   const requests: SeenRequest[] = [];
   let cutAfter: number | null = null;

@@ -11,6 +11,12 @@ export interface RunningWorker {
   dispose(): Promise<void>;
 }
 
+/** The edgeboot worker as started by startEdgebootWorker: its Miniflare and D1 too, for benchmarks that look inside. */
+export interface EdgebootWorker extends RunningWorker {
+  mf: Miniflare;
+  db: Awaited<ReturnType<Miniflare['getD1Database']>>;
+}
+
 /** The date wrangler.toml pins, so the benchmark runs the worker as it deploys. */
 function compatibilityDate(): string {
   const m = /^compatibility_date\s*=\s*"([\d-]+)"/m.exec(readFileSync('wrangler.toml', 'utf8'));
@@ -45,7 +51,7 @@ export function bundleWorker(): { dir: string; main: string } {
  * through Miniflare's direct socket to the worker: `wrangler dev`'s proxy costs 10× and would be
  * what the benchmark measured (FIELD-NOTES).
  */
-export async function startEdgebootWorker(adminToken: string): Promise<RunningWorker> {
+export async function startEdgebootWorker(adminToken: string, vars: Record<string, string> = {}): Promise<EdgebootWorker> {
   const bundle = bundleWorker();
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -56,7 +62,7 @@ export async function startEdgebootWorker(adminToken: string): Promise<RunningWo
       d1Databases: ['DB'],
       r2Buckets: ['IMAGES'],
       durableObjects: wranglerDurableObjects(),
-      bindings: { EDGEBOOT_ADMIN_TOKEN: adminToken },
+      bindings: { ...vars, EDGEBOOT_ADMIN_TOKEN: adminToken },
       unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
     }),
   );
@@ -66,6 +72,8 @@ export async function startEdgebootWorker(adminToken: string): Promise<RunningWo
   const url = (await mf.unsafeGetDirectURL()).href.replace(/\/$/, '');
   return {
     url,
+    mf,
+    db,
     dispose: async () => {
       await mf.dispose();
       rmSync(bundle.dir, { recursive: true, force: true });

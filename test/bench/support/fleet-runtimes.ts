@@ -7,15 +7,13 @@
  *   reached through Miniflare's direct socket (wrangler dev's proxy would be what is measured).
  * - node: the Node entry (cloud/src/entry/node.ts) as a child process, SQLite file in a fresh folder.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { readD1Migrations } from '@cloudflare/vitest-plugin';
-import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'smol-toml';
 import { REPO_ROOT, spawnEntry } from '../../support/spawned-entry.ts';
-import { bundleWorker, startTrivialWorker, wranglerDurableObjects, type RunningWorker } from '../../support/workerd.ts';
+import { startEdgebootWorker, startTrivialWorker, wranglerDurableObjects, type RunningWorker } from '../../support/workerd.ts';
 
 export type RuntimeName = 'workerd' | 'node';
 
@@ -62,27 +60,10 @@ function syncShards(): number | null {
 }
 
 export async function startWorkerd(adminToken: string): Promise<FleetTarget> {
-  const toml = wranglerToml();
-  const durableObjects = wranglerDurableObjects();
-  const bundle = bundleWorker();
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      modules: true,
-      scriptPath: bundle.main,
-      modulesRoot: bundle.dir,
-      compatibilityDate: toml.compatibility_date,
-      d1Databases: ['DB'],
-      r2Buckets: ['IMAGES'],
-      durableObjects,
-      bindings: { ...toml.vars, EDGEBOOT_ADMIN_TOKEN: adminToken },
-      unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-    }),
-  );
-  const db = await mf.getD1Database('DB');
-  for (const m of await readD1Migrations(join(REPO_ROOT, 'cloud/migrations'))) for (const q of m.queries) await db.prepare(q).run();
-  const url = (await mf.unsafeGetDirectURL()).href.replace(/\/$/, '');
+  // The Worker as the e2e tests run it (every Durable Object wrangler.toml binds), with its vars.
+  const { url, mf, db, dispose } = await startEdgebootWorker(adminToken, wranglerToml().vars);
   const shards = syncShards();
-  const syncNs = shards !== null && 'SITE_SYNC' in durableObjects ? await mf.getDurableObjectNamespace('SITE_SYNC') : null;
+  const syncNs = shards !== null && 'SITE_SYNC' in wranglerDurableObjects() ? await mf.getDurableObjectNamespace('SITE_SYNC') : null;
   return {
     runtime: 'workerd',
     url,
@@ -101,10 +82,7 @@ export async function startWorkerd(adminToken: string): Promise<FleetTarget> {
       }
       return { syncRoundTrips: total, sqliteStatements: null };
     },
-    dispose: async () => {
-      await mf.dispose();
-      rmSync(bundle.dir, { recursive: true, force: true });
-    },
+    dispose,
   };
 }
 

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomMac } from '../contract/target.ts';
-import { until } from '../relay/support/relay-harness.ts';
+import { savedMachine, until } from '../relay/support/relay-harness.ts';
 import { requireTools } from '../support/netns.ts';
 import { startNodeCloud, type E2eCloud } from './support/cloud.ts';
 import { assign, machine, marker, osFiles, tail, testOsProfile, timeline } from './support/machines.ts';
@@ -32,11 +30,6 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-/** The relay's snapshot as it holds it on disk (the file it answers from after a restart). */
-function netbootInSnapshot(mac: string): unknown {
-  const saved = JSON.parse(readFileSync(join(site.relay.stateDir, 'snapshot.json'), 'utf8')) as { snapshot: { machines: Array<{ mac: string; netboot: unknown }> } };
-  return saved.snapshot.machines.find((m) => m.mac === mac)?.netboot;
-}
 
 describe('end to end, relay as the DHCP server, cloud on the Node entry', () => {
   for (const firmware of ['bios', 'uefi'] as const) {
@@ -61,7 +54,7 @@ describe('end to end, relay as the DHCP server, cloud on the Node entry', () => 
     expect(marker(first)?.callback, tail(first)).toBe('ok');
     expect((await until('the machine to be deployed', async () => ((await machine(cloud, mac)).state === 'deployed' ? true : null))));
     // The consumed one-shot reaches the relay's snapshot: no PXE answer for this machine any more.
-    await until('the relay to learn that the machine boots from disk', async () => netbootInSnapshot(mac) === false, 30_000);
+    await until('the relay to learn that the machine boots from disk', async () => savedMachine(site.relay.stateDir, mac)?.netboot === false, 30_000);
     const second = await site.boot({ firmware: 'bios', mac, disk, timeoutMs: 150_000 });
     expect(marker(second), tail(second)).toBeNull();
     expect(second.lines.some((l) => l.includes('EDGEBOOT-LOCAL marker=installed')), tail(second)).toBe(true);

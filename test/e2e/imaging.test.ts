@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomMac } from '../contract/target.ts';
-import { until } from '../relay/support/relay-harness.ts';
+import { savedMachine, until } from '../relay/support/relay-harness.ts';
 import { startNodeCloud, type E2eCloud } from './support/cloud.ts';
 import { imagerFiles, imagerImages, imagerResult, imagingProfile, requireImagingPeers, uploadImage, zstdCompress } from './support/imaging.ts';
 import { assign, machine, tail, timeline } from './support/machines.ts';
@@ -49,10 +49,6 @@ function blankDisk(name: string, size = 64 * MiB): string {
   return path;
 }
 
-function netbootInSnapshot(mac: string): unknown {
-  const saved = JSON.parse(readFileSync(join(site.relay.stateDir, 'snapshot.json'), 'utf8')) as { snapshot: { machines: Array<{ mac: string; netboot: unknown }> } };
-  return saved.snapshot.machines.find((m) => m.mac === mac)?.netboot;
-}
 
 const consoleHas = (run: VmRun, s: string) => run.lines.some((l) => l.includes(s));
 const isZero = (b: Buffer) => b.every((x) => x === 0);
@@ -95,7 +91,7 @@ describe('imaging end to end (relay in DHCP mode, cloud on the Node entry)', () 
     expect(succeeded.detail.message).toMatch(new RegExp(`wrote ${raw.length} bytes to /dev/vda .* MB/s.*read-back sha256`));
 
     // The one-shot is consumed: the relay stops answering this machine, and it boots its new disk.
-    await until('the relay to learn that the machine boots from disk', async () => netbootInSnapshot(mac) === false, 30_000);
+    await until('the relay to learn that the machine boots from disk', async () => savedMachine(site.relay.stateDir, mac)?.netboot === false, 30_000);
     const second = await site.boot({ firmware: 'bios', mac, disk, timeoutMs: 150_000 });
     expect(imagerResult(second), tail(second)).toBeNull();
     expect(consoleHas(second, `EDGEBOOT-LOCAL marker=${marker}`), tail(second)).toBe(true);

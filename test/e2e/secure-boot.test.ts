@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { modernIpxe, modernIpxeFile } from '../relay/support/boot-files.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomMac } from '../contract/target.ts';
-import { until } from '../relay/support/relay-harness.ts';
+import { relayStateFile, savedMachine, until } from '../relay/support/relay-harness.ts';
 import { requireTools } from '../support/netns.ts';
 import { startNodeCloud, type E2eCloud } from './support/cloud.ts';
 import { imagerFiles, imagerResult, imagingProfile, uploadImage, zstdCompress } from './support/imaging.ts';
@@ -56,15 +56,8 @@ const stages = (t: any): string[] => t.boots.flatMap((b: any) => b.stages.map((s
 /** Waits until the relay's snapshot names the chain and its cache holds shim and GRUB (what DHCP waits for). */
 async function chainReady(site: Site, mac: string): Promise<void> {
   await until('the relay to hold the signed chain for the machine', async () => {
-    const saved = JSON.parse(readFileSync(`${site.relay.stateDir}/snapshot.json`, 'utf8'));
-    const m = saved.snapshot.machines.find((x: any) => x.mac === mac);
-    const sources = (() => {
-      try {
-        return JSON.parse(readFileSync(`${site.relay.stateDir}/cache/sources.json`, 'utf8'));
-      } catch {
-        return {};
-      }
-    })();
+    const m = savedMachine(site.relay.stateDir, mac);
+    const sources = relayStateFile(site.relay.stateDir, 'cache/sources.json') ?? {};
     return m?.loader?.shim === chain.shim && sources[chain.shim]?.sha256 && sources[chain.grub]?.sha256;
   }, 60_000); // a relay back from a WAN cut resyncs after its backoff
 }
@@ -135,9 +128,8 @@ describe('Secure Boot: firmware → shim → GRUB → kernel through the relay',
     const p = await profile(cloud, { kind: 'linux', kernel, initrds: [initrd], cmdline: CMDLINE, shim: fake, grub: chain.grub });
     await assign(cloud, proxy.siteId, mac, p);
     await until('the relay to hold the fake shim', async () => {
-      const saved = JSON.parse(readFileSync(`${proxy.relay.stateDir}/snapshot.json`, 'utf8'));
-      const sources = JSON.parse(readFileSync(`${proxy.relay.stateDir}/cache/sources.json`, 'utf8'));
-      return saved.snapshot.machines.find((x: any) => x.mac === mac)?.loader?.shim === fake && sources[fake]?.sha256;
+      const sources = relayStateFile(proxy.relay.stateDir, 'cache/sources.json') ?? {};
+      return savedMachine(proxy.relay.stateDir, mac)?.loader?.shim === fake && sources[fake]?.sha256;
     });
     const stop = new AbortController();
     const failed = until('a loader-failed stage', async () => (await timeline(cloud, mac)).boots.flatMap((b: any) => b.stages).find((s: any) => s.stage === 'loader-failed'), 180_000);

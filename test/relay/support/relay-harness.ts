@@ -1,6 +1,6 @@
 /** Starting the relay in this process against a test cloud, and plain HTTP gets from chosen source addresses. */
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,24 @@ export function get(url: string, opts: { localAddress?: string; headers?: Record
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * A JSON file a running relay writes in its state directory (snapshot.json, cache/sources.json), or
+ * null while it has not written it yet: the relay saves off its event loop, after it installs.
+ */
+export function relayStateFile<T = any>(stateDir: string, name: string): T | null {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, name), 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** The machine's entry in the snapshot the relay has saved (what it answers from after a restart). */
+export function savedMachine(stateDir: string, mac: string): any {
+  return relayStateFile<{ snapshot: { machines: Array<{ mac: string }> } }>(stateDir, 'snapshot.json')?.snapshot.machines.find((m) => m.mac === mac);
 }
 
 export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {

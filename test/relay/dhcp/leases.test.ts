@@ -211,4 +211,46 @@ describe('lease journal', () => {
     j.close();
     expect(new LeaseJournal({ path: p, log }).load().map((c) => `${c.ip}@${c.expiresAt}`)).toEqual(['10.0.0.10@5', '10.0.0.11@6', '10.0.0.12@7', '10.0.0.13@8']);
   });
+
+  it('compacts a large table a slice per turn of the loop, and the journal still rebuilds the table changed meanwhile', async () => {
+    const p = path();
+    const j = new LeaseJournal({ path: p, log, compactMargin: 0 });
+    const mac = (i: number) => `02:00:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    const journaled = new LeaseTable({ first: '10.2.0.1', last: '10.2.39.254', offerHoldMs: 30_000, declineHoldMs: 600_000, now: () => 1_000_000, onChange: (c) => j.append(c) });
+    for (let i = 0; i < 6_000; i++) journaled.request(mac(i), journaled.offer(mac(i))!, HOUR);
+    // A turn counter: which turn of the loop each entry was read in.
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const readIn = new Set<number>();
+    const entries = journaled.entries();
+    const spy = { *[Symbol.iterator]() { for (const e of entries) { readIn.add(turn); yield e; } } };
+    const running = j.compact(spy);
+    // Meanwhile the table keeps changing: releases, new clients, a decline.
+    let changed = 0;
+    const churn = () => {
+      if (changed >= 300) return;
+      const i = changed++;
+      if (i % 3 === 0) journaled.release(mac(i), journaled.leaseOf(mac(i))!.ip);
+      else if (i % 3 === 1) journaled.request(mac(10_000 + i), journaled.offer(mac(10_000 + i))!, HOUR);
+      else journaled.decline(mac(i), journaled.leaseOf(mac(i))!.ip);
+      setImmediate(churn);
+    };
+    setImmediate(churn);
+    await running;
+    ticking = false;
+    expect(readIn.size).toBeGreaterThan(5);
+    expect(changed).toBeGreaterThan(0);
+    while (changed < 300) await new Promise((r) => setImmediate(r));
+    j.close();
+    const again = new LeaseTable({ first: '10.2.0.1', last: '10.2.39.254', now: () => 1_000_000 });
+    for (const c of new LeaseJournal({ path: p, log }).load()) again.restore(c);
+    const key = (c: LeaseChange) => `${c.ip} ${c.mac} ${c.state} ${c.expiresAt}`;
+    expect([...again.entries()].map(key).sort()).toEqual([...journaled.entries()].map(key).sort());
+    expect(readFileSync(p, 'utf8').trim().split('\n').length).toBeLessThan(6_000 + 2 * 300 + 10);
+  });
 });

@@ -1,15 +1,42 @@
 /** IPv4 addresses as unsigned 32-bit integers, for pools and subnet checks (pure). */
 
-const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/**
+ * A dotted quad (four decimal parts 0–255, no leading zeros) as an unsigned integer, or -1. Read by
+ * hand: the relay converts addresses per DHCP packet, and a regex plus split and four Number() calls
+ * allocated an array and four strings each time (issue 18).
+ */
+function parseDotted(s: string): number {
+  if (s.length < 7 || s.length > 15) return -1;
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      if (c < 48 || c > 57 || (digits > 0 && part === 0)) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    }
+  }
+  return dots === 3 && digits > 0 ? n * 256 + part : -1;
+}
 
 export function isIpv4(s: string): boolean {
-  return DOTTED.test(s);
+  return parseDotted(s) >= 0;
 }
 
 export function ipToInt(ip: string): number {
-  if (!DOTTED.test(ip)) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
-  const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+  const n = parseDotted(ip);
+  if (n < 0) throw new Error(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  return n;
 }
 
 export function intToIp(n: number): string {

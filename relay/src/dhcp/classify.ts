@@ -1,5 +1,5 @@
 import { archFromCode, type ClientArch } from '../../../shared/boot/arch.ts';
-import { getOption, type DhcpPacket } from './codec.ts';
+import { getOption, hex, type DhcpPacket } from './codec.ts';
 import { IPXE_FEATURES, IPXE_SUBOPTIONS, OPT } from './options.ts';
 import { chaddrMac, clientArch, ipxeOptions, userClass, vendorClass } from './read.ts';
 
@@ -62,8 +62,6 @@ export function classify(req: DhcpPacket): Classification {
   return { pxe: true, kind, mac, arch, guid: guidHex(req), ipxe: isIpxe ? ipxeInfo(ipxeOpts) : null, vendorClass: vc };
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /** Option 97's GUID (after its type byte) as hex in wire order; null when absent or all zeros (checked before any string is built). */
 function guidHex(req: DhcpPacket): string | null {
   const b = getOption(req, OPT.clientGuid);
@@ -71,9 +69,7 @@ function guidHex(req: DhcpPacket): string | null {
   let any = false;
   for (let i = 1; i < b.length; i++) if (b[i] !== 0) any = true;
   if (!any) return null;
-  let s = '';
-  for (let i = 1; i < b.length; i++) s += HEX[b[i]!];
-  return s;
+  return hex(b, 1);
 }
 
 /** PXE 2.1 §2.2 vendor class `PXEClient:Arch:xxxxx:UNDI:yyyzzz`, for old ROMs that omit option 93. */

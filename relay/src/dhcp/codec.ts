@@ -496,13 +496,43 @@ function writeFixedString(out: Uint8Array, at: number, name: string, s: string, 
 function cString(bytes: Uint8Array, at: number, len: number): string {
   let end = at;
   while (end < at + len && bytes[end] !== 0) end++;
-  return end === at ? '' : latin1(bytes.subarray(at, end));
+  return end === at ? '' : latin1(bytes, at, end);
 }
 
-export function latin1(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+/*
+ * Text from packet bytes, made in one native step into one string. Built a character at a time, a
+ * 32-byte vendor class was 32 strings of growing length (~900 bytes of garbage per request) and a MAC
+ * a dozen: under a storm that was a young-generation collection every ~100 packets (issue 18).
+ * Buffer's latin1Slice and hexSlice read any Uint8Array (they check for an ArrayBufferView, not a
+ * Buffer), so no Buffer view is made per call; the fallbacks keep the codec working where they are absent.
+ */
+const nativeLatin1 = (Buffer.prototype as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+const nativeHex = (Buffer.prototype as { hexSlice?: (start: number, end: number) => string }).hexSlice;
+
+/** Bytes `start`..`end` as Latin-1 (one character per byte). */
+export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  if (nativeLatin1) return nativeLatin1.call(bytes, start, end);
+  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
+}
+
+/** Bytes `start`..`end` as lower-case hex. */
+export function hex(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  if (nativeHex) return nativeHex.call(bytes, start, end);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('hex');
+}
+
+const HEX_DIGITS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** The colon form's bytes, rewritten for each MAC: `xx:xx:xx:xx:xx:xx`. */
+const macScratch = Uint8Array.from('00:00:00:00:00:00', (c) => c.charCodeAt(0));
+
+/** The first six bytes as a lower-case colon-separated MAC. */
+export function macText(bytes: Uint8Array): string {
+  for (let i = 0; i < 6; i++) {
+    const b = bytes[i]!;
+    macScratch[3 * i] = HEX_DIGITS[b >> 4]!;
+    macScratch[3 * i + 1] = HEX_DIGITS[b & 15]!;
+  }
+  return latin1(macScratch);
 }
 
 function ipAt(bytes: Uint8Array, at: number): string {

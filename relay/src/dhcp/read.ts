@@ -1,4 +1,4 @@
-import { forEachSubOption, getOption, ipToString, latin1, type DhcpPacket } from './codec.ts';
+import { forEachSubOption, getOption, hex, ipToString, latin1, macText, type DhcpPacket } from './codec.ts';
 import { OPT } from './options.ts';
 
 /**
@@ -65,7 +65,7 @@ export function clientNdi(p: DhcpPacket): { type: number; major: number; minor: 
 /** Option 97: type 0 then a 16-byte machine GUID (RFC 4578 §2.3), as lower-case hex. */
 export function clientGuid(p: DhcpPacket): { type: number; hex: string } | undefined {
   const b = getOption(p, OPT.clientGuid);
-  return b && { type: b[0]!, hex: toHex(b.subarray(1)) };
+  return b && { type: b[0]!, hex: hex(b, 1) };
 }
 
 /** Option 82 as received, for echoing (RFC 3046 §2.2: the server returns it unchanged). */
@@ -108,19 +108,15 @@ export function ipxeOptions(p: DhcpPacket): SubOptions | undefined {
 /** The client's MAC in canonical colon form, for Ethernet (htype 1, hlen 6); null for anything else. */
 export function chaddrMac(p: DhcpPacket): string | null {
   if (p.htype !== 1 || p.hlen !== 6) return null;
-  let s = '';
-  for (let i = 0; i < 6; i++) s += (i ? ':' : '') + p.chaddr[i]!.toString(16).padStart(2, '0');
-  return s;
-}
-
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+  return macText(p.chaddr);
 }
 
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/\s+/g, '');
   if (!/^([0-9a-f]{2})*$/i.test(clean)) throw new Error(`not hex: ${hex.slice(0, 40)}`);
   return Uint8Array.from(clean.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+export function toHex(b: Uint8Array): string {
+  return hex(b);
 }

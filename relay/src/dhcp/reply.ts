@@ -145,7 +145,7 @@ export function fullReply(
   const p = base(req, type === 'offer' ? MESSAGE_TYPES.OFFER : MESSAGE_TYPES.ACK, ctx);
   p.yiaddr = lease.address;
   if (req.ciaddr !== ZERO && type === 'ack') p.ciaddr = req.ciaddr;
-  p.options.push(...leaseOptions(lease, true));
+  addLeaseOptions(p.options, lease, true);
   addBoot(req, p, c, target, ctx);
   return finish(req, p, fullDestination(req, p));
 }
@@ -154,7 +154,7 @@ export function fullReply(
 export function informAck(req: DhcpPacket, lease: Omit<LeaseOffer, 'address' | 'leaseSeconds'>, c: Classification, target: BootTarget | null, ctx: ReplyContext): Reply {
   const p = base(req, MESSAGE_TYPES.ACK, ctx);
   p.ciaddr = req.ciaddr;
-  p.options.push(...leaseOptions({ ...lease, address: ZERO, leaseSeconds: 0 }, false));
+  addLeaseOptions(p.options, { ...lease, address: ZERO, leaseSeconds: 0 }, false);
   addBoot(req, p, c, target, ctx);
   return finish(req, p, fullDestination(req, p));
 }
@@ -180,24 +180,38 @@ function base(req: DhcpPacket, type: number, ctx: ReplyContext): DhcpPacket {
     yiaddr: ZERO,
     siaddr: ZERO,
     giaddr: req.giaddr,
-    chaddr: req.chaddr.slice(),
+    // Shared with the request, not copied: the encoder only reads it.
+    chaddr: req.chaddr,
     sname: '',
     file: '',
     options: [opt(OPT.messageType, typeByte(type)), opt(OPT.serverId, prep(ctx).serverId)],
   };
 }
 
-function leaseOptions(l: LeaseOffer, withTimes: boolean): DhcpOption[] {
-  const out: DhcpOption[] = [];
-  if (withTimes) {
-    // RFC 2131 §4.4.5 defaults: renew at 1/2, rebind at 7/8 of the lease.
-    out.push(opt(OPT.leaseTime, u32(l.leaseSeconds)), opt(OPT.renewalTime, u32(Math.floor(l.leaseSeconds / 2))), opt(OPT.rebindingTime, u32(Math.floor((l.leaseSeconds * 7) / 8))));
+/**
+ * A LAN's lease options (mask, routers, DNS, domain, and the three times) are the same in every reply,
+ * so the last set made is kept and handed out again while its inputs are the same: the routers and DNS
+ * lists are the LAN's own arrays (compared by identity), and the encoder only reads options. Made per
+ * reply they were seven small arrays and their option objects, a sixth of a full-mode storm's garbage.
+ */
+let leaseMemo: { subnetMask: string; routers: string[]; dnsServers: string[]; domainName: string | undefined; leaseSeconds: number; times: DhcpOption[]; rest: DhcpOption[] } | null = null;
+
+function addLeaseOptions(out: DhcpOption[], l: LeaseOffer, withTimes: boolean): void {
+  let m = leaseMemo;
+  if (!m || m.subnetMask !== l.subnetMask || m.routers !== l.routers || m.dnsServers !== l.dnsServers || m.domainName !== l.domainName) {
+    const rest = [opt(OPT.subnetMask, ipBytes(l.subnetMask))];
+    if (l.routers.length) rest.push(opt(OPT.routers, ips(l.routers)));
+    if (l.dnsServers.length) rest.push(opt(OPT.dnsServers, ips(l.dnsServers)));
+    if (l.domainName) rest.push(opt(OPT.domainName, ascii(l.domainName)));
+    m = leaseMemo = { subnetMask: l.subnetMask, routers: l.routers, dnsServers: l.dnsServers, domainName: l.domainName, leaseSeconds: -1, times: [], rest };
   }
-  out.push(opt(OPT.subnetMask, ipBytes(l.subnetMask)));
-  if (l.routers.length) out.push(opt(OPT.routers, ips(l.routers)));
-  if (l.dnsServers.length) out.push(opt(OPT.dnsServers, ips(l.dnsServers)));
-  if (l.domainName) out.push(opt(OPT.domainName, ascii(l.domainName)));
-  return out;
+  if (withTimes && m.leaseSeconds !== l.leaseSeconds) {
+    // RFC 2131 §4.4.5 defaults: renew at 1/2, rebind at 7/8 of the lease.
+    m.times = [opt(OPT.leaseTime, u32(l.leaseSeconds)), opt(OPT.renewalTime, u32(Math.floor(l.leaseSeconds / 2))), opt(OPT.rebindingTime, u32(Math.floor((l.leaseSeconds * 7) / 8)))];
+    m.leaseSeconds = l.leaseSeconds;
+  }
+  if (withTimes) for (const o of m.times) out.push(o);
+  for (const o of m.rest) out.push(o);
 }
 
 /**

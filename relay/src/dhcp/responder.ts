@@ -132,7 +132,7 @@ export function createResponder(o: ResponderOptions): (req: DhcpPacket, arrival:
     if (arrival.port === 'proxy') return proxy(req, type, arrival);
     if (req.giaddr !== ZERO && !inSubnet(ipToInt(req.giaddr), f.subnet)) return ignore('other-subnet', `relayed from ${req.giaddr}, outside the served subnet`);
     const c = classify(req);
-    const mac = chaddrMac(req);
+    const mac = c.pxe ? c.mac : chaddrMac(req);
     if (mac === null) return ignore('not-ethernet', `hardware type ${req.htype}/${req.hlen}`);
     const lease = (address: string): LeaseOffer => ({ address, leaseSeconds: f.leaseSeconds, subnetMask: f.subnetMask, routers: f.routers, dnsServers: f.dnsServers, ...(f.domainName ? { domainName: f.domainName } : {}) });
 

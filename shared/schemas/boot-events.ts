@@ -90,10 +90,9 @@ function isIsoInstant(s: unknown): boolean {
 
 function isPlainDetail(d: unknown): boolean {
   if (!isRecord(d)) return false;
-  const keys = Object.keys(d);
-  if (keys.length > 16) return false;
-  for (const k of keys) {
-    if (k.length > 64 || k === '__proto__') return false;
+  let n = 0;
+  for (const k in d) {
+    if (++n > 16 || k.length > 64 || k === '__proto__') return false;
     const v = d[k];
     if (v === null || typeof v === 'boolean') continue;
     if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string' || v.length > 256) return false;
@@ -104,7 +103,7 @@ function isPlainDetail(d: unknown): boolean {
 /** `e` when it is a RelayEvent in the relays' canonical spelling, else null (then ask RelayEvent). */
 export function fastRelayEvent(e: unknown): RelayEvent | null {
   if (!isRecord(e)) return null;
-  for (const k of Object.keys(e)) if (!EVENT_KEYS.has(k)) return null;
+  for (const k in e) if (!EVENT_KEYS.has(k)) return null;
   if (typeof e.id !== 'string' || !EVENT_ID.test(e.id)) return null;
   if (typeof e.mac !== 'string' || !CANONICAL_MAC.test(e.mac)) return null;
   if (typeof e.stage !== 'string' || !RELAY_STAGE_SET.has(e.stage)) return null;

@@ -201,7 +201,7 @@ export class EventQueue implements EventSink {
 
   emit(e: StageEvent): void {
     const now = Date.now();
-    const event = { id: this.#ids.next(now), ...e, at: e.at ?? new Date(now).toISOString() };
+    const event = { id: this.#ids.next(now), ...e, at: e.at ?? this.#isoAt(now) };
     // The servers' events are canonical and pass the cheap check; the schema judges the rest.
     let checked: RelayEvent | null = fastRelayEvent(event);
     if (!checked) {
@@ -221,6 +221,17 @@ export class EventQueue implements EventSink {
       this.#flushScheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  #isoMs = -1;
+  #iso = '';
+  /** `now` as an ISO instant; a storm's events share the string of their millisecond (a Date and a string each, before). */
+  #isoAt(now: number): string {
+    if (now !== this.#isoMs) {
+      this.#isoMs = now;
+      this.#iso = new Date(now).toISOString();
+    }
+    return this.#iso;
   }
 
   /** Writes buffered events to the segment (page cache); fsync follows on the timer. */

@@ -28,7 +28,7 @@
  * shows in the load average printed before and after: compare within one run.
  *
  *   npm run bench:dhcp [-- --only proxy|full|malformed --rates 1000,5000,7500,10000 --reps 3 --seconds 10
- *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin]
+ *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin --gc --wire --slow-ms 5]
  *
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
  * `--slow-ms MS`: per step, the exchanges slower than MS grouped into bursts (slow ones sent within 50 ms
@@ -36,6 +36,8 @@
  * point at a timer, scattered ones at GC or the machine.
  * `--wire`: also times each exchange on the server's own interface (tcpdump in its namespace, on perfdhcp's
  * CPU): the server's time alone, without perfdhcp's (support/wire-latency.ts).
+ * `--gc`: per relay step, its garbage collections (young, old, incremental marking: count and time) and
+ * its pauses of 2 ms or more, counted inside the relay by a preload (support/gc-counters.ts).
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
  * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
  * `--baseline-bundle old.mjs[,label=other.mjs…]`: more relays from other bundles ("relay before", e.g. an
@@ -53,6 +55,7 @@ import { parseArgs } from 'node:util';
 import { requireTools, type Spawned } from '../support/netns.ts';
 import { perfdhcp } from './lib/perfdhcp.ts';
 import { startWireCapture } from './support/wire-latency.ts';
+import * as gcCounters from './support/gc-counters.ts';
 // The cloud app imports the console's .tsx: its loader hook first, then whatever imports the app.
 import '../../cloud/src/adapters/node/register-tsx.ts';
 import type { BenchCloud, DhcpBed } from './support/dhcp-bed.ts';
@@ -76,6 +79,7 @@ const { values } = parseArgs({
     echo: { type: 'boolean', default: false },
     'slow-ms': { type: 'string' },
     wire: { type: 'boolean', default: false },
+    gc: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -87,6 +91,9 @@ const FULL_SECONDS = Number(values['full-seconds']);
 const IDLE = Number(values.idle);
 const PIN = values.pin!;
 const NODE_FLAGS = values['relay-node-flags']!.split(' ').filter(Boolean);
+/** Not `work` (made below): the relays' counts land beside the preload. */
+const GC_DIR = values.gc ? mkdtempSync(join(tmpdir(), 'eb-bench-dhcp-gc-')) : null;
+if (GC_DIR) NODE_FLAGS.push(`--import=${gcCounters.preload(GC_DIR)}`);
 const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');
 const PXE_OPTIONS = ['-o', `60,${hex('PXEClient:Arch:00007:UNDI:003016')}`, '-o', '93,0007', '-o', '97,000f8d2c4e5a6b4d7c8e9fa1b2c3d4e5f6'];
 const IPXE = '/usr/lib/ipxe';
@@ -242,6 +249,8 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   const cpu0 = cpuSeconds(s.pid);
   const w0 = waitedSeconds(s.pid);
   const cloud0 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const gc0 = GC_DIR ? gcCounters.read(GC_DIR, s.pid) : null;
+  const from = Date.now();
   const capture = values.wire ? await startWireCapture({ ns: b.ns(s.slot), iface: 'eth0', file: join(work, `wire-${s.slot}.pcap`), ...(PIN ? { cpu: 0 } : {}) }) : null;
   const side = extra?.();
   const perf = await perfdhcp({
@@ -254,7 +263,10 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     ...(PIN ? { cpu: 0 } : {}),
   });
   await side;
+  const to = Date.now();
   const wire = await capture?.stop();
+  if (GC_DIR) await sleep(300); // the counts are rewritten every 250 ms
+  const gc = GC_DIR ? gcCounters.delta(gc0, gcCounters.read(GC_DIR, s.pid), from, to) : null;
   const cloud1 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const cpu1 = cpuSeconds(s.pid);
   const waited = waitedSeconds(s.pid) - w0;
@@ -291,6 +303,10 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   if (wire) {
     const pairs = (kind === 'proxy' ? wire.offer : wire.ack).length;
     console.log(`      on the wire (server's own time, ${fmt(pairs)} pairs${wire.dropped ? `, ${fmt(wire.dropped)} packets tcpdump missed` : ''}): p50 ${fmt(st.wireP50, 3)} p99 ${fmt(st.wireP99, 3)} ms`);
+  }
+  if (gc) {
+    const k = (x: gcCounters.GcKind) => `${fmt(x.count)} (${fmt(x.ms, 1)} ms)`;
+    console.log(`      GC: young ${k(gc.young)}, old ${k(gc.old)}, incremental marking ${k(gc.incremental)}; pauses ≥ ${gcCounters.LONG_MS} ms: ${fmt(gc.longCount)}${gc.longCount ? `, longest ${fmt(gc.longestMs, 1)} ms` : ''}`);
   }
   if (values['slow-ms']) {
     const bursts = slowBursts(perf.text, name, Number(values['slow-ms']));
@@ -387,6 +403,7 @@ const cleanup = async () => {
   await cloud?.close();
   await b?.cleanup();
   rmSync(work, { recursive: true, force: true });
+  if (GC_DIR) rmSync(GC_DIR, { recursive: true, force: true });
 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
 

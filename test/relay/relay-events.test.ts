@@ -104,6 +104,24 @@ describe('event queue', () => {
     expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 1200));
   });
 
+  it('ships events whose detail is not ASCII (as text, not as the bytes it joins for ASCII batches) intact and within 60 KiB', async () => {
+    const mac = randomMac();
+    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
+    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });
+    const note = 'é'.repeat(120); // 240 bytes in UTF-8, 120 characters
+    for (const n of range(0, 600)) q.emit({ mac, stage: 'dhcp-discover', detail: { n, note } });
+    const before = cloud.requests.length;
+    q.start();
+    await until('shipped', () => q.depth === 0, 20_000);
+    await q.stop();
+    q.close();
+    await client.close();
+    const posts = cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events');
+    for (const p of posts) expect(p.bodyBytes).toBeLessThanOrEqual(60 * 1024);
+    const rows = await cloud.deps.db.all<{ detail: string }>(sql('SELECT detail FROM boot_events WHERE relay_id = ? AND mac = ?', creds.relayId, mac));
+    expect(rows.map((r) => JSON.parse(r.detail).note)).toEqual(range(0, 600).map(() => note));
+  });
+
   it('keeps its disk use under the cap by dropping the oldest events, and counts them', async () => {
     const dir = tempDir('events');
     const client = createCloudClient({ baseUrl: 'http://127.0.0.1:9', token: creds.token, retries: 0 });

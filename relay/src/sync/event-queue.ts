@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rm, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fastRelayEvent, RelayEvent } from '../../../shared/schemas/boot-events.ts';
@@ -79,7 +80,8 @@ interface Position {
 interface Batch {
   start: Position;
   end: Position;
-  body: string;
+  /** `{"events":[…]}` as bytes, or as text when events of it were merged. */
+  body: Buffer | string;
   count: number;
   /** Of `count`, how many coalesceRepeats merged into an earlier event of the batch. */
   merged: number;
@@ -393,26 +395,40 @@ export class EventQueue implements EventSink {
     const maxEvents = Math.min(this.#o.batchMaxEvents, this.#splitLimit);
     const fd = pos.segment === this.#segments.at(-1) ? this.#fd : openSync(join(this.#o.dir, name(pos.segment)), 'r');
     try {
-      const chunk = Buffer.alloc(Math.min(size - pos.offset, this.#o.batchMaxBytes + 1));
+      const chunk = Buffer.allocUnsafe(Math.min(size - pos.offset, this.#o.batchMaxBytes + 1));
       const got = readSync(fd, chunk, 0, chunk.length, pos.offset);
-      const lines: string[] = [];
+      // Line ends, within the cloud's count and its body cap in bytes.
+      const ends: number[] = [];
       let bytes = WRAP_BYTES;
       let at = 0;
-      while (lines.length < maxEvents) {
+      while (ends.length < maxEvents) {
         const nl = chunk.indexOf(0x0a, at);
         if (nl < 0 || nl >= got) break;
-        const line = chunk.toString('utf8', at, nl);
-        const extra = line.length + (lines.length > 0 ? 1 : 0);
-        if (lines.length > 0 && bytes + extra > this.#o.batchMaxBytes) break;
+        const extra = nl - at + (ends.length > 0 ? 1 : 0);
+        if (ends.length > 0 && bytes + extra > this.#o.batchMaxBytes) break;
         bytes += extra;
         at = nl + 1;
-        lines.push(line);
+        ends.push(nl);
       }
-      if (lines.length === 0) return null;
+      if (ends.length === 0) return null;
       // Full, or cut (by bytes, by the segment's end) with more behind it: nothing to wait for.
-      const ready = lines.length >= maxEvents || pos.offset + at < size || pos.segment !== this.#segments.at(-1);
-      const { lines: kept, merged } = coalesceRepeats(lines);
-      return { start: pos, end: { segment: pos.segment, offset: pos.offset + at }, body: `{"events":[${kept.join(',')}]}`, count: lines.length, merged, ready };
+      const ready = ends.length >= maxEvents || pos.offset + at < size || pos.segment !== this.#segments.at(-1);
+      const end = { segment: pos.segment, offset: pos.offset + at };
+      const lines = chunk.subarray(0, at);
+      // Nothing to merge (a storm's new MACs; one pass over the bytes tells): the body is the lines
+      // themselves, joined by commas, made without a string per event. ASCII only, so that the bytes
+      // read here are the characters coalesceRepeats would read.
+      if (isAscii(lines) && repeatedMacs(ends.length, (i) => lineText(chunk, ends, i, MAC_AT_BYTES, 17), (i) => lineText(chunk, ends, i, STAGE_AT_BYTES, -1)).size === 0) {
+        const body = Buffer.allocUnsafe(bytes);
+        body.write('{"events":[', 0, 'latin1');
+        lines.copy(body, WRAP_BYTES - 2, 0, at - 1);
+        for (let i = 0; i < ends.length - 1; i++) body[WRAP_BYTES - 2 + ends[i]!] = 0x2c;
+        body.write(']}', bytes - 2, 'latin1');
+        return { start: pos, end, body, count: ends.length, merged: 0, ready };
+      }
+      const text = ends.map((nl, i) => chunk.toString('utf8', i === 0 ? 0 : ends[i - 1]! + 1, nl));
+      const { lines: kept, merged } = coalesceRepeats(text);
+      return { start: pos, end, body: `{"events":[${kept.join(',')}]}`, count: ends.length, merged, ready };
     } finally {
       if (fd !== this.#fd) closeSync(fd);
     }
@@ -531,6 +547,55 @@ export class EventQueue implements EventSink {
 const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
 const MAC_AT = '"mac":"';
 const STAGE_AT = '"stage":"';
+const MAC_AT_BYTES = Buffer.from(MAC_AT, 'latin1');
+const STAGE_AT_BYTES = Buffer.from(STAGE_AT, 'latin1');
+
+/**
+ * What follows the first `marker` of a line: `length` characters, or (-1) up to the next `"` (to the
+ * line's last character when there is none); undefined when the line has no marker.
+ */
+function after(line: string, marker: string, length: number): string | undefined {
+  const i = line.indexOf(marker);
+  if (i < 0) return undefined;
+  const from = i + marker.length;
+  return line.slice(from, length >= 0 ? from + length : line.indexOf('"', from));
+}
+
+/** The same reading as `after`, over line `i` of a chunk of lines whose newlines stand at `ends` (ASCII). */
+function lineText(chunk: Buffer, ends: readonly number[], i: number, marker: Buffer, length: number): string | undefined {
+  const start = i === 0 ? 0 : ends[i - 1]! + 1;
+  const end = ends[i]!;
+  const m = chunk.indexOf(marker, start);
+  if (m < 0 || m + marker.length > end) return undefined;
+  const from = m + marker.length;
+  let to = end - 1;
+  if (length >= 0) to = Math.min(from + length, end);
+  else {
+    const q = chunk.indexOf(0x22, from);
+    if (q >= 0 && q < end) to = q;
+  }
+  return chunk.toString('latin1', from, Math.max(from, to));
+}
+
+/**
+ * The MACs that repeat a stage within a batch: only they can merge anything (coalesceRepeats). The
+ * stage is read as the first `"stage":"` of the line, which may be a detail's key: two lines that could
+ * merge have the same stage and detail, so they read the same value either way, and a wrong read only
+ * sends a MAC down coalesceRepeats' full path, which decides from the parsed event.
+ */
+function repeatedMacs(n: number, macOf: (i: number) => string | undefined, stageOf: (i: number) => string | undefined): Set<string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const m = macOf(i);
+    if (!m) continue;
+    const stage = stageOf(i);
+    const key = stage === undefined ? m : `${m}|${stage}`;
+    if (seen.has(key)) repeated.add(m);
+    else seen.add(key);
+  }
+  return repeated;
+}
 
 interface Line {
   mac: string;
@@ -554,25 +619,10 @@ interface Line {
  * uncounted.
  */
 export function coalesceRepeats(lines: readonly string[]): { lines: readonly string[]; merged: number } {
-  // Only a MAC that repeats a stage within the batch can merge anything; the rest of the batch (a
-  // storm's new MACs, each with a stage or two) is left unparsed. The stage is read as the first
-  // `"stage":"` of the line, which may be a detail's key: two lines that could merge have the same
-  // stage and detail, so they read the same value either way, and a wrong read only sends a MAC down
-  // the full path below, which decides from the parsed event.
-  const macs = lines.map((l) => {
-    const i = l.indexOf(MAC_AT);
-    return i < 0 ? '' : l.slice(i + MAC_AT.length, i + MAC_AT.length + 17);
-  });
-  const seen = new Set<string>();
-  const repeated = new Set<string>();
-  lines.forEach((l, i) => {
-    const m = macs[i]!;
-    if (!m) return;
-    const s = l.indexOf(STAGE_AT);
-    const key = s < 0 ? m : `${m}|${l.slice(s + STAGE_AT.length, l.indexOf('"', s + STAGE_AT.length))}`;
-    if (seen.has(key)) repeated.add(m);
-    else seen.add(key);
-  });
+  // Only a MAC that repeats a stage within the batch can merge anything (repeatedMacs); the rest of
+  // the batch (a storm's new MACs, each with a stage or two) is left unparsed.
+  const macs = lines.map((l) => after(l, MAC_AT, 17) ?? '');
+  const repeated = repeatedMacs(lines.length, (i) => macs[i]!, (i) => after(lines[i]!, STAGE_AT, -1));
   if (repeated.size === 0) return { lines, merged: 0 };
 
   const out: (string | { e: Line; line: string; repeats: number; lastAt: string; detailKey: string })[] = [];

@@ -277,7 +277,8 @@ describe('router advertisements (radvd supervised by the relay)', () => {
       const s = await supervise(l, { interfaces: [{ name: 'eth0' }] });
       const pid = s.ready.status.pid!;
       const pidFile = join(l.stateDir, 'ra', 'radvd.pid');
-      expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(pid));
+      // radvd writes it just after the supervisor reports it running (the full suite caught the gap).
+      await until('radvd has written its pid file', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8') === `${pid}\n`);
       const after = await s.close();
       expect(after.state).toBe('closed');
       expect(after.pid).toBe(null);

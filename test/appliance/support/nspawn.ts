@@ -52,6 +52,22 @@ function leaderOf(nspawnPid: number): number | null {
   return null;
 }
 
+/**
+ * SIGKILL for a booted box: its init first, then nspawn's process group. The init lives in the
+ * container's own session and PID namespace, so killing nspawn alone left it (and the relay under it)
+ * running, adopted by the host's init, after every suite run; the kernel ends a PID namespace's every
+ * process when its init dies.
+ */
+function killBox(leader: number, nspawnPid: number): void {
+  for (const pid of [leader, -nspawnPid]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 export async function bootBox(root: string, netnsName: string, name: string): Promise<Box> {
   const child: ChildProcess = spawn(
     'systemd-nspawn',
@@ -87,16 +103,12 @@ export async function bootBox(root: string, netnsName: string, name: string): Pr
       if (exited) return;
       await sh('systemctl poweroff --no-block');
       await Promise.race([done, new Promise((r) => setTimeout(r, 60_000))]);
-      if (!exited) process.kill(-child.pid!, 'SIGKILL');
+      if (!exited) killBox(leader, child.pid!);
       await done;
     },
     kill: async () => {
       if (exited) return;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // gone
-      }
+      killBox(leader, child.pid!);
       await done;
     },
   };

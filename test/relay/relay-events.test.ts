@@ -85,19 +85,24 @@ describe('event queue', () => {
     expect(await storedSeq(creds.relayId, mac)).toEqual(range(0, 10));
   });
 
-  it('ships in batches of at most 500 events and 60 KiB', async () => {
+  /** Emits `count` discover events of a new MAC (detail from `detail(n)`), ships them all, and returns the MAC and the POSTs. */
+  async function shipAll(count: number, detail: (n: number) => Record<string, string | number>) {
     const mac = randomMac();
     const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
     const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });
-    const big = 'x'.repeat(200);
-    for (const n of range(0, 1200)) q.emit({ mac, stage: 'dhcp-discover', detail: { n, ...(n >= 600 ? { big } : {}) } });
+    for (const n of range(0, count)) q.emit({ mac, stage: 'dhcp-discover', detail: detail(n) });
     const before = cloud.requests.length;
     q.start();
     await until('shipped', () => q.depth === 0, 20_000);
     await q.stop();
     q.close();
     await client.close();
-    const posts = cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events');
+    return { mac, posts: cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events') };
+  }
+
+  it('ships in batches of at most 500 events and 60 KiB', async () => {
+    const big = 'x'.repeat(200);
+    const { mac, posts } = await shipAll(1200, (n) => ({ n, ...(n >= 600 ? { big } : {}) }));
     expect(posts.length).toBeGreaterThanOrEqual(3);
     for (const p of posts) expect(p.bodyBytes).toBeLessThanOrEqual(60 * 1024);
     expect(Math.max(...posts.map((p) => p.bodyBytes))).toBeGreaterThan(50 * 1024); // the byte bound did the splitting
@@ -105,18 +110,8 @@ describe('event queue', () => {
   });
 
   it('ships events whose detail is not ASCII (as text, not as the bytes it joins for ASCII batches) intact and within 60 KiB', async () => {
-    const mac = randomMac();
-    const client = createCloudClient({ baseUrl: cloud.url, token: creds.token });
-    const q = new EventQueue({ dir: tempDir('events'), client, log: quiet });
     const note = 'é'.repeat(120); // 240 bytes in UTF-8, 120 characters
-    for (const n of range(0, 600)) q.emit({ mac, stage: 'dhcp-discover', detail: { n, note } });
-    const before = cloud.requests.length;
-    q.start();
-    await until('shipped', () => q.depth === 0, 20_000);
-    await q.stop();
-    q.close();
-    await client.close();
-    const posts = cloud.requests.slice(before).filter((r) => r.path === '/v1/relay/events');
+    const { mac, posts } = await shipAll(600, (n) => ({ n, note }));
     for (const p of posts) expect(p.bodyBytes).toBeLessThanOrEqual(60 * 1024);
     const rows = await cloud.deps.db.all<{ detail: string }>(sql('SELECT detail FROM boot_events WHERE relay_id = ? AND mac = ?', creds.relayId, mac));
     expect(rows.map((r) => JSON.parse(r.detail).note)).toEqual(range(0, 600).map(() => note));

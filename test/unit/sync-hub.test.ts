@@ -41,6 +41,25 @@ const etagOf = (a: SyncAnswer) => (a.kind === 'snapshot' || a.kind === 'delta' |
 /** A request from a relay of issue 16 or later, which reads deltas and pages. */
 const req = (siteId: string, ifNoneMatch?: string, waitMs = 0, relayId = unique('relay'), features: SyncFeature[] = [...SYNC_FEATURES]) => ({ siteId, relayId, ifNoneMatch, waitMs, features });
 
+/**
+ * Test double: the real SQLite database whose `all` answers wait while a hold is set, the wait
+ * coming before the read or after it (a computation caught between its reads and its end).
+ */
+function holdable(db: SqlDatabase, at: 'before-read' | 'after-read') {
+  let hold: Promise<void> | null = null;
+  const held: SqlDatabase = {
+    all: async (s) => {
+      if (at === 'before-read') await hold;
+      const rows = await db.all(s);
+      if (at === 'after-read') await hold;
+      return rows as never;
+    },
+    first: (s) => db.first(s),
+    batch: (s) => db.batch(s),
+  };
+  return { db: held, hold: (p: Promise<void> | null) => void (hold = p) };
+}
+
 describe('SiteSyncHub', () => {
   it('answers many idle waits of a site without one database round trip once its snapshot is cached', async () => {
     const w = await world();
@@ -104,29 +123,19 @@ describe('SiteSyncHub', () => {
   it('computes again after a running computation when a change arrives during it', async () => {
     const w = await world();
     const siteId = await w.site();
-    // Test double: the real SQLite database whose answers are held back while `hold` is set, so a
-    // computation can be caught after its reads and before it finishes.
-    let hold: Promise<void> | null = null;
-    const held: SqlDatabase = {
-      all: async (s) => {
-        const rows = await w.t.deps.db.all(s);
-        await hold;
-        return rows as never;
-      },
-      first: (s) => w.t.deps.db.first(s),
-      batch: (s) => w.t.deps.db.batch(s),
-    };
-    const { hub } = hubOver(held);
+    // A computation caught after its reads and before it finishes.
+    const held = holdable(w.t.deps.db, 'after-read');
+    const { hub } = hubOver(held.db);
     const tag = etagOf(await hub.sync(req(siteId)))!;
     const waiting = hub.sync(req(siteId, tag, 20_000));
     const m1 = await w.machine(siteId);
     const release = Promise.withResolvers<void>();
-    hold = release.promise;
+    held.hold(release.promise);
     const first = hub.changed([siteId]);
     await new Promise((resolve) => setTimeout(resolve, 20)); // its reads are done, its answers held
     const m2 = await w.machine(siteId);
     const second = hub.changed([siteId]);
-    hold = null;
+    held.hold(null);
     release.resolve();
     await Promise.all([first, second]);
     await hub.settled();
@@ -167,23 +176,15 @@ describe('SiteSyncHub', () => {
   it('records a change without waiting for its computation (the request that made it answers at once)', async () => {
     const w = await world();
     const siteId = await w.site();
-    let hold: Promise<void> | null = null;
-    const held: SqlDatabase = {
-      all: async (s) => {
-        await hold;
-        return w.t.deps.db.all(s);
-      },
-      first: (s) => w.t.deps.db.first(s),
-      batch: (s) => w.t.deps.db.batch(s),
-    };
-    const { hub } = hubOver(held);
+    const held = holdable(w.t.deps.db, 'before-read');
+    const { hub } = hubOver(held.db);
     await hub.sync(req(siteId));
     const release = Promise.withResolvers<void>();
-    hold = release.promise;
+    held.hold(release.promise);
     await w.machine(siteId);
     await hub.changed([siteId]); // resolves though the computation's reads are held
     expect((await hub.stats()).computed).toBe(1);
-    hold = null;
+    held.hold(null);
     release.resolve();
     await hub.settled();
     expect((await hub.stats()).computed).toBe(2);

@@ -117,6 +117,5 @@ export function fromHex(hex: string): Uint8Array {
   return Uint8Array.from(clean.match(/../g) ?? [], (h) => parseInt(h, 16));
 }
 
-export function toHex(b: Uint8Array): string {
-  return hex(b);
-}
+/** Bytes as lower-case hex (codec.ts `hex`, under the name the tests and tools read it by). */
+export { hex as toHex };

@@ -21,7 +21,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   fsyncDir(dirname(path));
 }
 
-export function fsyncDir(dir: string): void {
+function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -3,7 +3,8 @@
  *
  *   edgeboot-relay-<version>-linux-x64            one executable: a Node single-executable application
  *                                                 (the `node` devDependency's own binary, stripped, with
- *                                                 the relay bundle and its iPXE binaries injected)
+ *                                                 the relay bundle, its iPXE binaries and its native TFTP
+ *                                                 data path, edgeboot-tftp-pump, injected)
  *   edgeboot-relay_<version>_amd64.deb            the same executable, the launcher, the systemd unit,
  *                                                 /etc/edgeboot/relay.toml (a conffile), the service user
  *                                                 and state directory (postinst), edgeboot-relay on PATH
@@ -27,6 +28,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
+import { buildTftpPump } from '../relay/build/tftp-pump.ts';
+import { PUMP_ASSET } from '../relay/src/tftp/pump-binary.ts';
 import { ReleaseVersion, signRelease, type SignedRelease } from '../shared/release/statement.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -165,12 +168,13 @@ export async function packageRelay(opts: PackageOptions = {}): Promise<Packaged>
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    // 1. The bundle and the boot binaries, as SEA assets.
+    // 1. The bundle, the boot binaries and the native TFTP data path, as SEA assets.
     const main = join(work, 'edgeboot-relay.cjs');
     await bundleForSea(main, version, [publicHalf(key)]);
     const boot = await buildBootFiles(RELAY_DIST_BOOT);
     const assets: Record<string, string> = { 'boot/manifest.json': join(RELAY_DIST_BOOT, 'manifest.json') };
     for (const name of Object.keys(boot.files)) assets[`boot/${name}`] = join(RELAY_DIST_BOOT, name);
+    assets[PUMP_ASSET] = buildTftpPump();
     const blob = join(work, 'sea.blob');
     writeFileSync(join(work, 'sea.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: SEA_EXEC_ARGV, assets }));
     // The code cache is made under the flags the executable runs with: V8 rejects a cache made under

@@ -151,6 +151,9 @@ describe('the relay appliance under systemd (nspawn)', () => {
     await bed.run('client', 'ip', ['addr', 'add', '10.77.5.50/24', 'dev', 'eth0']);
     const tftp = await bed.run('client', 'sh', ['-c', `curl -fsS --tftp-blksize 1468 tftp://${BOX_IP}/undionly.kpxe | sha256sum`], { timeoutMs: 30_000 });
     expect(tftp.stdout.split(' ')[0]).toBe(manifest.files['undionly.kpxe']!.sha256);
+    // Sent by the native data path the executable carries (copied out under the state dir, run under the unit's sandbox).
+    const started = await box!.sh(`journalctl -u edgeboot-relay -o cat --no-pager | grep 'tftp listening' | tail -1; ls /var/lib/edgeboot-relay/native/*/`);
+    expect(started.stdout).toMatch(/"dataPath":"native"[\s\S]*edgeboot-tftp-pump/);
     const http = await bed.run('client', 'curl', ['-fsS', `http://${BOX_IP}:8080/healthz`], { timeoutMs: 20_000 });
     expect(http.stdout).toContain(`"relayId":"${relayId}"`);
     await bed.run('client', 'ip', ['addr', 'flush', 'dev', 'eth0']);

@@ -12,6 +12,9 @@ export interface Content {
   /** `length` bytes at `offset`; the transfer never asks past `size`. */
   read(offset: number, length: number): Uint8Array;
   close(): void;
+  /** Where the bytes are, for the native data path (pump.ts): all of them in memory, or an open file. */
+  readonly bytes?: Uint8Array;
+  readonly fd?: number;
 }
 
 export type Refusal = 'bad-name' | 'not-found' | 'outside-root' | 'not-a-file';
@@ -78,7 +81,7 @@ export function memoryProvider(files: ReadonlyMap<string, Uint8Array>): ContentP
 
 /** Bytes held in memory as a transfer's content. */
 export function bytesContent(bytes: Uint8Array): Content {
-  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length), close() {} };
+  return { size: bytes.length, bytes, read: (offset, length) => bytes.subarray(offset, offset + length), close() {} };
 }
 
 /** A trusted file (an object of the relay's own image cache, found by id, never by a client's name) as content. */
@@ -162,6 +165,7 @@ function fileContent(fd: number, size: number): Content {
   let open = true;
   return {
     size,
+    fd,
     read(offset, length) {
       const buf = Buffer.allocUnsafe(length);
       let got = 0;

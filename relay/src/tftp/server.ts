@@ -3,7 +3,8 @@ import { literalLookup } from '../literal-lookup.ts';
 import type { Logger } from '../log.ts';
 import { decodeTftp, encodeDataRun, encodeError, encodeOack, ERROR_CODE, requestOptions, type RequestPacket } from './codec.ts';
 import type { Content, ContentProvider } from './content.ts';
-import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type TransferEvent, type TransferLimits } from './transfer.ts';
+import type { PumpCounts, PumpOutcome, TftpPump } from './pump.ts';
+import { DEFAULT_LIMITS, negotiate, Transfer, type Negotiation, type TransferAction, type TransferEvent, type TransferLimits } from './transfer.ts';
 
 /**
  * The TFTP socket loop, kept thin: decode → state machine (transfer.ts) → send. Read-only.
@@ -30,6 +31,7 @@ import { DEFAULT_LIMITS, negotiate, Transfer, type TransferAction, type Transfer
  */
 
 const MALFORMED_REQUEST = encodeError(ERROR_CODE.ILLEGAL_OPERATION, 'Malformed request');
+const FOREIGN_TID = encodeError(ERROR_CODE.UNKNOWN_TID, 'Unknown transfer ID');
 /**
  * Payload bytes of DATA built ahead per transfer, in whole blocks, read from the content in one go.
  * One read per block (a `pread` and Node's readSync around it) sat between the ACK arriving and the
@@ -67,6 +69,11 @@ export interface TftpServerOptions {
   logger?: Logger;
   /** Milliseconds clock for durations (tests). */
   now?: () => number;
+  /**
+   * The native data path (pump.ts): when given and usable, every transfer whose content is in memory
+   * or a file has its blocks sent by the pump; the server still decides, answers strays and reports.
+   */
+  pump?: TftpPump;
 }
 
 export interface TftpStats {
@@ -78,6 +85,8 @@ export interface TftpStats {
   active: number;
   /** Payload bytes sent, retransmissions included. */
   bytesSent: number;
+  /** Transfers whose blocks the native data path sent (pump.ts). */
+  pumped: number;
   /** Requests answered with an ERROR, by reason. */
   refused: Record<string, number>;
   /** Packets ignored, by reason. */
@@ -91,6 +100,7 @@ export interface TftpServer {
 }
 
 interface Running {
+  kind: 'node';
   key: string;
   client: RemoteInfo;
   file: string;
@@ -111,14 +121,40 @@ interface Running {
   ended: boolean;
 }
 
+/** A transfer whose blocks the pump sends: what the server keeps of it. */
+interface Pumped {
+  kind: 'pump';
+  key: string;
+  client: RemoteInfo;
+  file: string;
+  content: Content;
+  stray: Socket;
+  id: number;
+  size: number;
+  blksize: number;
+  windowsize: number;
+  startedAt: number;
+  ended: boolean;
+  /** Called once it has ended (close() waits for it). */
+  settle?: () => void;
+}
+
+function closeQuietly(s: Socket): void {
+  try {
+    s.close();
+  } catch {
+    // already closed by an error
+  }
+}
+
 export function createTftpServer(opts: TftpServerOptions): TftpServer {
   const limits: TransferLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const maxTransfers = opts.maxTransfers ?? 512;
   const maxPerClient = opts.maxPerClient ?? 8;
   const now = opts.now ?? Date.now;
   const log = opts.logger?.child('tftp');
-  const stats: TftpStats = { transfersStarted: 0, transfersCompleted: 0, transfersAborted: 0, sizeProbes: 0, active: 0, bytesSent: 0, refused: {}, drops: {} };
-  const running = new Map<string, Running>();
+  const stats: TftpStats = { transfersStarted: 0, transfersCompleted: 0, transfersAborted: 0, sizeProbes: 0, active: 0, bytesSent: 0, pumped: 0, refused: {}, drops: {} };
+  const running = new Map<string, Running | Pumped>();
   const perClient = new Map<string, number>();
   let listener: Socket | undefined;
 
@@ -132,7 +168,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     listener?.send(encodeError(code, message), to.port, to.address);
   };
 
-  const emit = (r: Running, stage: TftpEvent['stage'], detail: Record<string, string | number>, withDuration: boolean) => {
+  const emit = (r: Running | Pumped, stage: TftpEvent['stage'], detail: Record<string, string | number>, withDuration: boolean) => {
     if (!opts.onEvent) return;
     const mac = opts.macFor?.(r.client.address);
     const e: TftpEvent = { client: r.client.address, stage, at: new Date(now()).toISOString(), detail: { file: r.file, ...detail } };
@@ -145,26 +181,29 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     }
   };
 
-  const end = (r: Running) => {
+  const end = (r: Running | Pumped) => {
     if (r.ended) return;
     r.ended = true;
-    clearTimeout(r.timer);
     running.delete(r.key);
     const n = (perClient.get(r.client.address) ?? 1) - 1;
     if (n <= 0) perClient.delete(r.client.address);
     else perClient.set(r.client.address, n);
     stats.active = running.size;
     r.content.close();
-    try {
-      r.socket.close();
-    } catch {
-      // already closed by an error
+    if (r.kind === 'pump') r.settle?.();
+    else {
+      clearTimeout(r.timer);
+      try {
+        r.socket.close();
+      } catch {
+        // already closed by an error
+      }
     }
-    try {
-      r.stray.close();
-    } catch {
-      // already closed by an error
-    }
+    // A pumped transfer ends by a line from the pump, which may come in the same turn as foreign
+    // packets its stray socket has queued (they were sent before the client's last ACK): answer
+    // those first.
+    if (r.kind === 'pump') setImmediate(closeQuietly, r.stray);
+    else closeQuietly(r.stray);
   };
 
   const act = (r: Running, actions: TransferAction[], from: RemoteInfo) => {
@@ -273,10 +312,12 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     if (!opened.ok) return refuse(client, opened.reason, opened.code, opened.message);
     const content = opened.content;
     const negotiation = negotiate(requestOptions(req.options), content.size, limits, req.options);
+    if (opts.pump?.usable && (content.bytes || content.fd !== undefined)) return startPumped(req, client, key, content, negotiation, opts.pump);
     const transfer = new Transfer(content.size, negotiation, limits);
     const socket = createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
     const stray = createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
     const r: Running = {
+      kind: 'node',
       key,
       client,
       file: req.filename,
@@ -329,6 +370,73 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     });
   };
 
+  /**
+   * The pump sends the blocks from a socket connected to the client on the port of `stray`, which
+   * stays here, unconnected, and answers every other sender ERROR 5 (as the Node path's stray does).
+   */
+  const startPumped = (req: RequestPacket, client: RemoteInfo, key: string, content: Content, n: Negotiation, pump: TftpPump) => {
+    const stray = createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
+    const r: Pumped = { kind: 'pump', key, client, file: req.filename, content, stray, id: 0, size: content.size, blksize: n.blksize, windowsize: n.windowsize, startedAt: now(), ended: false };
+    running.set(key, r);
+    perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
+    stats.active = running.size;
+    stats.transfersStarted++;
+    stats.pumped++;
+    stray.on('error', (err) => {
+      log?.once('transfer-socket', 'tftp transfer socket error', { error: err.message });
+      if (r.ended || r.id !== 0) return;
+      stats.transfersAborted++;
+      emit(r, 'tftp-error', { reason: 'socket' }, true);
+      end(r);
+    });
+    stray.on('message', (_msg, from) => {
+      drop('foreign-tid', from);
+      stray.send(FOREIGN_TID, from.port, from.address);
+    });
+    stray.bind({ address: opts.address, port: 0, exclusive: true }, () => {
+      if (r.ended) return;
+      r.id = pump.send(
+        {
+          local: opts.address,
+          port: stray.address().port,
+          client: client.address,
+          clientPort: client.port,
+          blksize: n.blksize,
+          windowsize: n.windowsize,
+          timeoutMs: n.timeoutMs,
+          retries: limits.maxRetries,
+          size: content.size,
+          oack: n.oack ? encodeOack(n.oack) : null,
+          source: content.bytes ? { bytes: content.bytes } : { fd: content.fd! },
+        },
+        {
+          onStart: () => emit(r, 'tftp-start', { size: r.size, blksize: r.blksize, windowsize: r.windowsize }, false),
+          onEnd: (outcome, counts) => pumpedEnd(r, outcome, counts),
+        },
+      );
+    });
+  };
+
+  const pumpedEnd = (r: Pumped, outcome: PumpOutcome, counts: PumpCounts) => {
+    stats.bytesSent += counts.bytesSent;
+    for (const reason of ['duplicate-ack', 'stale-ack', 'unexpected-packet', 'malformed'] as const) {
+      if (counts[reason] > 0) {
+        stats.drops[reason] = (stats.drops[reason] ?? 0) + counts[reason] - 1;
+        drop(reason, r.client);
+      }
+    }
+    if (outcome === 'done') {
+      stats.transfersCompleted++;
+      emit(r, 'tftp-done', { bytes: r.size }, true);
+    } else if (outcome === 'size-probe') stats.sizeProbes++;
+    else if (outcome !== 'stopped') {
+      stats.transfersAborted++;
+      if (outcome === 'internal') log?.once('transfer-failed', 'tftp transfer failed', { file: r.file, error: 'the pump could not send it (a file that shrank, or the pump stopped)' });
+      emit(r, 'tftp-error', { reason: outcome, acked: counts.acked }, true);
+    }
+    end(r);
+  };
+
   const onRequest = (msg: Buffer, from: RemoteInfo) => {
     let pkt;
     try {
@@ -368,6 +476,16 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       });
     },
     async close() {
+      const waits: Promise<void>[] = [];
+      for (const r of [...running.values()]) {
+        if (r.kind === 'pump' && r.id !== 0 && opts.pump?.usable) {
+          // Its content stays open until the pump has let go of it: a descriptor closed under the pump
+          // could be reused by another file before the pump re-opens it.
+          waits.push(new Promise<void>((resolve) => (r.settle = resolve)));
+          opts.pump.stop(r.id);
+        } else end(r);
+      }
+      await Promise.race([Promise.all(waits), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
       for (const r of [...running.values()]) end(r);
       const s = listener;
       listener = undefined;

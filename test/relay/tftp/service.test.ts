@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildTftpPump } from '../../../relay/build/tftp-pump.ts';
 import { RelayConfig } from '../../../relay/src/config.ts';
 import type { StageEvent } from '../../../relay/src/events.ts';
 import { MetricsRegistry } from '../../../relay/src/http/metrics.ts';
@@ -42,6 +43,7 @@ describe('TFTP as a relay LAN service', () => {
     symlinkSync(join(dir, 'boot', 'ipxe.efi.real'), join(dir, 'ipxe', 'ipxe.efi'));
     writeFileSync(join(dir, 'ipxe', 'undionly.kpxe'), Buffer.alloc(700, 0x55));
     writeFileSync(join(dir, 'ipxe', 'other.efi'), 'on disk');
+    buildTftpPump();
     const { ctx, events } = context({ port: await freePort(), max_windowsize: 8 });
     const svc = await tftpService({ macFor: (ip) => (ip === '127.0.0.1' ? '52:54:00:12:34:56' : undefined) })(ctx);
     try {
@@ -59,6 +61,25 @@ describe('TFTP as a relay LAN service', () => {
       const text = ctx.metrics.render();
       expect(text).toContain('edgeboot_relay_tftp_transfers{state="completed"} 3');
       expect(text).toContain('edgeboot_relay_tftp_refused{reason="bad-name"} 1');
+      // Sent by the native data path, the default.
+      expect(text).toContain('edgeboot_relay_tftp_native 1');
+      expect(text).toContain('edgeboot_relay_tftp_transfers{state="native"} 3');
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('sends from Node when [tftp] native = false', async () => {
+    const { ctx } = context({ port: await freePort(), native: false });
+    const svc = await tftpService()(ctx);
+    try {
+      expect((await scriptedGet({ address: '127.0.0.1', port: svc.port }, 'undionly.kpxe')).data.length).toBe(700);
+      // The server counts the transfer done when the last ACK arrives, after the client has its data.
+      await new Promise((r) => setTimeout(r, 20));
+      const text = ctx.metrics.render();
+      expect(text).toContain('edgeboot_relay_tftp_native 0');
+      expect(text).toContain('edgeboot_relay_tftp_transfers{state="native"} 0');
+      expect(text).toContain('edgeboot_relay_tftp_transfers{state="completed"} 1');
     } finally {
       await svc.close();
     }

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildTftpPump } from '../../../../relay/build/tftp-pump.ts';
 import { firstOf, folderProvider, memoryProvider } from '../../../../relay/src/tftp/content.ts';
+import { startTftpPump, type TftpPump } from '../../../../relay/src/tftp/pump.ts';
 import { createTftpServer, type TftpEvent, type TftpServer, type TftpServerOptions } from '../../../../relay/src/tftp/server.ts';
 
 /**
@@ -57,6 +59,31 @@ export async function startServer(root: string, memory: ReadonlyMap<string, Uint
   });
   const at = await server.listen();
   return { server, at, events };
+}
+
+/**
+ * The two ways a transfer's blocks leave: `native`, the relay's default (edgeboot-tftp-pump, built
+ * here from relay/native/tftp-pump.c), and `node`, the server's own loop (its fallback). The server
+ * tests run over both.
+ */
+export const DATA_PATHS = ['native', 'node'] as const;
+export type DataPath = (typeof DATA_PATHS)[number];
+
+let pump: Promise<TftpPump> | undefined;
+
+/** One pump per test file, started on first use. */
+export function sharedPump(): Promise<TftpPump> {
+  pump ??= startTftpPump(buildTftpPump()).then((p) => {
+    if (!p) throw new Error('edgeboot-tftp-pump did not start');
+    return p;
+  });
+  return pump;
+}
+
+/** `startServer` over one data path. */
+export function serverStarter(path: DataPath) {
+  return async (root: string, memory: ReadonlyMap<string, Uint8Array>, extra: Partial<TftpServerOptions> = {}): Promise<Running> =>
+    startServer(root, memory, path === 'native' ? { pump: await sharedPump(), ...extra } : extra);
 }
 
 export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

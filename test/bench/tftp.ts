@@ -11,8 +11,10 @@
  * in.tftpd time / our time: above 1 means ours is faster. `ours cpu` is our server's user + system
  * time per run (/proc, 10 ms ticks, averaged), a figure other load disturbs less than wall time.
  *
- *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR] [--floor]
+ *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR] [--floor] [--node-path]
  *
+ * `ours` is the server as the relay runs it: blocks sent by its native data path (edgeboot-tftp-pump,
+ * built by `npm run build:relay`); --node-path adds `ours-node`, the same server sending from Node.
  * --only keeps the cases whose label contains the text; --profile runs our server under
  * `node --cpu-prof` and leaves the profile in DIR (open it in Chrome DevTools or speedscope);
  * --floor adds tftp/node-floor.ts, a Node server that does nothing per block but send a prebuilt
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'string' },
     floor: { type: 'boolean', default: false },
+    'node-path': { type: 'boolean', default: false },
   },
 });
 const REPS = Number(values.reps);
@@ -87,15 +90,19 @@ function procCpuMs(pid: number | undefined): number | null {
   }
 }
 
-async function startOurs(name = 'ours', script = 'our-server.ts'): Promise<Server> {
+async function startOurs(name = 'ours', script = 'our-server.ts', dataPath = 'native'): Promise<Server> {
   const prof = values.profile && name === 'ours' ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
-  const proc = spawn(process.execPath, [...prof, join(import.meta.dirname, 'tftp', script), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...prof, join(import.meta.dirname, 'tftp', script), root, '0', dataPath], { stdio: ['ignore', 'pipe', 'inherit'] });
   let text = '';
+  let pumpPid: number | undefined;
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout!.on('data', (d: Buffer) => {
       text += d.toString();
-      const m = /ready (\d+)/.exec(text);
-      if (m) resolve(Number(m[1]));
+      const m = /ready (\d+) ?(\d*)/.exec(text);
+      if (m) {
+        pumpPid = m[2] ? Number(m[2]) : undefined;
+        resolve(Number(m[1]));
+      }
     });
     proc.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
   });
@@ -103,7 +110,12 @@ async function startOurs(name = 'ours', script = 'our-server.ts'): Promise<Serve
     name,
     port,
     proc,
-    cpuMs: () => procCpuMs(proc.pid),
+    // The server's process and, on the native path, its pump's (a child it never reaps while running).
+    cpuMs: () => {
+      const own = procCpuMs(proc.pid);
+      const pump = pumpPid === undefined ? 0 : procCpuMs(pumpPid);
+      return own === null || pump === null ? null : own + pump;
+    },
     stop: () =>
       new Promise((resolve) => {
         proc.once('exit', () => resolve(text.split('\n').find((l) => l.startsWith('{')) ?? ''));
@@ -196,11 +208,12 @@ const concurrent = (client: Client, n: number) => async (s: Server) => {
 const ours = await startOurs();
 const hpa = await startHpa();
 const floor = values.floor ? await startOurs('node-floor', 'node-floor.ts') : undefined;
+const nodePath = values['node-path'] ? await startOurs('ours-node', 'our-server.ts', 'node') : undefined;
 try {
   const bigReps = Math.max(3, Math.floor(REPS / 3));
   console.log(`TFTP on loopback, median of ${REPS} (32 MiB: ${bigReps}; ${CONCURRENT} concurrent: ${CONCURRENT_REPS}); ratio = tftp-hpa time / ours\n`);
-  const both = [ours, hpa];
-  const curlServers = floor ? [ours, hpa, floor] : both;
+  const both = nodePath ? [ours, hpa, nodePath] : [ours, hpa];
+  const curlServers = floor ? [...both, floor] : both;
   for (const blksize of [512, 1468]) {
     await compare(`curl blksize ${blksize}, 1 MiB`, REPS, curlServers, one(curl(blksize), 'm1.bin'), MiB);
     await compare(`curl blksize ${blksize}, 32 MiB`, bigReps, curlServers, one(curl(blksize), 'm32.bin'), 32 * MiB);
@@ -214,6 +227,7 @@ try {
   const stats = await ours.stop();
   await hpa.stop();
   await floor?.stop();
+  await nodePath?.stop();
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nour server at exit: ${stats}`);
 }

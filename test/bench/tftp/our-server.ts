@@ -1,13 +1,19 @@
 /**
  * Our TFTP server alone in its own process for `bench:tftp`, so it does not share an event loop with
- * the benchmark driver: `node our-server.ts <root> <port>`; prints `ready <port>` and runs until killed.
+ * the benchmark driver: `node our-server.ts <root> <port> [native|node]`; prints `ready <port> [<pump pid>]`
+ * and runs until killed. `native` (what the relay ships) has its blocks sent by edgeboot-tftp-pump.
  * Limits are raised because the 200-client run comes from one address (127.0.0.1).
  */
 import { folderProvider } from '../../../relay/src/tftp/content.ts';
+import { RELAY_DIST_PUMP } from '../../../relay/build/tftp-pump.ts';
+import { startTftpPump } from '../../../relay/src/tftp/pump.ts';
 import { createTftpServer } from '../../../relay/src/tftp/server.ts';
 
-const [root, port] = process.argv.slice(2);
+const [root, port, dataPath] = process.argv.slice(2);
+const pump = dataPath === 'native' ? await startTftpPump(RELAY_DIST_PUMP) : null;
+if (dataPath === 'native' && !pump) throw new Error(`the native data path did not start (${RELAY_DIST_PUMP}: npm run build:relay)`);
 const server = createTftpServer({
+  ...(pump ? { pump } : {}),
   address: '127.0.0.1',
   port: Number(port ?? 0),
   content: folderProvider(root!),
@@ -16,7 +22,7 @@ const server = createTftpServer({
   limits: { maxBlksize: 65464 },
 });
 const at = await server.listen();
-process.stdout.write(`ready ${at.port}\n`);
+process.stdout.write(`ready ${at.port} ${pump?.pid ?? ''}\n`);
 process.on('SIGTERM', () => {
   process.stdout.write(`${JSON.stringify({ ...server.stats(), rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) })}\n`);
   process.exit(0);

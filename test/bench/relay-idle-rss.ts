@@ -147,6 +147,10 @@ try {
     console.log(`[measure] reference (node ${SEA_EXEC_ARGV.join(' ')}, a trivial HTTP + UDP server) idle ${values.seconds} s: ${mib(kb(referenceStatus, 'VmRSS'))} (${split(referenceStatus)})`);
     const [relayKb, referenceKb] = [kb(status, 'VmRSS'), kb(referenceStatus, 'VmRSS')];
     console.log(`ratio relay/reference: ${(relayKb / referenceKb).toFixed(2)}× (the relay's own: ${mib(relayKb - referenceKb)}); relay ${((relayKb * 1024) / 1e6).toFixed(1)} MB against the 80 MB bound`);
+    // Its children: the native TFTP data path (edgeboot-tftp-pump), a process of its own.
+    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const kidsKb = kids.reduce((sum, pid) => sum + kb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS'), 0);
+    console.log(`[measure] the relay's child processes (its TFTP pump): ${kids.length}, VmRSS ${mib(kidsKb)}; relay and children ${(((relayKb + kidsKb) * 1024) / 1e6).toFixed(1)} MB`);
   } finally {
     await stopChild(child);
   }

@@ -163,6 +163,52 @@ describe.each(DATA_PATHS)('over the %s data path', (dataPath) => {
       expect(performance.now() - t0).toBeLessThan(500 + 50);
     });
 
+    it('keeps a transfer going while the client itself sends it garbage, counting each packet by kind', async () => {
+      const GARBAGE = [
+        Buffer.alloc(0),
+        Buffer.from([0]),
+        Buffer.from([0, 4, 0]), // an ACK one byte short
+        Buffer.from([0, 4, 0, 1, 0]), // an ACK one byte long
+        Buffer.from([0, 5, 0, 1, 0x41]), // an ERROR whose message has no NUL
+        Buffer.from([0, 5, 0, 1, 0x41, 0, 0x42]), // bytes after the ERROR's message
+        Buffer.from([0, 9, 1, 2, 3]), // no such opcode
+        Buffer.alloc(3000, 0x99), // larger than any packet of a read transfer
+      ];
+      const UNEXPECTED = [Buffer.from([0, 3, 0, 1, 1, 2, 3])]; // DATA, in a read transfer
+      const before = srv.server.stats();
+      const sock = createSocket('udp4');
+      const got: Buffer[] = [];
+      let tid = 0;
+      sock.on('message', (m, from) => {
+        got.push(m);
+        tid = from.port;
+      });
+      await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+      try {
+        sock.send(encodeRequest('rrq', 'long.bin'), srv.at.port, srv.at.address);
+        await waitFor(() => got.length === 1);
+        for (const p of [...GARBAGE, ...UNEXPECTED]) sock.send(p, tid, '127.0.0.1');
+        const data: Buffer[] = [];
+        for (let block = 1; ; block++) {
+          await waitFor(() => got.length >= block);
+          const pkt = decodeTftp(got[block - 1]!);
+          expect(pkt).toMatchObject({ op: 'data', block });
+          data.push(Buffer.from((pkt as { data: Uint8Array }).data));
+          sock.send(encodeAck(block), tid, '127.0.0.1');
+          if ((pkt as { data: Uint8Array }).data.length < 512) break;
+        }
+        expect(Buffer.concat(data).equals(tree.files.get('long.bin')!)).toBe(true);
+        await waitFor(() => srv.server.stats().transfersCompleted === before.transfersCompleted + 1);
+        const after = srv.server.stats();
+        expect((after.drops.malformed ?? 0) - (before.drops.malformed ?? 0)).toBe(GARBAGE.length);
+        expect((after.drops['unexpected-packet'] ?? 0) - (before.drops['unexpected-packet'] ?? 0)).toBe(UNEXPECTED.length);
+        // (Earlier tests' stalled transfers may time out meanwhile: look at this file's events only.)
+        expect(srv.events.filter((e) => e.detail.file === 'long.bin').map((e) => e.stage)).toEqual(['tftp-start', 'tftp-done']);
+      } finally {
+        sock.close();
+      }
+    });
+
     it('keeps a transfer going while its port takes 200 random packets from a foreign port', async () => {
       const junk = createSocket('udp4');
       const answers: number[] = [];

@@ -28,7 +28,7 @@
  * shows in the load average printed before and after: compare within one run.
  *
  *   npm run bench:dhcp [-- --only proxy|full|malformed --rates 1000,5000,7500,10000 --reps 3 --seconds 10
- *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin --gc --wire --slow-ms 5]
+ *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin --gc --wire --slow-ms 5 --cloud-cpu 0]
  *
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
  * `--slow-ms MS`: per step, the exchanges slower than MS grouped into bursts (slow ones sent within 50 ms
@@ -36,6 +36,10 @@
  * point at a timer, scattered ones at GC or the machine.
  * `--wire`: also times each exchange on the server's own interface (tcpdump in its namespace, on perfdhcp's
  * CPU): the server's time alone, without perfdhcp's (support/wire-latency.ts).
+ * `--cloud-cpu N`: pins this process (the cloud the relay ships its events to, every thread) to CPU N, e.g.
+ * 0, perfdhcp's: the relay's core is then its own, as on a site box whose control plane is elsewhere.
+ * Without it the cloud shares both cores, as when one small box runs both (the relay then waits behind
+ * each batch the cloud ingests).
  * `--gc`: per relay step, its garbage collections (young, old, incremental marking: count and time) and
  * its pauses of 2 ms or more, counted inside the relay by a preload (support/gc-counters.ts).
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
@@ -47,6 +51,7 @@
  * Needs root, iproute2, util-linux (taskset), perfdhcp (kea-admin), kea-dhcp4 (kea-dhcp4-server), dnsmasq,
  * GNU time (`time`), perl-base, /usr/lib/ipxe (ipxe).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -80,6 +85,7 @@ const { values } = parseArgs({
     'slow-ms': { type: 'string' },
     wire: { type: 'boolean', default: false },
     gc: { type: 'boolean', default: false },
+    'cloud-cpu': { type: 'string' },
   },
   allowNegative: true,
 });
@@ -103,6 +109,9 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 requireTools(['ip', 'taskset', 'perfdhcp', 'kea-dhcp4', 'dnsmasq', 'perl']);
+// The cloud runs in this process: --cloud-cpu keeps it (all its threads) off the servers' CPU, as on a
+// site where the control plane is elsewhere. By default it shares both, as on a box that runs both.
+if (values['cloud-cpu'] !== undefined) spawnSync('taskset', ['-a', '-p', '-c', values['cloud-cpu'], String(process.pid)], { stdio: 'ignore' });
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

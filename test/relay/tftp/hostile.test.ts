@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTftp, encodeAck, encodeRequest } from '../../../relay/src/tftp/codec.ts';
-import { DATA_PATHS, makeTree, SECRET, serverStarter, waitFor, type Running, type Tree } from './support/fixture.ts';
+import { DATA_PATHS, handClient, makeTree, SECRET, serverStarter, waitFor, type Running, type Tree } from './support/fixture.ts';
 import { exchange, scriptedGet, seeded } from './support/scripted-client.ts';
 
 describe.each(DATA_PATHS)('over the %s data path', (dataPath) => {
@@ -176,25 +176,16 @@ describe.each(DATA_PATHS)('over the %s data path', (dataPath) => {
       ];
       const UNEXPECTED = [Buffer.from([0, 3, 0, 1, 1, 2, 3])]; // DATA, in a read transfer
       const before = srv.server.stats();
-      const sock = createSocket('udp4');
-      const got: Buffer[] = [];
-      let tid = 0;
-      sock.on('message', (m, from) => {
-        got.push(m);
-        tid = from.port;
-      });
-      await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+      const c = await handClient(srv.at, 'long.bin');
       try {
-        sock.send(encodeRequest('rrq', 'long.bin'), srv.at.port, srv.at.address);
-        await waitFor(() => got.length === 1);
-        for (const p of [...GARBAGE, ...UNEXPECTED]) sock.send(p, tid, '127.0.0.1');
+        for (const p of [...GARBAGE, ...UNEXPECTED]) c.send(p);
         const data: Buffer[] = [];
         for (let block = 1; ; block++) {
-          await waitFor(() => got.length >= block);
-          const pkt = decodeTftp(got[block - 1]!);
+          await waitFor(() => c.got.length >= block);
+          const pkt = decodeTftp(c.got[block - 1]!);
           expect(pkt).toMatchObject({ op: 'data', block });
           data.push(Buffer.from((pkt as { data: Uint8Array }).data));
-          sock.send(encodeAck(block), tid, '127.0.0.1');
+          c.ack(block);
           if ((pkt as { data: Uint8Array }).data.length < 512) break;
         }
         expect(Buffer.concat(data).equals(tree.files.get('long.bin')!)).toBe(true);
@@ -205,7 +196,7 @@ describe.each(DATA_PATHS)('over the %s data path', (dataPath) => {
         // (Earlier tests' stalled transfers may time out meanwhile: look at this file's events only.)
         expect(srv.events.filter((e) => e.detail.file === 'long.bin').map((e) => e.stage)).toEqual(['tftp-start', 'tftp-done']);
       } finally {
-        sock.close();
+        c.close();
       }
     });
 

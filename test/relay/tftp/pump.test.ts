@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTftpPump } from '../../../relay/build/tftp-pump.ts';
-import { decodeTftp, encodeAck, encodeRequest } from '../../../relay/src/tftp/codec.ts';
+import { decodeTftp } from '../../../relay/src/tftp/codec.ts';
 import { startTftpPump } from '../../../relay/src/tftp/pump.ts';
-import { makeTree, startServer, waitFor, type Tree } from './support/fixture.ts';
+import { handClient, makeTree, startServer, waitFor, type Tree } from './support/fixture.ts';
 import { scriptedGet } from './support/scripted-client.ts';
 
 /**
@@ -23,27 +22,12 @@ beforeAll(() => {
 });
 afterAll(() => tree?.cleanup());
 
-/** A client that takes the first DATA of a transfer and then stays silent (the transfer waits on it). */
-async function firstBlock(at: { address: string; port: number }, name: string) {
-  const sock = createSocket('udp4');
-  const got: Buffer[] = [];
-  let tid = 0;
-  sock.on('message', (m, from) => {
-    got.push(m);
-    tid = from.port;
-  });
-  await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
-  sock.send(encodeRequest('rrq', name), at.port, at.address);
-  await waitFor(() => got.length > 0);
-  return { got, ack: (block: number) => sock.send(encodeAck(block), tid, '127.0.0.1'), close: () => sock.close() };
-}
-
 describe('the native TFTP data path', () => {
   it('ends the transfers of a pump that dies as internal failures, and serves the next request from Node', async () => {
     const pump = (await startTftpPump(binary))!;
     const srv = await startServer(tree.root, new Map(), { pump, limits: { defaultTimeoutMs: 5000 } });
     try {
-      const c = await firstBlock(srv.at, 'big.bin');
+      const c = await handClient(srv.at, 'big.bin');
       expect(decodeTftp(c.got[0]!)).toMatchObject({ op: 'data', block: 1 });
       expect(srv.server.stats().pumped).toBe(1);
       process.kill(pump.pid!, 'SIGKILL');
@@ -65,7 +49,7 @@ describe('the native TFTP data path', () => {
     const pump = (await startTftpPump(binary))!;
     const srv = await startServer(tree.root, new Map(), { pump, limits: { defaultTimeoutMs: 5000 } });
     try {
-      const c = await firstBlock(srv.at, 'big.bin');
+      const c = await handClient(srv.at, 'big.bin');
       c.ack(1);
       await waitFor(() => c.got.length === 2);
       await srv.server.close();
@@ -87,36 +71,27 @@ describe('the native TFTP data path', () => {
     const pump = (await startTftpPump(binary))!;
     const shrinking = makeTree({ 'shrinks.bin': 256 * 1024 });
     const srv = await startServer(shrinking.root, new Map(), { pump, limits: { defaultTimeoutMs: 5000 } });
-    const sock = createSocket('udp4');
+    const c = await handClient(srv.at, 'shrinks.bin');
     try {
-      const got: Buffer[] = [];
-      let tid: { address: string; port: number } | undefined;
-      sock.on('message', (m, from) => {
-        got.push(m);
-        tid = from;
-      });
-      await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
-      sock.send(encodeRequest('rrq', 'shrinks.bin'), srv.at.port, srv.at.address);
-      await waitFor(() => got.length === 1);
       // The pump reads 64 KiB ahead: cut the file well before the next run it will read.
       truncateSync(join(shrinking.root, 'shrinks.bin'), 1000);
-      for (let block = 1; got.length < 200; block++) {
-        const before = got.length;
-        sock.send(encodeAck(block), tid!.port, tid!.address);
-        await waitFor(() => got.length > before);
-        const last = decodeTftp(got.at(-1)!);
+      for (let block = 1; c.got.length < 200; block++) {
+        const before = c.got.length;
+        c.ack(block);
+        await waitFor(() => c.got.length > before);
+        const last = decodeTftp(c.got.at(-1)!);
         if (last.op === 'error') {
           expect(last).toMatchObject({ code: 0, message: 'Transfer failed' });
           break;
         }
       }
-      expect(decodeTftp(got.at(-1)!).op).toBe('error');
+      expect(decodeTftp(c.got.at(-1)!).op).toBe('error');
       // 64 KiB ahead of 512-byte blocks: block 129 is the first the file no longer has.
-      expect(got.length).toBe(129);
+      expect(c.got.length).toBe(129);
       await waitFor(() => srv.server.stats().active === 0);
       expect(srv.events.filter((e) => e.stage === 'tftp-error').map((e) => e.detail.reason)).toEqual(['internal']);
     } finally {
-      sock.close();
+      c.close();
       await srv.server.close();
       await pump.close();
       shrinking.cleanup();

@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTftpPump } from '../../../../relay/build/tftp-pump.ts';
+import { encodeAck, encodeRequest } from '../../../../relay/src/tftp/codec.ts';
 import { firstOf, folderProvider, memoryProvider } from '../../../../relay/src/tftp/content.ts';
 import { startTftpPump, type TftpPump } from '../../../../relay/src/tftp/pump.ts';
 import { createTftpServer, type TftpEvent, type TftpServer, type TftpServerOptions } from '../../../../relay/src/tftp/server.ts';
@@ -84,6 +86,25 @@ export function sharedPump(): Promise<TftpPump> {
 export function serverStarter(path: DataPath) {
   return async (root: string, memory: ReadonlyMap<string, Uint8Array>, extra: Partial<TftpServerOptions> = {}): Promise<Running> =>
     startServer(root, memory, path === 'native' ? { pump: await sharedPump(), ...extra } : extra);
+}
+
+/**
+ * A client driven by hand: sends an RRQ for `name` from 127.0.0.1, collects every packet that comes
+ * back, and resolves once the first has; `send` and `ack` go to the transfer's port (the server's TID).
+ */
+export async function handClient(at: { address: string; port: number }, name: string) {
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  let tid = 0;
+  sock.on('message', (m, from) => {
+    got.push(m);
+    tid = from.port;
+  });
+  await new Promise<void>((r) => sock.bind({ address: '127.0.0.1', port: 0 }, () => r()));
+  sock.send(encodeRequest('rrq', name), at.port, at.address);
+  await waitFor(() => got.length > 0);
+  const send = (packet: Uint8Array) => sock.send(packet, tid, '127.0.0.1');
+  return { got, send, ack: (block: number) => send(encodeAck(block)), close: () => sock.close() };
 }
 
 export async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {

@@ -8,10 +8,11 @@
 import { execFileSync } from 'node:child_process';
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PUMP_NAME } from '../src/tftp/pump-binary.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const TFTP_PUMP_SOURCE = join(ROOT, 'relay/native/tftp-pump.c');
-export const RELAY_DIST_PUMP = join(ROOT, 'relay/dist/edgeboot-tftp-pump');
+export const RELAY_DIST_PUMP = join(ROOT, 'relay/dist', PUMP_NAME);
 
 export function buildTftpPump(out = RELAY_DIST_PUMP): string {
   try {

@@ -243,15 +243,6 @@ static const char *resend(struct transfer *t, struct machine *m) {
   return send_window(t, m, m->base);
 }
 
-static const char *pump(struct transfer *t, struct machine *mp);
-
-static const char *run_transfer(struct transfer *t) {
-  struct machine m = { .total = t->size / t->blksize + 1, .base = 1, .sent = 0, .tries = 0, .oack_pending = t->oack_len > 0 };
-  const char *outcome = pump(t, &m);
-  t->acked = m.base - 1;
-  return outcome;
-}
-
 static const char *pump(struct transfer *t, struct machine *m) {
   int one = 1;
   t->sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -341,6 +332,13 @@ static const char *pump(struct transfer *t, struct machine *m) {
       shortened = 1;
     }
   }
+}
+
+static const char *run_transfer(struct transfer *t) {
+  struct machine m = { .total = t->size / t->blksize + 1, .base = 1, .sent = 0, .tries = 0, .oack_pending = t->oack_len > 0 };
+  const char *outcome = pump(t, &m);
+  t->acked = m.base - 1;
+  return outcome;
 }
 
 static void *transfer_thread(void *arg) {

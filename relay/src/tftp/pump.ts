@@ -15,7 +15,9 @@ import type { Logger } from '../log.ts';
  * as `internal`, and the server goes on with its own data path: slower, never down.
  */
 
-export type PumpOutcome = 'done' | 'size-probe' | 'client-error' | 'timeout' | 'client-gone' | 'socket' | 'internal' | 'stopped';
+const OUTCOMES = ['done', 'size-probe', 'client-error', 'timeout', 'client-gone', 'socket', 'internal', 'stopped'] as const;
+export type PumpOutcome = (typeof OUTCOMES)[number];
+const IS_OUTCOME = new Set<string>(OUTCOMES);
 
 export interface PumpCounts {
   acked: number;
@@ -62,7 +64,6 @@ export interface TftpPump {
 
 /** Bytes under this go with their transfer; larger buffers are sent once and shared. */
 const INLINE_MAX = 64 * 1024;
-const OUTCOMES = new Set<string>(['done', 'size-probe', 'client-error', 'timeout', 'client-gone', 'socket', 'internal', 'stopped']);
 
 /** Starts the pump at `path`; resolves null (and says why on the log) when it cannot run. */
 export async function startTftpPump(path: string, log?: Logger): Promise<TftpPump | null> {
@@ -102,13 +103,18 @@ function pumpOver(child: ChildProcessWithoutNullStreams, log?: Logger): TftpPump
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
+  /** Ends every transfer the pump still had. */
+  const endAll = (outcome: PumpOutcome) => {
+    const left = [...handlers.values()];
+    handlers.clear();
+    for (const h of left) h.onEnd(outcome, zero());
+  };
+
   const fail = (why: string) => {
     if (!usable) return;
     usable = false;
     log?.error('tftp native data path failed: serving blocks from Node from now on', { error: why });
-    const left = [...handlers.values()];
-    handlers.clear();
-    for (const h of left) h.onEnd('internal', zero());
+    endAll('internal');
     child.kill('SIGKILL');
   };
 
@@ -135,7 +141,7 @@ function pumpOver(child: ChildProcessWithoutNullStreams, log?: Logger): TftpPump
     const id = Number(f[1]);
     const h = handlers.get(id);
     if (f[0] === 'start' && h) return h.onStart();
-    if (f[0] === 'end' && h && f.length === 9 && OUTCOMES.has(f[2]!)) {
+    if (f[0] === 'end' && h && f.length === 9 && IS_OUTCOME.has(f[2]!)) {
       handlers.delete(id);
       const n = f.slice(3).map(Number);
       return h.onEnd(f[2] as PumpOutcome, { acked: n[0]!, bytesSent: n[1]!, 'duplicate-ack': n[2]!, 'stale-ack': n[3]!, 'unexpected-packet': n[4]!, malformed: n[5]! });
@@ -194,9 +200,7 @@ function pumpOver(child: ChildProcessWithoutNullStreams, log?: Logger): TftpPump
         await exited;
         clearTimeout(killer);
       }
-      const left = [...handlers.values()];
-      handlers.clear();
-      for (const h of left) h.onEnd('stopped', zero());
+      endAll('stopped');
     },
   };
 }

@@ -130,9 +130,6 @@ interface Pumped {
   content: Content;
   stray: Socket;
   id: number;
-  size: number;
-  blksize: number;
-  windowsize: number;
   startedAt: number;
   ended: boolean;
   /** Called once it has ended (close() waits for it). */
@@ -158,8 +155,9 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
   const perClient = new Map<string, number>();
   let listener: Socket | undefined;
 
-  const drop = (reason: string, from?: RemoteInfo, err?: unknown) => {
-    stats.drops[reason] = (stats.drops[reason] ?? 0) + 1;
+  /** `n` packets of one reason (the pump reports a transfer's drops in one go). */
+  const drop = (reason: string, from?: RemoteInfo, err?: unknown, n = 1) => {
+    stats.drops[reason] = (stats.drops[reason] ?? 0) + n;
     log?.once(reason, 'tftp packet dropped', { from: from ? `${from.address}:${from.port}` : undefined, error: err instanceof Error ? err.message : undefined });
   };
 
@@ -181,6 +179,14 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     }
   };
 
+  /** A started transfer counts against the limits until `end`. */
+  const admit = (r: Running | Pumped) => {
+    running.set(r.key, r);
+    perClient.set(r.client.address, (perClient.get(r.client.address) ?? 0) + 1);
+    stats.active = running.size;
+    stats.transfersStarted++;
+  };
+
   const end = (r: Running | Pumped) => {
     if (r.ended) return;
     r.ended = true;
@@ -190,20 +196,17 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     else perClient.set(r.client.address, n);
     stats.active = running.size;
     r.content.close();
-    if (r.kind === 'pump') r.settle?.();
-    else {
+    if (r.kind === 'pump') {
+      r.settle?.();
+      // A pumped transfer ends by a line from the pump, which may come in the same turn as foreign
+      // packets its stray socket has queued (they were sent before the client's last ACK): answer
+      // those first.
+      setImmediate(closeQuietly, r.stray);
+    } else {
       clearTimeout(r.timer);
-      try {
-        r.socket.close();
-      } catch {
-        // already closed by an error
-      }
+      closeQuietly(r.socket);
+      closeQuietly(r.stray);
     }
-    // A pumped transfer ends by a line from the pump, which may come in the same turn as foreign
-    // packets its stray socket has queued (they were sent before the client's last ACK): answer
-    // those first.
-    if (r.kind === 'pump') setImmediate(closeQuietly, r.stray);
-    else closeQuietly(r.stray);
   };
 
   const act = (r: Running, actions: TransferAction[], from: RemoteInfo) => {
@@ -334,10 +337,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
       ended: false,
       timer: setTimeout(() => safely(r, TIMEOUT, client), transfer.timeoutMs),
     };
-    running.set(key, r);
-    perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
-    stats.active = running.size;
-    stats.transfersStarted++;
+    admit(r);
     const onError = (err: NodeJS.ErrnoException) => {
       // ICMP port unreachable on the connected socket: the client closed its port (gave up).
       const gone = err.code === 'ECONNREFUSED';
@@ -376,11 +376,8 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
    */
   const startPumped = (req: RequestPacket, client: RemoteInfo, key: string, content: Content, n: Negotiation, pump: TftpPump) => {
     const stray = createSocket({ type: 'udp4', reuseAddr: true, lookup: literalLookup });
-    const r: Pumped = { kind: 'pump', key, client, file: req.filename, content, stray, id: 0, size: content.size, blksize: n.blksize, windowsize: n.windowsize, startedAt: now(), ended: false };
-    running.set(key, r);
-    perClient.set(client.address, (perClient.get(client.address) ?? 0) + 1);
-    stats.active = running.size;
-    stats.transfersStarted++;
+    const r: Pumped = { kind: 'pump', key, client, file: req.filename, content, stray, id: 0, startedAt: now(), ended: false };
+    admit(r);
     stats.pumped++;
     stray.on('error', (err) => {
       log?.once('transfer-socket', 'tftp transfer socket error', { error: err.message });
@@ -410,7 +407,7 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
           source: content.bytes ? { bytes: content.bytes } : { fd: content.fd! },
         },
         {
-          onStart: () => emit(r, 'tftp-start', { size: r.size, blksize: r.blksize, windowsize: r.windowsize }, false),
+          onStart: () => emit(r, 'tftp-start', { size: content.size, blksize: n.blksize, windowsize: n.windowsize }, false),
           onEnd: (outcome, counts) => pumpedEnd(r, outcome, counts),
         },
       );
@@ -420,14 +417,11 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
   const pumpedEnd = (r: Pumped, outcome: PumpOutcome, counts: PumpCounts) => {
     stats.bytesSent += counts.bytesSent;
     for (const reason of ['duplicate-ack', 'stale-ack', 'unexpected-packet', 'malformed'] as const) {
-      if (counts[reason] > 0) {
-        stats.drops[reason] = (stats.drops[reason] ?? 0) + counts[reason] - 1;
-        drop(reason, r.client);
-      }
+      if (counts[reason] > 0) drop(reason, r.client, undefined, counts[reason]);
     }
     if (outcome === 'done') {
       stats.transfersCompleted++;
-      emit(r, 'tftp-done', { bytes: r.size }, true);
+      emit(r, 'tftp-done', { bytes: r.content.size }, true);
     } else if (outcome === 'size-probe') stats.sizeProbes++;
     else if (outcome !== 'stopped') {
       stats.transfersAborted++;

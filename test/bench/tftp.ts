@@ -14,7 +14,7 @@
  *   npm run bench:tftp [-- --reps 15] [--only 'blksize 1468'] [--profile DIR] [--floor] [--node-path]
  *
  * `ours` is the server as the relay runs it: blocks sent by its native data path (edgeboot-tftp-pump,
- * built by `npm run build:relay`); --node-path adds `ours-node`, the same server sending from Node.
+ * built here when missing or older than its source); --node-path adds `ours-node`, the same server sending from Node.
  * --only keeps the cases whose label contains the text; --profile runs our server under
  * `node --cpu-prof` and leaves the profile in DIR (open it in Chrome DevTools or speedscope);
  * --floor adds tftp/node-floor.ts, a Node server that does nothing per block but send a prebuilt

@@ -6,8 +6,8 @@
  * write their own file and rename it into place.
  */
 import { execFileSync } from 'node:child_process';
-import { renameSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { PUMP_NAME } from '../src/tftp/pump-binary.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -21,6 +21,7 @@ export function buildTftpPump(out = RELAY_DIST_PUMP): string {
     // not built yet
   }
   const work = `${out}.tmp-${process.pid}`;
+  mkdirSync(dirname(out), { recursive: true }); // a clean clone has no relay/dist yet
   try {
     execFileSync('cc', ['-O2', '-pthread', '-Wall', '-Wextra', '-Werror', '-o', work, TFTP_PUMP_SOURCE], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {

@@ -5,7 +5,8 @@
  * needs neither and idles at ~82 MB (35 MB private). The tests that start the relay as a process run
  * this bundle, built from the current sources (test/relay/support/lan.ts).
  *
- * Beside it goes `edgeboot-tftp-pump`, the relay's native TFTP data path (relay/build/tftp-pump.ts).
+ * Beside it go the relay's native parts (relay/build/native.ts): `edgeboot-tftp-pump`, its TFTP data
+ * path, and `edgeboot-memory.node`, which gives freed memory back after a busy spell.
  * `npm run build:relay` also writes `relay/dist/boot/`, the iPXE binaries of Debian trixie's `ipxe`
  * package with their manifest (relay/build/boot-files.ts): the relay's default `boot_files` is the
  * `boot` folder beside its bundle. Tests build only the bundle (`buildRelay()`) and name their folder.
@@ -13,9 +14,11 @@
  *   npm run build:relay
  */
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
-import { buildTftpPump } from '../relay/build/tftp-pump.ts';
+import { buildMemoryAddon, buildTftpPump } from '../relay/build/native.ts';
+import { MEMORY_ADDON_NAME } from '../relay/src/memory-release.ts';
+import { PUMP_NAME } from '../relay/src/tftp/pump-binary.ts';
 import { bundleForNode } from './bundle-node.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -24,10 +27,11 @@ export const RELAY_BUNDLE = join(ROOT, 'relay/dist/edgeboot-relay.mjs');
 /** The version a build carries (relay/src/version.ts): the bundle never reads package.json at run time. */
 export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** The bundle, and beside it the native TFTP data path (relay/build/tftp-pump.ts). */
-export function buildRelay(): Promise<string> {
-  buildTftpPump();
-  return bundleForNode(join(ROOT, 'relay/src/main.ts'), RELAY_BUNDLE, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
+/** The bundle, and beside it the native parts (relay/build/native.ts). */
+export function buildRelay(out = RELAY_BUNDLE): Promise<string> {
+  buildTftpPump(join(dirname(out), PUMP_NAME));
+  buildMemoryAddon(join(dirname(out), MEMORY_ADDON_NAME));
+  return bundleForNode(join(ROOT, 'relay/src/main.ts'), out, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
 }
 
 if (import.meta.main) {

@@ -3,8 +3,9 @@
  *
  *   edgeboot-relay-<version>-linux-x64            one executable: a Node single-executable application
  *                                                 (the `node` devDependency's own binary, stripped, with
- *                                                 the relay bundle, its iPXE binaries and its native TFTP
- *                                                 data path, edgeboot-tftp-pump, injected)
+ *                                                 the relay bundle, its iPXE binaries and its native
+ *                                                 parts, edgeboot-tftp-pump and edgeboot-memory.node,
+ *                                                 injected)
  *   edgeboot-relay_<version>_amd64.deb            the same executable, the launcher, the systemd unit,
  *                                                 /etc/edgeboot/relay.toml (a conffile), the service user
  *                                                 and state directory (postinst), edgeboot-relay on PATH
@@ -28,7 +29,9 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
-import { buildTftpPump } from '../relay/build/tftp-pump.ts';
+import { buildMemoryAddon, buildTftpPump } from '../relay/build/native.ts';
+import { MEMORY_ADDON_NAME } from '../relay/src/memory-release.ts';
+import { nativeAsset } from '../relay/src/native-file.ts';
 import { PUMP_ASSET } from '../relay/src/tftp/pump-binary.ts';
 import { ReleaseVersion, signRelease, type SignedRelease } from '../shared/release/statement.ts';
 
@@ -49,12 +52,14 @@ const DEV_KEY = join(ROOT, '.cache/relay-release-key.jwk');
  *   afterwards, and touch ~3 MiB more of the executable's code: −12 MiB idle (87.2 → 75.1 MiB).
  *   Liftoff's baseline code is plenty for a parser that sees a few kB a minute. JavaScript's own
  *   tiers (Maglev, TurboFan) are untouched: DHCP and TFTP keep their speed.
+ * - `--expose-gc`: the relay gives memory back after a busy spell (relay/src/memory-release.ts) with
+ *   a full collection before malloc_trim; nothing else calls `gc`.
  * Measured and left out: --single-threaded and --v8-pool-size=1 (no change), --no-maglev (no
  * change), no code cache (+1.6 MiB, and a slower start), --lite-mode (implies --jitless: no
  * WebAssembly, so no llhttp), --no-maglev --no-turbofan (−2.6 MiB idle, at the cost of every
  * packet's speed).
  */
-export const SEA_EXEC_ARGV = ['--max-semi-space-size=1', '--liftoff-only'];
+export const SEA_EXEC_ARGV = ['--max-semi-space-size=1', '--liftoff-only', '--expose-gc'];
 
 export interface PackageOptions {
   version?: string;
@@ -175,6 +180,7 @@ export async function packageRelay(opts: PackageOptions = {}): Promise<Packaged>
     const assets: Record<string, string> = { 'boot/manifest.json': join(RELAY_DIST_BOOT, 'manifest.json') };
     for (const name of Object.keys(boot.files)) assets[`boot/${name}`] = join(RELAY_DIST_BOOT, name);
     assets[PUMP_ASSET] = buildTftpPump();
+    assets[nativeAsset(MEMORY_ADDON_NAME)] = buildMemoryAddon();
     const blob = join(work, 'sea.blob');
     writeFileSync(join(work, 'sea.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: SEA_EXEC_ARGV, assets }));
     // The code cache is made under the flags the executable runs with: V8 rejects a cache made under

@@ -44,6 +44,7 @@ import { MEMORY_BOOT_FILES, tftpService } from './tftp/service.ts';
 import { startPowerJobs, type PowerJobsOptions } from './jobs/start.ts';
 import type { PowerJobRunner } from './jobs/runner.ts';
 import { VERSION } from './version.ts';
+import { startMemoryRelease } from './memory-release.ts';
 import type { LanService, LanServiceFactory, RelayContext } from './lan/context.ts';
 
 export type { LanService, LanServiceFactory, RelayContext } from './lan/context.ts';
@@ -187,6 +188,8 @@ export async function startRelay(
   // LAN servers (DHCP, TFTP), chosen by the caller (run() below: both); they decide only from `context`.
   const lan: LanService[] = [];
   for (const start of opts.lanServices ?? []) lan.push(await start(context));
+  // A storm leaves freed memory resident (V8's garbage, glibc's free chunks): given back once quiet.
+  const stopMemoryRelease = startMemoryRelease({ stateDir: config.state_dir, log: log.child('memory'), metrics });
 
   let closed: Promise<void> | undefined;
   return {
@@ -198,6 +201,7 @@ export async function startRelay(
     powerJobs: powerJobs.runner,
     close: () =>
       (closed ??= (async () => {
+        stopMemoryRelease();
         for (const s of lan.reverse()) await s.close().catch((err: unknown) => log.error('a LAN service failed to close', { err }));
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -154,6 +154,10 @@ describe('the relay appliance under systemd (nspawn)', () => {
     // Sent by the native data path the executable carries (copied out under the state dir, run under the unit's sandbox).
     const started = await box!.sh(`journalctl -u edgeboot-relay -o cat --no-pager | grep 'tftp listening' | tail -1; ls /var/lib/edgeboot-relay/native/*/`);
     expect(started.stdout).toMatch(/"dataPath":"native"[\s\S]*edgeboot-tftp-pump/);
+    // So is the memory module (relay/native/memory.c), loaded by the relay under the same sandbox.
+    expect(started.stdout).toContain('edgeboot-memory.node');
+    const metrics = await bed.run('client', 'curl', ['-fsS', `http://${BOX_IP}:8080/metrics`], { timeoutMs: 20_000 });
+    expect(metrics.stdout).toMatch(/^edgeboot_relay_malloc_free_bytes \d+$/m);
     const http = await bed.run('client', 'curl', ['-fsS', `http://${BOX_IP}:8080/healthz`], { timeoutMs: 20_000 });
     expect(http.stdout).toContain(`"relayId":"${relayId}"`);
     await bed.run('client', 'ip', ['addr', 'flush', 'dev', 'eth0']);

@@ -17,30 +17,27 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from '../../../cloud/src/ports/sql-database.ts';
 import { call, unique } from '../../contract/target.ts';
 import { createTestbed, type Spawned, type Testbed } from '../../support/netns.ts';
 import { cloudBridge, startForwarder, CLOUD_IN_NS, type CloudBridge } from '../../relay/support/lan.ts';
 import { createSite, enrolledCredentials, randomBytesOf, startTestCloud, uploadImage, type TestCloud } from '../../relay/support/test-cloud.ts';
 import { saveCredentials, type Credentials } from '../../../relay/src/sync/credentials.ts';
-import { bundleForNode } from '../../../scripts/bundle-node.ts';
-import { PACKAGE_VERSION } from '../../../scripts/build-relay.ts';
+import { buildRelay } from '../../../scripts/build-relay.ts';
 import { SEA_EXEC_ARGV } from '../../../scripts/package-relay.ts';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
 export const SERVER_IP = '10.91.0.1';
 export const CLIENT_IP = '10.91.0.2';
 export const PREFIX = 16;
 const CLK_TCK = 100;
 
 /**
- * The relay bundle as scripts/build-relay.ts makes it, written to `out` (not relay/dist: tests running
- * beside the benchmark build that one from a tree that may be mid-edit).
+ * The relay bundle and its native parts as scripts/build-relay.ts makes them, written to `out` and
+ * beside it (not relay/dist: tests running beside the benchmark build that one from a tree that may
+ * be mid-edit).
  */
-export function bundleRelay(out: string): Promise<string> {
-  return bundleForNode(join(ROOT, 'relay/src/main.ts'), out, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
-}
+export const bundleRelay = (out: string): Promise<string> => buildRelay(out);
 
 export interface DhcpBed {
   bed: Testbed;

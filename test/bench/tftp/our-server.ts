@@ -5,7 +5,7 @@
  * Limits are raised because the 200-client run comes from one address (127.0.0.1).
  */
 import { folderProvider } from '../../../relay/src/tftp/content.ts';
-import { buildTftpPump } from '../../../relay/build/tftp-pump.ts';
+import { buildTftpPump } from '../../../relay/build/native.ts';
 import { startTftpPump } from '../../../relay/src/tftp/pump.ts';
 import { createTftpServer } from '../../../relay/src/tftp/server.ts';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTftpPump } from '../../../relay/build/tftp-pump.ts';
+import { buildTftpPump } from '../../../relay/build/native.ts';
 import { decodeTftp } from '../../../relay/src/tftp/codec.ts';
 import { startTftpPump } from '../../../relay/src/tftp/pump.ts';
 import { handClient, makeTree, startServer, waitFor, type Tree } from './support/fixture.ts';

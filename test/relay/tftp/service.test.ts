@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildTftpPump } from '../../../relay/build/tftp-pump.ts';
+import { buildTftpPump } from '../../../relay/build/native.ts';
 import { RelayConfig } from '../../../relay/src/config.ts';
 import type { StageEvent } from '../../../relay/src/events.ts';
 import { MetricsRegistry } from '../../../relay/src/http/metrics.ts';

@@ -4,7 +4,7 @@ import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildTftpPump } from '../../../../relay/build/tftp-pump.ts';
+import { buildTftpPump } from '../../../../relay/build/native.ts';
 import { encodeAck, encodeRequest } from '../../../../relay/src/tftp/codec.ts';
 import { firstOf, folderProvider, memoryProvider } from '../../../../relay/src/tftp/content.ts';
 import { startTftpPump, type TftpPump } from '../../../../relay/src/tftp/pump.ts';

@@ -126,6 +126,8 @@ interface Running {
   extraPids: number[];
   alive(): boolean;
   stop(): Promise<void>;
+  /** For the relay: its "gave memory back" log lines (relay/src/memory-release.ts), as objects. */
+  releases?(): Record<string, unknown>[];
 }
 
 const work = mkdtempSync(join(tmpdir(), 'eb-bench-dhcp-'));
@@ -148,7 +150,7 @@ async function relayServer(b: DhcpBed, cloud: BenchCloud, bundle: string, slot: 
     ...(PIN ? { cpu: 1 } : {}),
     nodeFlags: NODE_FLAGS,
   });
-  return { name: `relay${label} (${mode})`, slot, pid: r.pid, extraPids: [r.forwarder.pid], alive: () => r.process.child.exitCode === null && r.process.child.signalCode === null, stop: () => r.stop() };
+  return { name: `relay${label} (${mode})`, slot, pid: r.pid, extraPids: [r.forwarder.pid], alive: () => r.process.child.exitCode === null && r.process.child.signalCode === null, stop: () => r.stop(), releases: () => r.process.stdout.filter((l) => l.includes('"msg":"gave memory back after a busy spell"')).map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 async function nativeServer(b: DhcpBed, name: string, slot: string, cmd: string, args: string[], ready: RegExp | null, env?: NodeJS.ProcessEnv): Promise<Running> {
@@ -458,7 +460,11 @@ try {
       const rssAfter = relays.map((r) => rssMb(r.pid));
       const evAfter = (await cloud.events()) - ev0;
       table('proxyDHCP, relay vs dnsmasq proxy', RATES, steps, [...relays.map((r) => r.name), ...(echo ? [echo.name] : [])], dnsmasq.name, 'offers');
-      for (const [i, r] of relays.entries()) console.log(`${r.name} RSS: before ${fmt(rssBefore[i]!)} MB, peak ${fmt(peaks[i]!)} MB, ${IDLE} s after the sweep ${fmt(rssAfter[i]!)} MB; alive after the sweep: ${r.alive()}`);
+      for (const [i, r] of relays.entries()) {
+        console.log(`${r.name} RSS: before ${fmt(rssBefore[i]!)} MB, peak ${fmt(peaks[i]!)} MB, ${IDLE} s after the sweep ${fmt(rssAfter[i]!)} MB; alive after the sweep: ${r.alive()}`);
+        const given = r.releases?.() ?? [];
+        if (given.length) console.log(`  gave memory back ${given.length}× (each after a busy spell, in a quiet window); the last: ${JSON.stringify(given.at(-1))}`);
+      }
       console.log(`dnsmasq RSS ${fmt(rssMb(dnsmasq.pid), 1)} MB; events in the cloud: ${fmt(evSweep)} by the end of the sweep, ${fmt(evAfter)} ${IDLE} s later`);
     }
 

@@ -32,11 +32,16 @@ export interface MemoryAddon {
   heap(): MallocHeap;
 }
 
-/** The Node-API module at `path` (relay/native/memory.c). */
+const loaded = new Map<string, MemoryAddon>();
+
+/** The Node-API module at `path` (relay/native/memory.c), loaded once per process (relays in one process share it). */
 export function loadMemoryAddon(path: string): MemoryAddon {
+  const known = loaded.get(path);
+  if (known) return known;
   const module = { exports: {} as MemoryAddon };
   process.dlopen(module, path);
   if (typeof module.exports.trim !== 'function' || typeof module.exports.heap !== 'function') throw new Error(`${path} is not edgeboot's memory module`);
+  loaded.set(path, module.exports);
   return module.exports;
 }
 

@@ -103,13 +103,15 @@ export function releaseMemory(addon: MemoryAddon | null, gc: (() => void) | unde
  */
 export function startMemoryRelease(o: { stateDir: string; log: Logger; metrics: MetricsRegistry; windowMs?: number } & IdleReleaseOptions): () => void {
   let addon: MemoryAddon | null = null;
-  const path = nativeFile(MEMORY_ADDON_NAME, o.stateDir);
+  let path: string | null = null;
   try {
-    addon = path ? loadMemoryAddon(path) : null;
+    // Copied out of the executable on first use: a full or read-only state directory must not stop the relay.
+    path = nativeFile(MEMORY_ADDON_NAME, o.stateDir);
+    if (path) addon = loadMemoryAddon(path);
+    else o.log.info('no memory module beside the relay (npm run build:relay builds it): freed memory is only collected, not given back', { name: MEMORY_ADDON_NAME });
   } catch (err) {
     o.log.warn('cannot load the memory module: memory freed after a busy spell stays with the relay', { path, err });
   }
-  if (!path) o.log.info('no memory module beside the relay (npm run build:relay builds it): freed memory is only collected, not given back', { name: MEMORY_ADDON_NAME });
   const policy = new IdleRelease(o);
   let releases = 0;
   let releasedBytes = 0;

@@ -237,7 +237,11 @@ describe('two relays of one site in proxy mode beside the site router', () => {
     const count = (mac: string, relay: Which, stage: string) => rows.filter((r) => r.mac === mac && r.relay_id === w.creds[relay].relayId && r.stage === stage).length;
     for (const [mac, attempts] of results) {
       const last = attempts.at(-1)!;
-      expect(count(mac, last.tftp!, 'tftp-done'), `${mac} tftp-done from ${last.tftp}`).toBeGreaterThanOrEqual(1);
+      // B never died: its transfer's event is in. A was SIGKILLed at a moment of the storm's choosing: a
+      // transfer whose last ACK it had taken but not yet reported (the pump's end line, or Node's own
+      // loop, a millisecond behind) can lose its tftp-done, as its other last events may; never twice.
+      if (last.tftp === 'b') expect(count(mac, 'b', 'tftp-done'), `${mac} tftp-done from b`).toBeGreaterThanOrEqual(1);
+      expect(count(mac, 'a', 'tftp-done'), `${mac} tftp-done from a`).toBeLessThanOrEqual(attempts.filter((a) => a.tftp === 'a').length);
       expect(count(mac, last.script!, 'script-fetched'), `${mac} script-fetched from ${last.script}`).toBe(1);
       // One 4011 ACK event per boot-server ACK B sent this client: none lost, none twice.
       const ackedBy = (r: Which) => attempts.filter((a) => a.chose === r && a.failedAt !== 'discover' && a.failedAt !== '4011').length;

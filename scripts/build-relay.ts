@@ -16,9 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
-import { buildMemoryAddon, buildTftpPump } from '../relay/build/native.ts';
-import { MEMORY_ADDON_NAME } from '../relay/src/memory-release.ts';
-import { PUMP_NAME } from '../relay/src/tftp/pump-binary.ts';
+import { buildNativeParts } from '../relay/build/native.ts';
 import { bundleForNode } from './bundle-node.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -29,8 +27,7 @@ export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json
 
 /** The bundle, and beside it the native parts (relay/build/native.ts). */
 export function buildRelay(out = RELAY_BUNDLE): Promise<string> {
-  buildTftpPump(join(dirname(out), PUMP_NAME));
-  buildMemoryAddon(join(dirname(out), MEMORY_ADDON_NAME));
+  buildNativeParts(dirname(out));
   return bundleForNode(join(ROOT, 'relay/src/main.ts'), out, { define: { EDGEBOOT_RELAY_VERSION: JSON.stringify(PACKAGE_VERSION) } });
 }
 

@@ -29,7 +29,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 import { buildBootFiles, RELAY_DIST_BOOT } from '../relay/build/boot-files.ts';
-import { buildMemoryAddon, buildTftpPump } from '../relay/build/native.ts';
+import { buildNativeParts } from '../relay/build/native.ts';
 import { MEMORY_ADDON_NAME } from '../relay/src/memory-release.ts';
 import { nativeAsset } from '../relay/src/native-file.ts';
 import { PUMP_ASSET } from '../relay/src/tftp/pump-binary.ts';
@@ -179,8 +179,9 @@ export async function packageRelay(opts: PackageOptions = {}): Promise<Packaged>
     const boot = await buildBootFiles(RELAY_DIST_BOOT);
     const assets: Record<string, string> = { 'boot/manifest.json': join(RELAY_DIST_BOOT, 'manifest.json') };
     for (const name of Object.keys(boot.files)) assets[`boot/${name}`] = join(RELAY_DIST_BOOT, name);
-    assets[PUMP_ASSET] = buildTftpPump();
-    assets[nativeAsset(MEMORY_ADDON_NAME)] = buildMemoryAddon();
+    const native = buildNativeParts();
+    assets[PUMP_ASSET] = native.pump;
+    assets[nativeAsset(MEMORY_ADDON_NAME)] = native.memory;
     const blob = join(work, 'sea.blob');
     writeFileSync(join(work, 'sea.json'), JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, execArgv: SEA_EXEC_ARGV, assets }));
     // The code cache is made under the flags the executable runs with: V8 rejects a cache made under

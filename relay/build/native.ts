@@ -15,9 +15,14 @@ import { PUMP_NAME } from '../src/tftp/pump-binary.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const TFTP_PUMP_SOURCE = join(ROOT, 'relay/native/tftp-pump.c');
-export const RELAY_DIST_PUMP = join(ROOT, 'relay/dist', PUMP_NAME);
+const RELAY_DIST = join(ROOT, 'relay/dist');
+export const RELAY_DIST_PUMP = join(RELAY_DIST, PUMP_NAME);
 export const MEMORY_ADDON_SOURCE = join(ROOT, 'relay/native/memory.c');
-export const RELAY_DIST_MEMORY_ADDON = join(ROOT, 'relay/dist', MEMORY_ADDON_NAME);
+
+/** Both native parts, built into `dir` (beside the bundle that runs them). */
+export function buildNativeParts(dir = RELAY_DIST): { pump: string; memory: string } {
+  return { pump: buildTftpPump(join(dir, PUMP_NAME)), memory: buildMemoryAddon(join(dir, MEMORY_ADDON_NAME)) };
+}
 
 export function buildTftpPump(out = RELAY_DIST_PUMP): string {
   return compile(TFTP_PUMP_SOURCE, out, ['-pthread'], 'gcc libc6-dev');
@@ -29,7 +34,7 @@ export function nodeApiHeaders(): string | null {
   return dirs.find((d) => existsSync(join(d, 'node_api.h'))) ?? null;
 }
 
-export function buildMemoryAddon(out = RELAY_DIST_MEMORY_ADDON): string {
+export function buildMemoryAddon(out = join(RELAY_DIST, MEMORY_ADDON_NAME)): string {
   const headers = nodeApiHeaders();
   if (!headers) throw new Error(`cannot build ${out}: no node_api.h (the system nodejs package, or libnode-dev, has it)`);
   return compile(MEMORY_ADDON_SOURCE, out, ['-shared', '-fPIC', `-I${headers}`], 'gcc libc6-dev');

@@ -28,7 +28,7 @@
  * shows in the load average printed before and after: compare within one run.
  *
  *   npm run bench:dhcp [-- --only proxy|full|malformed --rates 1000,5000,7500,10000 --reps 3 --seconds 10
- *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin --gc --wire --slow-ms 5 --cloud-cpu 0]
+ *                        --bundle relay.mjs --baseline-bundle old.mjs --relay-node-flags="--cpu-prof --cpu-prof-dir=DIR" --idle 60 --echo --no-pin --gc --wire --slow-ms 5 --cloud-cpu 0 --threads --client-rcvbuf 8388608]
  *
  * `--bundle`: a prebuilt relay bundle; default: bundled now from this tree into a temp dir.
  * `--slow-ms MS`: per step, the exchanges slower than MS grouped into bursts (slow ones sent within 50 ms
@@ -42,6 +42,11 @@
  * each batch the cloud ingests).
  * `--gc`: per relay step, its garbage collections (young, old, incremental marking: count and time) and
  * its pauses of 2 ms or more, counted inside the relay by a preload (support/gc-counters.ts).
+ * `--threads`: per server step, CPU used and time spent waiting for a CPU by each of its threads (by name):
+ * who shares the server's core with its event loop.
+ * `--client-rcvbuf BYTES`: perfdhcp's UDP sockets get this receive buffer (support/rcvbuf-shim.ts, a
+ * preload): with the default (~200 KiB) a server's burst of replies overflows the generator's socket
+ * ("perfdhcp's N" after rcvbuf) and counts as lost though the server sent it. Same for every server.
  * `--echo`: adds a minimal Node UDP responder on the relay's socket options (the ceiling of Node's UDP
  * path: receive, copy xid/chaddr into a fixed OFFER, send) to the proxy rounds.
  * `--baseline-bundle old.mjs[,label=other.mjs…]`: more relays from other bundles ("relay before", e.g. an
@@ -59,12 +64,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireTools, type Spawned } from '../support/netns.ts';
 import { perfdhcp } from './lib/perfdhcp.ts';
+import { rcvbufShim } from './support/rcvbuf-shim.ts';
 import { startWireCapture } from './support/wire-latency.ts';
 import * as gcCounters from './support/gc-counters.ts';
 // The cloud app imports the console's .tsx: its loader hook first, then whatever imports the app.
 import '../../cloud/src/adapters/node/register-tsx.ts';
 import type { BenchCloud, DhcpBed } from './support/dhcp-bed.ts';
-const { bundleRelay, CLIENT_IP, cpuSeconds, waitedSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, slowBursts, rcvbufErrors, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
+const { bundleRelay, CLIENT_IP, cpuSeconds, waitedSeconds, createDhcpBed, median, perfdhcpLatencies, quantile, slowBursts, rcvbufErrors, threadTimes, rssMb, rssWatch, SERVER_IP, startBenchCloud, startRelay } = await import('./support/dhcp-bed.ts');
 
 const { values } = parseArgs({
   options: {
@@ -79,6 +85,8 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '60' },
     bundle: { type: 'string' },
     'baseline-bundle': { type: 'string' },
+    threads: { type: 'boolean', default: false },
+    'client-rcvbuf': { type: 'string' },
     'relay-node-flags': { type: 'string', default: '' },
     pin: { type: 'boolean', default: true },
     echo: { type: 'boolean', default: false },
@@ -131,6 +139,7 @@ interface Running {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'eb-bench-dhcp-'));
+const CLIENT_ENV = values['client-rcvbuf'] ? rcvbufShim(work, Number(values['client-rcvbuf'])) : null;
 let macSerial = 0;
 /** A MAC base no earlier step used: -R then draws new clients below it. */
 const freshMacBase = () => {
@@ -233,7 +242,10 @@ interface Step {
   p50: number;
   p99: number;
   max: number;
+  /** UDP receive-buffer overflows in the server's namespace. */
   kernelDrops: number;
+  /** UDP receive-buffer overflows in perfdhcp's namespace: replies the generator did not read in time. */
+  clientDrops: number;
   serverCpu: number;
   /** Seconds the server was runnable but waited for a CPU (other load). */
   waited: number;
@@ -257,8 +269,10 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   b.use(s.slot);
   await sleep(300);
   const k0 = rcvbufErrors(b.ns(s.slot));
+  const c0 = rcvbufErrors(b.cli);
   const cpu0 = cpuSeconds(s.pid);
   const w0 = waitedSeconds(s.pid);
+  const t0 = values.threads ? threadTimes(s.pid) : null;
   const cloud0 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const gc0 = GC_DIR ? gcCounters.read(GC_DIR, s.pid) : null;
   const from = Date.now();
@@ -272,6 +286,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     timeoutMs: (seconds + 20) * 1000,
     time: '/usr/bin/time',
     ...(PIN ? { cpu: 0 } : {}),
+    ...(CLIENT_ENV ? { env: CLIENT_ENV } : {}),
   });
   await side;
   const to = Date.now();
@@ -281,7 +296,9 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   const cloud1 = cloudCpuNow() + s.extraPids.reduce((a, p) => a + cpuSeconds(p), 0);
   const cpu1 = cpuSeconds(s.pid);
   const waited = waitedSeconds(s.pid) - w0;
+  const t1 = t0 ? threadTimes(s.pid) : null;
   const kernelDrops = rcvbufErrors(b.ns(s.slot)) - k0;
+  const clientDrops = rcvbufErrors(b.cli) - c0;
   const name = kind === 'proxy' ? 'DISCOVER-OFFER' : 'REQUEST-ACK';
   const ex = perf.exchanges[name] ?? { sent: 0, received: 0, drops: 0 };
   const lat = (perfdhcpLatencies(perf.text)[name] ?? []).sort((x, y) => x - y);
@@ -297,6 +314,7 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
     p99: quantile(lat, 0.99),
     max: lat.at(-1) ?? NaN,
     kernelDrops,
+    clientDrops,
     serverCpu: cpu1 - cpu0,
     waited,
     perfdhcpCpu: perf.cpuSeconds,
@@ -309,11 +327,22 @@ async function step(b: DhcpBed, s: Running, kind: 'proxy' | 'full', rate: number
   };
   const gen = st.perfdhcpCpu !== null && st.perfdhcpCpu / seconds >= 0.9 ? ' ← perfdhcp at ≥ 90% of a core: the generator is the limit' : '';
   console.log(
-    `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}  CPU server ${fmt(st.serverCpu, 2)} s (${fmt((st.serverCpu * 1e6) / Math.max(1, st.answered))} µs/answer, waited ${fmt(waited, 2)} s) perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
+    `  ${`${fmt(rate)}/s`.padStart(9)} #${rep + 1} ${s.name.padEnd(15)} ${fmt(st.perSecond).padStart(7)}/s lost ${fmt(st.lost * 100, 2).padStart(6)}%  p50 ${fmt(st.p50, 3)} p99 ${fmt(st.p99, 3)} max ${fmt(st.max, 1)} ms  rcvbuf ${fmt(kernelDrops)}${clientDrops ? ` (perfdhcp's ${fmt(clientDrops)})` : ''}  CPU server ${fmt(st.serverCpu, 2)} s (${fmt((st.serverCpu * 1e6) / Math.max(1, st.answered))} µs/answer, waited ${fmt(waited, 2)} s) perfdhcp ${fmt(st.perfdhcpCpu ?? NaN, 2)} s${s.name.startsWith('relay') ? ` cloud ${fmt(st.cloudCpu, 2)} s  RSS ${fmt(st.rss)} MB` : ''}${st.alive ? '' : '  SERVER EXITED'}${gen}`,
   );
   if (wire) {
     const pairs = (kind === 'proxy' ? wire.offer : wire.ack).length;
     console.log(`      on the wire (server's own time, ${fmt(pairs)} pairs${wire.dropped ? `, ${fmt(wire.dropped)} packets tcpdump missed` : ''}): p50 ${fmt(st.wireP50, 3)} p99 ${fmt(st.wireP99, 3)} ms`);
+  }
+  if (t0 && t1) {
+    // Threads by name (V8's workers share one): CPU used and time waited for a CPU during the step.
+    const by = new Map<string, { cpu: number; waited: number; n: number }>();
+    for (const [tid, t] of t1) {
+      const before = t0.get(tid) ?? { cpu: 0, waited: 0 };
+      const e = by.get(t.name) ?? { cpu: 0, waited: 0, n: 0 };
+      by.set(t.name, { cpu: e.cpu + t.cpu - before.cpu, waited: e.waited + t.waited - before.waited, n: e.n + 1 });
+    }
+    const rows = [...by].filter(([, t]) => t.cpu + t.waited >= 0.005).sort((a, b) => b[1].cpu - a[1].cpu);
+    console.log(`      threads (CPU / waited s): ${rows.map(([name, t]) => `${name}${t.n > 1 ? `×${t.n}` : ''} ${fmt(t.cpu, 2)} / ${fmt(t.waited, 2)}`).join(', ')}`);
   }
   if (gc) {
     const k = (x: gcCounters.GcKind) => `${fmt(x.count)} (${fmt(x.ms, 1)} ms)`;
@@ -422,6 +451,7 @@ const t0 = performance.now();
 try {
   const bundle = values.bundle ?? (await bundleRelay(join(work, 'edgeboot-relay.mjs')));
   console.log(`DHCP, the relay as shipped (${values.bundle ? bundle : 'bundled from this tree'}${NODE_FLAGS.length ? `, node ${NODE_FLAGS.join(' ')}` : ''}): enrolled, synced, events shipped to a real cloud in this process; ${PIN ? 'servers on CPU 1, perfdhcp on CPU 0' : 'not pinned'}`);
+  if (CLIENT_ENV) console.log(`perfdhcp's UDP sockets get ${values['client-rcvbuf']} bytes of receive buffer (support/rcvbuf-shim.ts), for every server alike`);
   console.log(`load average before: ${loadavg()} (2 cores shared with other work: compare within one run)\n`);
   const only = values.only;
   // `--baseline-bundle before.mjs[,label=other.mjs…]`: one more relay per bundle, named by its label (default "before").

@@ -69,11 +69,14 @@ export interface PerfdhcpRun {
   time?: string | null;
   /** Told of the child, so the caller can stop it on an early exit. */
   onSpawn?: (child: ChildProcess) => void;
+  /** Environment variables for perfdhcp (e.g. support/rcvbuf-shim.ts's). */
+  env?: Record<string, string>;
 }
 
 export async function perfdhcp(o: PerfdhcpRun): Promise<PerfdhcpResult> {
   const cmd = ['perfdhcp', '-4', '-l', o.local, ...o.args, o.server];
-  const prefix = [...(o.cpu === undefined ? [] : ['taskset', '-c', String(o.cpu)]), ...(o.time ? [o.time, '-f', '@@cpu %U %S'] : [])];
+  const env = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  const prefix = [...(env.length ? ['env', ...env] : []), ...(o.cpu === undefined ? [] : ['taskset', '-c', String(o.cpu)]), ...(o.time ? [o.time, '-f', '@@cpu %U %S'] : [])];
   const child = spawn('ip', ['netns', 'exec', o.ns, ...prefix, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   o.onSpawn?.(child);
   let text = '';

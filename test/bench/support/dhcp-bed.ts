@@ -196,6 +196,29 @@ export function waitedSeconds(pid: number): number {
   }
 }
 
+/** Per thread of a process: its name, CPU seconds and seconds waited for a CPU, keyed by thread id. */
+export function threadTimes(pid: number): Map<string, { name: string; cpu: number; waited: number }> {
+  const out = new Map<string, { name: string; cpu: number; waited: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      const waited = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+      out.set(tid, { name, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, waited });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
 /** A namespace's UDP receive-buffer overflows so far (/proc/net/snmp is per namespace). */
 export function rcvbufErrors(ns: string): number {
   const out = spawnSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { encoding: 'utf8' }).stdout;

@@ -32,6 +32,7 @@ import { lanSummary, type ServedLan } from './lan/lans.ts';
 import { startRouterAdvertisements } from './ra/radvd.ts';
 import { createCloudClient, type CloudClient } from './sync/cloud-client.ts';
 import { ensureStateDir, grantKey, type Credentials } from './sync/credentials.ts';
+import { EventFold } from './sync/event-fold.ts';
 import { EventQueue } from './sync/event-queue.ts';
 import { startHeartbeat } from './sync/heartbeat.ts';
 import { SnapshotStore } from './sync/snapshot-store.ts';
@@ -90,12 +91,14 @@ export async function startRelay(
   const snapshot = new SnapshotStore(join(config.state_dir, 'snapshot.json'), log.child('sync'));
   const sync = new SyncClient({ client, store: snapshot, log: log.child('sync'), waitSeconds: config.sync.wait_seconds });
   const queue = new EventQueue({ dir: join(config.state_dir, 'events'), client, log: log.child('events'), maxBytes: config.events.max_bytes, fsyncIntervalMs: config.events.fsync_interval_ms });
+  // Every server reports through the fold: a machine's repeated DHCP exchanges become one event and a count.
+  const events = new EventFold({ sink: queue, windowMs: config.events.repeat_window_seconds * 1000 });
   const nonces = new NonceRegistry();
   const grants = new FileGrants(grantKey(config.state_dir));
   const cache = new ImageCache({ dir: config.cache.dir!, client, log: log.child('cache'), metrics, maxBytes: config.cache.max_bytes, memoryBytes: config.cache.memory_bytes });
   const loaders = new LoaderFiles({ client, cache, log: log.child('loaders') });
   const chainWatch = new ChainWatch();
-  const scripts = new ScriptProxy({ client, nonces, grants, cache, events: queue, log: log.child('boot'), metrics, baseUrl: config.http.public_url, ...(lans.length > 1 ? { baseUrlFor } : {}), dir: join(config.state_dir, 'scripts') });
+  const scripts = new ScriptProxy({ client, nonces, grants, cache, events, log: log.child('boot'), metrics, baseUrl: config.http.public_url, ...(lans.length > 1 ? { baseUrlFor } : {}), dir: join(config.state_dir, 'scripts') });
 
   const syncAge = () => (snapshot.confirmedAt === null ? null : (Date.now() - snapshot.confirmedAt) / 1000);
   metrics.gauge('edgeboot_relay_sync_age_seconds', 'seconds since the cloud last confirmed the snapshot (-1: never in this run)', () => syncAge() ?? -1);
@@ -112,6 +115,7 @@ export async function startRelay(
     [{ reason: 'invalid' }, queue.invalid],
   ]);
   metrics.gauge('edgeboot_relay_events_shipped', 'events acknowledged by the cloud in this run', () => queue.shipped);
+  metrics.gauge('edgeboot_relay_event_fold', "what the fold did with boot events in this run: passed on as they came, retransmitted (a DHCP request sent again within 2 s: not counted), folded (a machine's repeated DHCP exchange counted into a run), summaries (runs passed on as one event)", () => Object.entries(events.counts).map(([outcome, n]) => [{ outcome }, n]));
   metrics.gauge('edgeboot_relay_events_coalesced', 'repeated DHCP stages of one MAC shipped as one event (with a repeat count) in this run', () => queue.coalesced);
   metrics.gauge('process_resident_memory_bytes', 'resident memory of the relay process', () => process.memoryUsage.rss());
   metrics.gauge('edgeboot_relay_cloud_reachable', '1 when the last cloud request got an answer', () => (client.reachable ? 1 : 0));
@@ -131,7 +135,7 @@ export async function startRelay(
   } else if (bootFiles.folderError) {
     log.warn('the boot_files folder cannot be served', { dir: config.boot_files, error: bootFiles.folderError });
   }
-  const server = createHttpServer({ scripts, cache, grants, client, events: queue, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider, baseUrl: config.http.public_url });
+  const server = createHttpServer({ scripts, cache, grants, client, events, metrics, log: log.child('http'), health, bootFiles: bootFiles.provider, baseUrl: config.http.public_url });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.http.port, config.http.listen, () => {
@@ -156,14 +160,14 @@ export async function startRelay(
     snapshot,
     nonces,
     scriptUrl: (mac, ip, archCode) => scriptUrl(config.http.public_url, { mac: normalizeMac(mac) ?? mac, arch: archCode, nonce: nonces.issue(mac, ip) }),
-    events: queue,
+    events,
     metrics,
     credentials,
     bootFiles,
     signedChain: {
       target: (mac, firmware) => {
         if (chainWatch.refusedShim(mac)) {
-          queue.emit({ mac, stage: 'loader-failed', detail: { loader: 'shim', reason: 'shim-refused', note: 'the firmware fetched shim and asked for another boot without loading GRUB: with Secure Boot on it refused shim (not signed by a key in its db)' } });
+          events.emit({ mac, stage: 'loader-failed', detail: { loader: 'shim', reason: 'shim-refused', note: 'the firmware fetched shim and asked for another boot without loading GRUB: with Secure Boot on it refused shim (not signed by a key in its db)' } });
         }
         const l = firmware ? snapshot.loaderFor(mac) : null;
         if (!l) return null;
@@ -208,6 +212,8 @@ export async function startRelay(
           server.closeAllConnections();
         });
         loaders.stop();
+        // After every server that reports: runs still counting go to the queue before it stops.
+        events.close();
         await Promise.all([sync.stop().then(() => snapshot.saved()), queue.stop(), stopHeartbeat(), loaders.idle(), powerJobs.close(), ra?.close()]);
         queue.close();
         await cache.close();

@@ -60,8 +60,6 @@ export interface DhcpServerOptions {
   onEvent?: (e: StageEvent) => void;
   log?: Logger;
   recvBufferBytes?: number;
-  /** Milliseconds clock for the per-MAC event de-duplication (tests). */
-  now?: () => number;
 }
 
 export interface DhcpStats {
@@ -90,78 +88,17 @@ export interface DhcpServer {
 }
 
 const TYPE_NAMES: Record<number, string> = { 2: 'offer', 5: 'ack', 6: 'nak' };
-/** The same (MAC, stage) within this window is one event: firmware retransmits, the timeline should not. */
-export const EVENT_DEDUP_MS = 2_000;
-/** Keys remembered per window at most (a storm of new MACs rotates the window early instead of growing it). */
-export const EVENT_DEDUP_MAX = 16_384;
 const ZERO = '0.0.0.0';
-
-/**
- * "Seen (MAC, stage) within the last window?" in two generations of a Map: keys go into `current`;
- * when a window has passed (or `current` is full) it becomes `previous` and the one before is dropped
- * whole. A key is remembered between one and two windows, memory is bounded by two generations, and
- * nothing is scanned or deleted per packet (the old single map was cleared entirely when full, which
- * forgot every key at once and let a storm's retransmissions through as new events).
- */
-export class RecentKeys {
-  #current = new Map<string, number>();
-  #previous = new Map<string, number>();
-  #since: number;
-  readonly #windowMs: number;
-  readonly #max: number;
-
-  constructor(windowMs: number, max: number, now: number) {
-    this.#windowMs = windowMs;
-    this.#max = max;
-    this.#since = now;
-  }
-
-  /** True the first time a key is seen within the window (and remembers it); false for a repeat. */
-  fresh(key: string, now: number): boolean {
-    this.expire(now);
-    const last = this.#current.get(key) ?? this.#previous.get(key);
-    if (last !== undefined && now - last < this.#windowMs) return false;
-    if (this.#current.size >= this.#max) this.#rotate(now);
-    this.#current.set(key, now);
-    return true;
-  }
-
-  /** Drops generations older than the window (called per packet, and by the idle timer). */
-  expire(now: number): void {
-    if (now - this.#since < this.#windowMs) return;
-    if (now - this.#since >= 2 * this.#windowMs) {
-      // Two windows idle: nothing in either generation can still match.
-      if (this.#current.size) this.#current = new Map();
-      if (this.#previous.size) this.#previous = new Map();
-      this.#since = now;
-      return;
-    }
-    this.#rotate(now);
-  }
-
-  get size(): number {
-    return this.#current.size + this.#previous.size;
-  }
-
-  #rotate(now: number): void {
-    this.#previous = this.#current;
-    this.#current = new Map();
-    this.#since = now;
-  }
-}
 
 /** What a socket is for: where its packets go when they carry no giaddr. */
 type SocketRole = { kind: 'device'; lan: ServerLan } | { kind: 'shared'; lan: ServerLan | null } | { kind: 'proxy'; address: string };
 
 export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
   const log = o.log?.child('dhcp');
-  const now = o.now ?? Date.now;
   const maxHops = o.maxHops ?? 4;
   const stats: DhcpStats = { received: 0, sent: {}, ignored: {}, drops: {}, perLan: {}, malformed: {}, optionFaults: {} };
-  const recent = new RecentKeys(EVENT_DEDUP_MS, EVENT_DEDUP_MAX, now());
   /** Events of this turn, handed to the sink after the turn's replies were sent. */
   let pending: StageEvent[] = [];
-  let idleTimer: NodeJS.Timeout | undefined;
   const sockets: Socket[] = [];
   const absent = new Set<string>();
   const ownAddresses = new Set(o.lans.map((l) => l.serverIp));
@@ -189,10 +126,12 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
       }
     }
   };
-  /** Once per (MAC, stage) per window; delivered after this turn's replies (setImmediate), never ahead of them. */
+  /**
+   * Delivered after this turn's replies (setImmediate), never ahead of them. Every answered exchange's
+   * event: retransmissions and repeats are folded by the sink the relay gives (sync/event-fold.ts).
+   */
   const emit = (e: StageEvent) => {
-    if (!o.onEvent || !recent.fresh(`${e.mac}|${e.stage}`, now())) return;
-    if (pending.push(e) === 1) setImmediate(flushEvents);
+    if (o.onEvent && pending.push(e) === 1) setImmediate(flushEvents);
   };
 
   const answer = (out: Outcome, lan: ServerLan, socket: Socket, from: RemoteInfo) => {
@@ -294,9 +233,6 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
 
   return {
     async listen() {
-      // An idle relay forgets its de-duplication keys within two windows, without a packet to trigger it.
-      idleTimer ??= setInterval(() => recent.expire(now()), EVENT_DEDUP_MS);
-      idleTimer.unref();
       try {
         const device = o.deviceFds ?? new Map<string, number>();
         const deviceBound: string[] = [];
@@ -333,8 +269,6 @@ export function createDhcpServer(o: DhcpServerOptions): DhcpServer {
       }
     },
     async close() {
-      clearInterval(idleTimer);
-      idleTimer = undefined;
       if (pending.length) flushEvents();
       await Promise.all(sockets.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
     },

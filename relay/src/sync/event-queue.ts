@@ -544,7 +544,8 @@ export class EventQueue implements EventSink {
 }
 
 /** Stages a client repeats while it retries: DHCP, whose server already drops repeats within 2 s. */
-const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
+/** The DHCP stages a machine repeats when it retries: merged here within a batch, folded over time by event-fold.ts. */
+export const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
 const MAC_AT = '"mac":"';
 const STAGE_AT = '"stage":"';
 const MAC_AT_BYTES = Buffer.from(MAC_AT, 'latin1');

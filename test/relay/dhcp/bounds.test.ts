@@ -9,7 +9,7 @@ import { MESSAGE_TYPES } from '../../../relay/src/dhcp/options.ts';
 import { messageType } from '../../../relay/src/dhcp/read.ts';
 import type { PxeClient } from '../../../relay/src/dhcp/reply.ts';
 import { createResponder, type Arrival, type Outcome } from '../../../relay/src/dhcp/responder.ts';
-import { createDhcpServer, EVENT_DEDUP_MS, RecentKeys, type DhcpServer } from '../../../relay/src/dhcp/server.ts';
+import { createDhcpServer, type DhcpServer } from '../../../relay/src/dhcp/server.ts';
 import type { StageEvent } from '../../../relay/src/events.ts';
 import { NonceRegistry } from '../../../relay/src/http/nonces.ts';
 import { createLogger } from '../../../relay/src/log.ts';
@@ -17,47 +17,15 @@ import { fixture, fixtureBytes } from './fixtures.ts';
 
 /**
  * Per-MAC state on the DHCP path is bounded and expires (issue 18: a storm of new MACs must not grow
- * the relay), the event de-duplication still reports one event per MAC and stage per window, and the
- * proxy answer is built without a promise when the boot decision needs no I/O.
+ * the relay), every answered exchange's event reaches the sink after its reply, and the proxy answer
+ * is built without a promise when the boot decision needs no I/O.
  */
 const SERVER = '10.77.0.2';
 const BCAST: Arrival = { port: 'dhcp', from: { address: '0.0.0.0', port: 68 } };
 const target = (c: PxeClient) => bootTarget(c, { httpBase: `http://${SERVER}:8080`, bootFiles: DEFAULT_BOOT_FILES }, c.kind === 'ipxe' ? 'NONCE' : undefined);
 const macN = (i: number) => `02:00:00:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
 
-describe('RecentKeys (event de-duplication window)', () => {
-  it('reports a key once within the window and again once the window has passed', () => {
-    const r = new RecentKeys(2000, 100, 0);
-    expect(r.fresh('a|proxy-offer', 0)).toBe(true);
-    expect(r.fresh('a|proxy-offer', 1999)).toBe(false);
-    expect(r.fresh('a|dhcp-ack', 1999)).toBe(true);
-    expect(r.fresh('a|proxy-offer', 2000)).toBe(true);
-  });
-
-  it('still de-duplicates a key seen just before its generation rotated', () => {
-    const r = new RecentKeys(2000, 100, 0);
-    expect(r.fresh('a', 1900)).toBe(true);
-    // 2,100: a new generation began at 2,000; 'a' is in the previous one and 200 ms old.
-    expect(r.fresh('b', 2100)).toBe(true);
-    expect(r.fresh('a', 2100)).toBe(false);
-  });
-
-  it('does not forget keys of the current window when a storm fills it: the full generation is kept as the previous one', () => {
-    const r = new RecentKeys(2000, 100, 0);
-    for (let i = 0; i < 150; i++) expect(r.fresh(`m${i}`, 10)).toBe(true);
-    for (let i = 0; i < 150; i++) expect(r.fresh(`m${i}`, 20)).toBe(false);
-  });
-
-  it('holds at most two generations of keys under a storm of new ones, and none after two idle windows', () => {
-    const r = new RecentKeys(2000, 100, 0);
-    for (let i = 0; i < 10_000; i++) r.fresh(`m${i}`, 1);
-    expect(r.size).toBeLessThanOrEqual(200);
-    r.expire(4001);
-    expect(r.size).toBe(0);
-  });
-});
-
-describe('the DHCP socket loop: events after the reply, once per MAC and stage', () => {
+describe('the DHCP socket loop: an event per answered exchange, after the reply', () => {
   let server: DhcpServer | undefined;
   let client: Socket | undefined;
   afterEach(async () => {
@@ -67,7 +35,7 @@ describe('the DHCP socket loop: events after the reply, once per MAC and stage',
   });
 
   /** A server on 127.0.0.1 whose LAN answers with the real proxy responder; the reply goes to the test's socket (as to a relay agent). */
-  async function start(now: () => number) {
+  async function start() {
     client = createSocket('udp4');
     const replies: Buffer[] = [];
     client.on('message', (m) => replies.push(m));
@@ -82,7 +50,6 @@ describe('the DHCP socket loop: events after the reply, once per MAC and stage',
       port: 0,
       proxyPort: null,
       bindAddress: '127.0.0.1',
-      now,
       lans: [
         {
           name: 'lo',
@@ -115,45 +82,26 @@ describe('the DHCP socket loop: events after the reply, once per MAC and stage',
     return { events, replies, send, at };
   }
 
-  it('answers every DISCOVER but reports one proxy-offer event per MAC within the window, and one more after it', async () => {
-    let t = 1_000_000;
-    const { events, replies, send } = await start(() => t);
-    const discover = fixtureBytes('ovmf-discover');
-    await send(discover, 1);
-    await send(discover, 2);
-    expect(replies).toHaveLength(2);
-    expect(messageType(decodeDhcp(replies[0]!))).toBe(MESSAGE_TYPES.OFFER);
-    expect(events.map((e) => e.stage)).toEqual(['proxy-offer']);
-    t += EVENT_DEDUP_MS;
-    await send(discover, 3);
-    expect(events.map((e) => e.stage)).toEqual(['proxy-offer', 'proxy-offer']);
-    expect(server!.stats().sent).toEqual({ offer: 3 });
-  });
-
-  it('reports each of many new MACs once and their retransmissions not at all', async () => {
-    const t = 5_000_000;
-    const { events, send } = await start(() => t);
+  it('answers every DISCOVER of many MACs and hands the sink each exchange, retransmissions too (the sink folds them: sync/event-fold.ts)', async () => {
+    const { events, replies, send } = await start();
     const base = fixture('ovmf-discover');
-    const macs = Array.from({ length: 60 }, (_, i) => i);
+    const chaddrOf = (i: number) => {
+      const chaddr = new Uint8Array(16);
+      chaddr.set([2, 0, 0, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]);
+      return chaddr;
+    };
     let n = 0;
-    for (const i of macs) {
-      const chaddr = new Uint8Array(16);
-      chaddr.set([2, 0, 0, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]);
-      await send(encodeDhcp({ ...base, chaddr }), ++n);
-    }
-    // Every MAC again within the window: answered, not reported again.
-    for (const i of macs) {
-      const chaddr = new Uint8Array(16);
-      chaddr.set([2, 0, 0, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]);
-      await send(encodeDhcp({ ...base, chaddr }), ++n);
-    }
-    expect(events).toHaveLength(60);
-    expect(new Set(events.map((e) => e.mac)).size).toBe(60);
-    expect(events[59]!.mac).toBe(macN(59));
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 60; i++) await send(encodeDhcp({ ...base, chaddr: chaddrOf(i) }), ++n);
+    expect(replies).toHaveLength(120);
+    expect(messageType(decodeDhcp(replies[0]!))).toBe(MESSAGE_TYPES.OFFER);
+    expect(events).toHaveLength(120);
+    expect(events.every((e) => e.stage === 'proxy-offer')).toBe(true);
+    expect(events.slice(0, 60).map((e) => e.mac)).toEqual(Array.from({ length: 60 }, (_, i) => macN(i)));
+    expect(server!.stats().sent).toEqual({ offer: 120 });
   });
 
   it('hands the event to the sink after the handler that sent the reply has returned, not inside it', async () => {
-    const { at, replies, send } = await start(() => 1);
+    const { at, replies, send } = await start();
     await send(fixtureBytes('ovmf-discover'), 1);
     expect(replies).toHaveLength(1);
     expect(at).toEqual([{ event: 'proxy-offer', handlerReturned: true }]);

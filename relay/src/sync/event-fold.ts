@@ -11,14 +11,15 @@ export const FOLD_MAX_MACS = 32_768;
 const DRAIN_PER_TURN = 32;
 
 /**
- * One DHCP exchange of a MAC — its stage and its detail as JSON (one flat string: a storm of returning
- * clients keeps tens of thousands of these, and the event objects they came in were three times the
- * size) — when it was last reported, and what came again since: `count` occurrences, the first at
- * `firstAt`, the last at `lastAt` (milliseconds after its generation's base). `next`: the MAC's other
- * exchanges (a DORA is two: offer and ACK).
+ * One DHCP exchange of a MAC, known by a hash of its stage and detail; when it was last passed on, and
+ * what came again since: `count` occurrences, the first at `firstAt`, the last at `lastAt`
+ * (milliseconds after its generation's base). Its stage and detail (as one JSON string) are kept only
+ * once it repeats, from the repeating event: that is when a summary will need them. `next`: the MAC's
+ * other exchanges (a DORA is two: offer and ACK).
  */
 interface Slot {
-  stage: StageEvent['stage'];
+  hash: number;
+  stage: StageEvent['stage'] | undefined;
   detail: string | undefined;
   shownAt: number;
   lastAt: number;
@@ -27,10 +28,19 @@ interface Slot {
   next: Slot | null;
 }
 
+/**
+ * A MAC seen once, as one number: `shownAt * 2^32 + hash` (shownAt in [0, 2^21) ms after the
+ * generation's base). A storm of new MACs — each seen once — then costs a Map entry and a number per
+ * MAC, as the DHCP server's old de-duplication did, not objects and strings for 30-60 s each.
+ */
+const SPLIT = 2 ** 32;
+const compact = (t: number, hash: number): number | null => (t >= 0 && t < 2 ** 21 ? t * SPLIT + hash : null);
+const newSlot = (hash: number, t: number, next: Slot | null): Slot => ({ hash, stage: undefined, detail: undefined, shownAt: t, lastAt: t, count: 0, firstAt: 0, next });
+
 interface Generation {
   /** Slots' times are milliseconds after this (small integers: no number boxed per slot). */
   base: number;
-  macs: Map<string, Slot>;
+  macs: Map<string, number | Slot>;
   /** Slots that began counting while their MAC lived here, after their MAC: passed on when the generation is dropped. */
   runs: Array<string | Slot>;
 }
@@ -113,28 +123,37 @@ export class EventFold implements EventSink {
       // The machine moved on (or this event cannot be folded): its runs end here, before this event.
       if (head !== undefined) {
         gen.macs.delete(e.mac);
-        for (let s: Slot | null = head; s; s = s.next) this.#summarise(e.mac, s, gen.base);
+        if (typeof head !== 'number') for (let s: Slot | null = head; s; s = s.next) this.#summarise(e.mac, s, gen.base);
       }
       return this.#pass(e);
     }
-    let detail = e.detail === undefined ? undefined : JSON.stringify(e.detail);
-    let slot: Slot | null = head ?? null;
-    for (; slot; slot = slot.next) {
-      if (slot.detail !== detail) continue;
-      if (slot.stage === e.stage) break;
-      // A DORA's offer and ACK carry the same detail: its slots share one string.
-      detail = slot.detail;
-    }
-    if (slot === null) {
-      if (head === undefined) {
-        if (this.#current.macs.size >= this.#max) this.#rotate(now);
-        gen = this.#current;
-      }
-      const t = at - gen.base;
-      gen.macs.set(e.mac, { stage: e.stage, detail, shownAt: t, lastAt: t, count: 0, firstAt: 0, next: head ?? null });
+    const hash = exchangeHash(e);
+    if (head === undefined) {
+      // A MAC not seen in two windows: one number until it shows up again.
+      if (this.#current.macs.size >= this.#max) this.#rotate(now);
+      const t = at - this.#current.base;
+      this.#current.macs.set(e.mac, compact(t, hash) ?? newSlot(hash, t, null));
       return this.#pass(e);
     }
     const t = at - gen.base;
+    if (typeof head === 'number') {
+      const t0 = Math.floor(head / SPLIT);
+      const h0 = head - t0 * SPLIT;
+      if (h0 === hash && t - t0 >= this.#windowMs) {
+        // Seen once, a window ago: passed on again, still one number.
+        gen.macs.set(e.mac, compact(t, hash) ?? newSlot(hash, t, null));
+        return this.#pass(e);
+      }
+      // Another exchange of the MAC, or this one again: from here on the MAC has slots.
+      head = newSlot(h0, t0, null);
+      gen.macs.set(e.mac, head);
+    }
+    let slot: Slot | null = head;
+    while (slot && slot.hash !== hash) slot = slot.next;
+    if (slot === null) {
+      gen.macs.set(e.mac, newSlot(hash, t, head));
+      return this.#pass(e);
+    }
     if (t - (slot.count ? slot.lastAt : slot.shownAt) < RETRANSMIT_MS) {
       this.counts.retransmitted++;
       return;
@@ -147,6 +166,8 @@ export class EventFold implements EventSink {
     }
     if (slot.count++ === 0) {
       slot.firstAt = t;
+      slot.stage = e.stage;
+      slot.detail = JSON.stringify(e.detail ?? null);
       gen.runs.push(e.mac, slot);
     }
     slot.lastAt = t;
@@ -216,10 +237,10 @@ export class EventFold implements EventSink {
   /** A slot's run as one event at its first occurrence, if it counted any; it then counts afresh. */
   #summarise(mac: string, s: Slot, base: number): void {
     if (s.count === 0) return;
-    const e: StageEvent = { mac, stage: s.stage, at: new Date(base + s.firstAt).toISOString() };
-    const detail = s.detail === undefined ? undefined : (JSON.parse(s.detail) as NonNullable<StageEvent['detail']>);
+    const e: StageEvent = { mac, stage: s.stage!, at: new Date(base + s.firstAt).toISOString() };
+    const detail = JSON.parse(s.detail!) as StageEvent['detail'] | null;
     if (s.count > 1) e.detail = { ...detail, repeats: s.count - 1, lastAt: new Date(base + s.lastAt).toISOString() };
-    else if (detail) e.detail = detail;
+    else if (detail !== null) e.detail = detail;
     s.count = 0;
     this.counts.summaries++;
     this.#sink.emit(e);
@@ -234,4 +255,22 @@ function foldable(e: StageEvent): boolean {
   let n = 0;
   for (const k in d) if (++n > 14 || k === 'repeats' || k === 'lastAt') return false;
   return true;
+}
+
+/**
+ * FNV-1a (32 bits) of the stage and every detail key and value: the same exchange hashes the same. Two
+ * different exchanges of one MAC within a window share a hash once in about four billion pairs; they
+ * would then be counted as one.
+ */
+function exchangeHash(e: StageEvent): number {
+  let h = mix(0x811c9dc5, e.stage);
+  const d = e.detail;
+  if (d !== undefined) for (const k in d) h = mix(mix(h, k), String(d[k]));
+  return h >>> 0;
+}
+
+/** `s` and a separator into the hash. */
+function mix(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return Math.imul(h ^ 0x1f, 0x01000193);
 }

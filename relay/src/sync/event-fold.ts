@@ -139,6 +139,11 @@ export class EventFold implements EventSink {
     if (typeof head === 'number') {
       const t0 = Math.floor(head / SPLIT);
       const h0 = head - t0 * SPLIT;
+      if (h0 === hash && t - t0 < RETRANSMIT_MS) {
+        // The firmware asking again for what it was just answered: still one number.
+        this.counts.retransmitted++;
+        return;
+      }
       if (h0 === hash && t - t0 >= this.#windowMs) {
         // Seen once, a window ago: passed on again, still one number.
         gen.macs.set(e.mac, compact(t, hash) ?? newSlot(hash, t, null));

@@ -40,7 +40,8 @@ export function buildMemoryAddon(out = join(RELAY_DIST, MEMORY_ADDON_NAME)): str
   return compile(MEMORY_ADDON_SOURCE, out, ['-shared', '-fPIC', `-I${headers}`], 'gcc libc6-dev');
 }
 
-function compile(source: string, out: string, flags: string[], packages: string): string {
+/** `source` compiled with the system cc into `out` (unless `out` is newer), with -Wall -Wextra -Werror; the error names the packages. */
+export function compile(source: string, out: string, flags: string[], packages: string): string {
   try {
     if (statSync(out).mtimeMs >= statSync(source).mtimeMs) return out;
   } catch {

@@ -193,7 +193,7 @@ const RelayConfigShape = () =>
       .strictObject({
         max_bytes: Size.default(64 * 1024 ** 2),
         fsync_interval_ms: z.coerce.number().int().min(0).max(60_000).default(1_000),
-        /** One machine's identical DHCP exchanges within this many seconds are one event and a count (dhcp/event-fold.ts); 0: every exchange its own event, retransmissions within 2 s aside. */
+        /** One machine's identical DHCP exchanges within this many seconds are one event and a count (sync/event-fold.ts); 0: every exchange its own event, retransmissions within 2 s aside. */
         repeat_window_seconds: z.coerce.number().int().min(0).max(3_600).default(30),
       })
       .prefault({}),

@@ -1,5 +1,5 @@
 import type { EventSink, StageEvent } from '../events.ts';
-import { COALESCED_STAGES } from './event-queue.ts';
+import { repeatable, withRepeats } from './event-queue.ts';
 
 /** Within this of the same exchange's last occurrence: the firmware retransmitting, not counted. */
 export const RETRANSMIT_MS = 2_000;
@@ -90,7 +90,7 @@ export class EventFold implements EventSink {
   readonly #sink: EventSink;
   readonly #now: () => number;
   #timer: NodeJS.Timeout | undefined;
-  /** Dropped generations whose runs are still being passed on, a few hundred per turn, from `#drained` on. */
+  /** Dropped generations whose runs are still being passed on, DRAIN_PER_TURN per turn, from `#drained` on. */
   #draining: Generation[] = [];
   #drained = 0;
   #drainScheduled: NodeJS.Immediate | undefined;
@@ -244,7 +244,7 @@ export class EventFold implements EventSink {
     if (s.count === 0) return;
     const e: StageEvent = { mac, stage: s.stage!, at: new Date(base + s.firstAt).toISOString() };
     const detail = JSON.parse(s.detail!) as StageEvent['detail'] | null;
-    if (s.count > 1) e.detail = { ...detail, repeats: s.count - 1, lastAt: new Date(base + s.lastAt).toISOString() };
+    if (s.count > 1) e.detail = withRepeats(detail, s.count - 1, new Date(base + s.lastAt).toISOString());
     else if (detail !== null) e.detail = detail;
     s.count = 0;
     this.counts.summaries++;
@@ -252,15 +252,8 @@ export class EventFold implements EventSink {
   }
 }
 
-/** A DHCP stage with nothing but a detail, which leaves room for the run's two keys and has neither yet. */
-function foldable(e: StageEvent): boolean {
-  if (!COALESCED_STAGES.has(e.stage) || e.durationMs !== undefined || e.bootId !== undefined) return false;
-  const d = e.detail;
-  if (d === undefined) return true;
-  let n = 0;
-  for (const k in d) if (++n > 14 || k === 'repeats' || k === 'lastAt') return false;
-  return true;
-}
+/** A DHCP stage with nothing but a detail, which leaves room for the run's count (event-queue.ts repeatable). */
+const foldable = (e: StageEvent): boolean => e.durationMs === undefined && e.bootId === undefined && repeatable(e.stage, e.detail);
 
 /**
  * FNV-1a (32 bits) of the stage and every detail key and value: the same exchange hashes the same. Two

@@ -545,7 +545,18 @@ export class EventQueue implements EventSink {
 
 /** Stages a client repeats while it retries: DHCP, whose server already drops repeats within 2 s. */
 /** The DHCP stages a machine repeats when it retries: merged here within a batch, folded over time by event-fold.ts. */
-export const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
+const COALESCED_STAGES: ReadonlySet<string> = new Set(['dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'proxy-offer']);
+
+/** A DHCP stage whose detail leaves room for a count (`repeats`, `lastAt`) and has none yet: it may stand for its repeats. */
+export function repeatable(stage: string, detail: Record<string, unknown> | undefined): boolean {
+  if (!COALESCED_STAGES.has(stage)) return false;
+  let n = 0;
+  for (const k in detail) if (++n > 14 || k === 'repeats' || k === 'lastAt') return false;
+  return true;
+}
+
+/** An event's detail once it stands for `repeats` more like it, the last at `lastAt`. */
+export const withRepeats = (detail: Record<string, unknown> | null | undefined, repeats: number, lastAt: string) => ({ ...detail, repeats, lastAt });
 const MAC_AT = '"mac":"';
 const STAGE_AT = '"stage":"';
 const MAC_AT_BYTES = Buffer.from(MAC_AT, 'latin1');
@@ -640,7 +651,7 @@ export function coalesceRepeats(lines: readonly string[]): { lines: readonly str
       return void out.push(line);
     }
     const d = e.detail ?? {};
-    const mergeable = COALESCED_STAGES.has(e.stage) && Object.keys(d).length <= 14 && !('repeats' in d) && !('lastAt' in d);
+    const mergeable = repeatable(e.stage, d);
     const detailKey = JSON.stringify(d);
     const head = run.get(mac);
     const h = head === undefined ? undefined : out[head];
@@ -660,7 +671,7 @@ export function coalesceRepeats(lines: readonly string[]): { lines: readonly str
   });
   if (merged === 0) return { lines, merged: 0 };
   return {
-    lines: out.map((x) => (typeof x === 'string' ? x : x.repeats === 0 ? x.line : JSON.stringify({ ...x.e, detail: { ...x.e.detail, repeats: x.repeats, lastAt: x.lastAt } }))),
+    lines: out.map((x) => (typeof x === 'string' ? x : x.repeats === 0 ? x.line : JSON.stringify({ ...x.e, detail: withRepeats(x.e.detail, x.repeats, x.lastAt) }))),
     merged,
   };
 }

@@ -78,7 +78,7 @@ describe('EventFold', () => {
   it('folds a storm of returning clients doing DORA after DORA into two events per exchange per window', () => {
     const { f, out, at } = fold();
     const macs = Array.from({ length: 100 }, (_, i) => `02:00:00:00:00:${i.toString(16).padStart(2, '0')}`);
-    // Each client comes back every 3 s (perfdhcp -R): an OFFER and an ACK each time, 20 times.
+    // Each client comes back every 3 s (a load generator's returning clients): an OFFER and an ACK each time, 20 times.
     for (let round = 0; round < 20; round++) at(round * 3_000, ...macs.flatMap((m, i) => [offer(m, `10.0.0.${i}`), ack(m, `10.0.0.${i}`)]));
     f.flush();
     expect(out.filter((e) => e.detail?.repeats === undefined && e.at === undefined)).toHaveLength(200 * 2); // shown at 0 and when the window ran out at 30 s

@@ -175,43 +175,40 @@ export function rssMb(pid: number): number {
   }
 }
 
-/** utime + stime in seconds, NaN once gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
+/** A process's or a thread's /proc directory: its name, utime + stime and time waited for a CPU (NaN without schedstat), in seconds. Throws once gone. */
+function schedTimes(dir: string): { name: string; cpu: number; waited: number } {
+  const stat = readFileSync(`${dir}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  const waited = orNaN(() => Number(readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[1]) / 1e9);
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, waited };
 }
 
-/** Seconds the process's threads were runnable but had no CPU (other load on its core), NaN once gone. */
-export function waitedSeconds(pid: number): number {
+const orNaN = (f: () => number): number => {
   try {
-    let ns = 0;
-    ns = Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]);
-    return ns / 1e9;
+    return f();
   } catch {
     return NaN;
   }
-}
+};
+
+/** utime + stime in seconds, NaN once gone. */
+export const cpuSeconds = (pid: number): number => orNaN(() => schedTimes(`/proc/${pid}`).cpu);
+
+/** Seconds the process's main thread was runnable but had no CPU (other load on its core), NaN once gone. */
+export const waitedSeconds = (pid: number): number => orNaN(() => schedTimes(`/proc/${pid}`).waited);
 
 /** Per thread of a process: its name, CPU seconds and seconds waited for a CPU, keyed by thread id. */
 export function threadTimes(pid: number): Map<string, { name: string; cpu: number; waited: number }> {
   const out = new Map<string, { name: string; cpu: number; waited: number }>();
-  let tids: string[];
+  let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return out;
+    // the process is gone
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      const waited = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-      out.set(tid, { name, cpu: (Number(f[11]) + Number(f[12])) / CLK_TCK, waited });
+      out.set(tid, schedTimes(`/proc/${pid}/task/${tid}`));
     } catch {
       // the thread ended between the listing and the read
     }

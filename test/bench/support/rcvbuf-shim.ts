@@ -1,13 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { compile } from '../../../relay/build/native.ts';
 
 /**
  * A preload for the load generator, not for a server: every UDP socket the process opens gets
  * EDGEBOOT_RCVBUF bytes of receive buffer (SO_RCVBUFFORCE as root, else SO_RCVBUF). perfdhcp reads
  * every reply of a run on one socket with the kernel's default buffer (~200 KiB, ~150 replies); a
  * server that answers a backlog in a burst overflows it, and those exchanges count as lost although
- * the server sent them. On a site each client has its own NIC. Compiled into `dir` with the system cc.
+ * the server sent them. On a site each client has its own NIC. Compiled into `dir` with the system cc (relay/build/native.ts compile).
  */
 const SOURCE = `#define _GNU_SOURCE
 #include <dlfcn.h>
@@ -30,9 +30,7 @@ int socket(int domain, int type, int protocol) {
 /** The environment that gives a spawned generator `bytes` of receive buffer per UDP socket. */
 export function rcvbufShim(dir: string, bytes: number): Record<string, string> {
   const src = join(dir, 'rcvbuf-shim.c');
-  const out = join(dir, 'rcvbuf-shim.so');
   writeFileSync(src, SOURCE);
-  const cc = spawnSync('cc', ['-shared', '-fPIC', '-O2', '-o', out, src, '-ldl'], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cc could not build the receive-buffer shim (apt-get install gcc libc6-dev): ${cc.stderr || cc.error}`);
+  const out = compile(src, join(dir, 'rcvbuf-shim.so'), ['-shared', '-fPIC'], 'gcc libc6-dev');
   return { LD_PRELOAD: out, EDGEBOOT_RCVBUF: String(bytes) };
 }
